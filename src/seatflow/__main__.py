@@ -1,0 +1,3 @@
+from seatflow.cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""The application factory: the engine and sessions are built here, never at import time."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request, Response
+from sqlalchemy import Engine
+
+from seatflow import __version__
+from seatflow.api import errors
+from seatflow.api.deps import require_operator
+from seatflow.api.routes import catalog, system
+from seatflow.clock import Clock, DatabaseTestClock, SystemClock
+from seatflow.config import Settings, get_settings
+from seatflow.db.engine import make_engine
+from seatflow.db.session import make_sessionmaker
+
+log = logging.getLogger("seatflow.api")
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    owns_engine = engine is None
+    engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            engine.dispose()
+
+    app = FastAPI(
+        title="seatflow",
+        version=__version__,
+        description="License provisioning and billing for cloud resellers.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,  # the Swagger and ReDoc pages load scripts from the internet; the JSON is enough
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    session_factory = make_sessionmaker(engine)
+    clock: Clock = DatabaseTestClock(session_factory) if settings.test_clock else SystemClock()
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.state.clock = clock
+
+    errors.install(app)
+    operator = [Depends(require_operator)]
+    app.include_router(catalog.router, prefix=API_PREFIX, dependencies=operator)
+    if settings.test_clock:
+        app.include_router(system.test_clock_router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(system.router)
+
+    @app.middleware("http")
+    async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info(
+            "http.request method=%s path=%s status=%s ms=%.1f",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    return app

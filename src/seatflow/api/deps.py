@@ -1,0 +1,63 @@
+"""Request dependencies: one session (one transaction) per request, the operator, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from seatflow.auth.models import ApiKey
+from seatflow.auth.service import authenticate
+from seatflow.clock import Clock
+from seatflow.config import Settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Commits when the route returns, rolls back when it raises (services never commit)."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def get_now(clock: ClockDep) -> datetime:
+    return clock.now()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def require_operator(request: Request, session: SessionDep) -> ApiKey:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return authenticate(session, token.strip() if scheme.lower() == "bearer" else None)
+
+
+OperatorDep = Annotated[ApiKey, Depends(require_operator)]

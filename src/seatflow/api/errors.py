@@ -1,0 +1,92 @@
+"""Errors → ``application/problem+json`` (RFC 9457) with a stable ``code``; mapped once, by base class."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from seatflow.errors import (
+    Conflict,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    ProviderError,
+    SeatflowError,
+    Unauthorized,
+    ValidationFailed,
+)
+
+log = logging.getLogger("seatflow.api")
+
+STATUS_BY_ERROR: list[tuple[type[SeatflowError], int]] = [
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidState, 409),
+    (ValidationFailed, 422),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (ProviderError, 502),
+]
+_CODE_BY_STATUS = {
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": f"urn:seatflow:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def status_of(error: SeatflowError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(SeatflowError)
+    async def _seatflow(_request: Request, exc: SeatflowError) -> JSONResponse:
+        return problem(status_of(exc), exc.code, exc.title, exc.message, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "request", "message": "invalid"}
+        return problem(
+            422, "validation_failed", "Validation failed", f"{first['field']}: {first['message']}", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _CODE_BY_STATUS.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, code.replace("_", " ").capitalize(), str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # The services check uniqueness first with a named error; this is the race between two requests.
+        log.warning("api.integrity_error %s", exc.orig)
+        return problem(409, "conflict", "Conflict", "The change conflicts with another one made at the same time.")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("api.unexpected_error")
+        return problem(500, "internal_error", "Internal error", "An unexpected error occurred; it was logged.")

@@ -1,0 +1,36 @@
+"""The ``seatflow`` command (SPEC §14). Configuration comes from SEATFLOW_* environment variables."""
+
+from __future__ import annotations
+
+import typer
+
+from seatflow.cli import apikey, catalog, db, serve
+from seatflow.cli.context import fail, settings
+from seatflow.errors import SeatflowError
+from seatflow.logs import configure_logging
+
+app = typer.Typer(
+    name="seatflow",
+    help="License provisioning and billing for cloud resellers. "
+    "Configure with SEATFLOW_* environment variables (SEATFLOW_DATABASE_URL above all).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(apikey.app, name="apikey")
+app.add_typer(catalog.app, name="catalog")
+app.command("serve")(serve.serve)
+app.command("demo")(serve.demo)
+
+
+@app.callback()
+def _configure() -> None:
+    configure_logging(settings().log_level, settings().log_format)
+
+
+def main() -> None:
+    try:
+        app()
+    except SeatflowError as error:
+        fail(error)

@@ -1,0 +1,83 @@
+"""The one clock every rule reads "now" from.
+
+Services take ``now``/``today`` as arguments; boundaries (API, CLI, worker) ask a ``Clock`` for it. With
+``SEATFLOW_TEST_CLOCK=1`` the clock is a test clock kept in the database, so the API, the worker and the
+CLI all see the same moved time. Like Kill Bill's test clock, a moved clock keeps running from where it
+was set.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Protocol
+
+from sqlalchemy import Integer
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from seatflow.db.base import Base
+from seatflow.db.types import UTCDateTime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def today(self) -> date: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return utc_now()
+
+    def today(self) -> date:
+        return self.now().date()
+
+
+class TestClockState(Base):
+    """One row: the moment the test clock was set to, and the real moment it was set at."""
+
+    __tablename__ = "test_clock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DatabaseTestClock:
+    """Reads the offset from ``test_clock``; real time when the clock has never been set."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def now(self) -> datetime:
+        with self._session_factory() as session:
+            state = session.get(TestClockState, 1)
+        real = utc_now()
+        if state is None:
+            return real
+        return state.frozen_at + (real - state.set_at)
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def set(self, session: Session, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+        state = session.get(TestClockState, 1)
+        if state is None:
+            state = TestClockState(id=1, frozen_at=moment, set_at=utc_now())
+            session.add(state)
+        else:
+            state.frozen_at = moment
+            state.set_at = utc_now()
+        session.flush()
+        return moment
+
+
+__all__ = ["Clock", "DatabaseTestClock", "SystemClock", "TestClockState", "utc_now"]

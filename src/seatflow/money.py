@@ -1,0 +1,22 @@
+"""Money is Decimal everywhere. Amounts round half-up to the currency's minor unit, once per line."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+# Unit prices may carry up to four decimals (per-GB prices, distributor costs); amounts carry two.
+PRICE_SCALE = 4
+
+
+def round_amount(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_money(value: Decimal | None) -> str | None:
+    """``Decimal("36")`` → ``"36.00"``; keeps extra precision a price really has (``"0.1875"``)."""
+    if value is None:
+        return None
+    if value == value.quantize(CENT):
+        return str(value.quantize(CENT))
+    return str(value.normalize())
