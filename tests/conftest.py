@@ -90,6 +90,9 @@ def app_client(engine: Engine, session: Session, settings: Settings) -> Iterator
         # What the test set up is committed first (into the outer transaction), as a real client's data would
         # be; a request that fails then rolls back only its own work.
         session.commit()
+        # Each request reads the rows again, as a fresh session would: an answer compared with a later GET
+        # must not come from objects cached by an earlier request.
+        session.expire_all()
         try:
             yield session
             session.commit()

@@ -56,9 +56,7 @@ def create_product(
     return service.create_product(session, data=data, default_currency="USD")
 
 
-def create_bundle(
-    session: Session, *, name: str | None = None, items: list[tuple[Product, int | None]]
-) -> Bundle:
+def create_bundle(session: Session, *, name: str | None = None, items: list[tuple[Product, int | None]]) -> Bundle:
     """``items``: (product, index of the item it hangs under or None), in order."""
     data = BundleCreate(
         name=name or f"Bundle {next(_seq)}",

@@ -12,8 +12,13 @@ def test_products_listing_needs_a_key_and_lists_what_was_created(app_client: Tes
     assert account.status_code == 201, account.text
     created = app_client.post(
         "/api/v1/products",
-        json={"provider_account_id": account.json()["id"], "kind": "license", "name": "Microsoft 365 E3",
-              "provisioning_id": "SPE_E3", "list_price": "36.00"},
+        json={
+            "provider_account_id": account.json()["id"],
+            "kind": "license",
+            "name": "Microsoft 365 E3",
+            "provisioning_id": "SPE_E3",
+            "list_price": "36.00",
+        },
         headers=headers,
     )
     assert created.status_code == 201, created.text

@@ -9,7 +9,7 @@ of work makes the whole import one transaction: all or nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -101,17 +101,21 @@ class _LineLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.lines: dict[tuple[int, object], int] = {}
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
+    # SafeLoader builds a temporary dict (list) and copies it into the one it yielded to the parent, so the
+    # lines are remembered on the yielded object: the one the document keeps.
+    def construct_line_map(self, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
+        data: dict[Any, Any] = {}
+        yield data
+        data.update(self.construct_mapping(node))
         for key_node, _ in node.value:
-            self.lines[(id(mapping), key_node.value)] = key_node.start_mark.line + 1
-        return mapping
+            self.lines[(id(data), key_node.value)] = key_node.start_mark.line + 1
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> list[Any]:
-        sequence = super().construct_sequence(node, deep=deep)
+    def construct_line_seq(self, node: yaml.SequenceNode) -> Iterator[list[Any]]:
+        data: list[Any] = []
+        yield data
+        data.extend(self.construct_sequence(node))
         for index, item in enumerate(node.value):
-            self.lines[(id(sequence), index)] = item.start_mark.line + 1
-        return sequence
+            self.lines[(id(data), index)] = item.start_mark.line + 1
 
 
 def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
@@ -123,6 +127,8 @@ def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
 
 
 _LineLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_line_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_line_seq)
 
 
 class ParsedDocument:

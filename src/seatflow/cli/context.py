@@ -10,10 +10,13 @@ from functools import lru_cache
 from typing import Any, NoReturn
 
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
+from seatflow.db import migrate
 from seatflow.db.engine import make_engine
 from seatflow.db.session import make_sessionmaker, unit_of_work
 from seatflow.errors import (
@@ -47,7 +50,25 @@ def settings() -> Settings:
 
 @lru_cache
 def session_factory() -> sessionmaker[Session]:
-    return make_sessionmaker(make_engine(settings().database_url, echo=settings().sql_echo))
+    """Sessions on the configured database, once it is known to be migrated to the current schema."""
+    url = settings().database_url
+    try:
+        revision = migrate.current(url)
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"Cannot open the database {_safe(url)}: {exc.__class__.__name__}.") from exc
+    if revision != migrate.head():
+        raise InvalidState(
+            f"The database {_safe(url)} is not migrated to the current schema: run `seatflow db upgrade`."
+        )
+    return make_sessionmaker(make_engine(url, echo=settings().sql_echo))
+
+
+class DatabaseUnavailable(SeatflowError):
+    code = "database_unavailable"
+
+
+def _safe(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def clock() -> Clock:

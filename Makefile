@@ -1,0 +1,60 @@
+# seatflow — `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+PG_TEST_DB ?= seatflow_test_$(shell echo $$PPID)
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo serve test test-pg lint fmt typecheck check migrate bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit("seatflow needs Python 3.11 or newer" if sys.version_info < (3, 11) else 0)'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install seatflow with its pinned dependencies
+
+demo: install ## Run the demo: migrate a SQLite file, load the demo catalog, print an API key, serve on :8000
+	$(BIN)/seatflow demo
+
+serve: install ## Serve the API on the configured database (SEATFLOW_DATABASE_URL)
+	$(BIN)/seatflow serve
+
+migrate: install ## Migrate the configured database (SEATFLOW_DATABASE_URL)
+	$(BIN)/seatflow db upgrade
+
+test: install ## Run the tests (SQLite; PostgreSQL when SEATFLOW_TEST_DATABASE_URL is set)
+	$(BIN)/pytest
+
+test-pg: install ## Run the tests against a fresh PostgreSQL database on $(PG_HOST):$(PG_PORT)
+	$(BIN)/python scripts/pg_test_db.py create $(PG_TEST_DB)
+	SEATFLOW_TEST_DATABASE_URL=postgresql+psycopg://postgres@$(PG_HOST):$(PG_PORT)/$(PG_TEST_DB) $(BIN)/pytest; \
+	  status=$$?; $(BIN)/python scripts/pg_test_db.py drop $(PG_TEST_DB); exit $$status
+
+lint: install ## ruff: lint and formatting
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+fmt: install ## Format the code
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
+
+typecheck: install ## mypy --strict over src
+	$(BIN)/mypy
+
+check: lint typecheck test ## Everything CI checks except PostgreSQL
+
+bench: install ## Run the benchmarks (figures go to docs/benchmarks.md)
+	$(BIN)/python bench/catalog_import.py
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

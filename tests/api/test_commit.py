@@ -1,0 +1,44 @@
+"""The request's transaction commits before the answer is sent: a failed commit is never a silent 2xx."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, event, func, select
+
+from seatflow.api.app import create_app
+from seatflow.auth.service import create_api_key
+from seatflow.catalog.models import ProviderAccount
+from seatflow.config import Settings
+from seatflow.db import migrate
+from seatflow.db.engine import make_engine
+from seatflow.db.session import make_sessionmaker, unit_of_work
+
+
+def test_a_commit_that_fails_is_reported_and_keeps_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'commit.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        _, key = create_api_key(session, name="tests")
+    failing = {"on": False}
+
+    @event.listens_for(engine, "commit")
+    def _fail(_conn: Connection) -> None:
+        if failing["on"]:
+            raise RuntimeError("the disk is full")
+
+    client = TestClient(create_app(Settings(database_url=url), engine=engine), raise_server_exceptions=False)
+    failing["on"] = True
+    answer = client.post(
+        "/api/v1/provider-accounts",
+        json={"name": "Manual", "kind": "manual"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    failing["on"] = False
+    assert answer.status_code == 500
+    assert answer.json()["code"] == "internal_error"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ProviderAccount)).scalar_one() == 0
+    engine.dispose()
