@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Protocol
 
-from sqlalchemy import Integer
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import Engine, Integer, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from seatflow.db.base import Base
 from seatflow.db.types import UTCDateTime
@@ -51,16 +51,21 @@ class DatabaseTestClock:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._session_factory = session_factory
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def now(self) -> datetime:
-        with self._session_factory() as session:
-            state = session.get(TestClockState, 1)
+        # Read outside any transaction: a request that already holds SQLite's write lock asks for "now".
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(
+                select(TestClockState.frozen_at, TestClockState.set_at).where(TestClockState.id == 1)
+            ).one_or_none()
         real = utc_now()
-        if state is None:
+        if row is None:
             return real
-        return state.frozen_at + (real - state.set_at)
+        frozen_at: datetime = row.frozen_at
+        set_at: datetime = row.set_at
+        return frozen_at + (real - set_at)
 
     def today(self) -> date:
         return self.now().date()

@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         lifespan=lifespan,
     )
     session_factory = make_sessionmaker(engine)
-    clock: Clock = DatabaseTestClock(session_factory) if settings.test_clock else SystemClock()
+    clock: Clock = DatabaseTestClock(engine) if settings.test_clock else SystemClock()
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory

@@ -59,9 +59,8 @@ def label(product: Product) -> str:
 def require_product(session: Session, ref: str, *, for_update: bool = False) -> Product:
     """By id, by product code (``P-00012``), or by an offer or provisioning ID that names one product."""
     product_id = parse_id(ref)
-    if product_id is not None:
-        product = repository.get_product(session, product_id, for_update=for_update)
-    else:
+    product = repository.get_product(session, product_id, for_update=for_update) if product_id is not None else None
+    if product is None:  # offer IDs are GUIDs too: a GUID that is no product's id may still be one's offer ID
         product = repository.product_by_code(session, ref.strip().upper())
         if product is None:
             matches = repository.products_by_key(session, ref.strip())
@@ -165,10 +164,10 @@ def create_product(session: Session, *, data: ProductCreate, default_currency: s
     check_product_shape(_shape(product))
     product.product_code = format_product_code(allocate(session, PRODUCT_CODE_COUNTER))
     session.add(product)
-    session.flush()
+    product = refreshed(session, product)  # loads the (empty) parents that set_parents reads
     if data.parent_product_ids:
         parents = [require_product(session, ref) for ref in data.parent_product_ids]
-        set_parents(session, product=product, parents=parents)
+        product = set_parents(session, product=product, parents=parents)
     return refreshed(session, product)
 
 

@@ -72,7 +72,8 @@ def _safe(url: str) -> str:
 
 
 def clock() -> Clock:
-    return DatabaseTestClock(session_factory()) if settings().test_clock else SystemClock()
+    factory = session_factory()
+    return DatabaseTestClock(factory.kw["bind"]) if settings().test_clock else SystemClock()
 
 
 @contextmanager

@@ -36,4 +36,9 @@ def _configure_sqlite(engine: Engine, *, memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue (busy_timeout) instead of
+        # failing with SQLITE_BUSY_SNAPSHOT when a transaction that read first tries to write. SQLite has
+        # one writer at a time anyway; readers that must not queue use an AUTOCOMMIT connection.
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
