@@ -23,6 +23,10 @@ class Settings(BaseSettings):
         description="Enable GET/POST /api/v1/test/clock so tests and demos can move 'now'.",
     )
     default_currency: str = Field(default="USD", min_length=3, max_length=3)
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where users reach seatflow; invitation and password links start with it.",
+    )
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     sql_echo: bool = False

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from seatflow import __version__
 from seatflow.api import errors
 from seatflow.api.deps import require_operator
-from seatflow.api.routes import catalog, system
+from seatflow.api.routes import catalog, customers, subscriptions, system
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
 from seatflow.db.engine import make_engine
@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     errors.install(app)
     operator = [Depends(require_operator)]
     app.include_router(catalog.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(customers.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(subscriptions.router, prefix=API_PREFIX, dependencies=operator)
     if settings.test_clock:
         app.include_router(system.test_clock_router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(system.router)

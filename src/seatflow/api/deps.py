@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +13,8 @@ from seatflow.auth.models import ApiKey
 from seatflow.auth.service import authenticate
 from seatflow.clock import Clock
 from seatflow.config import Settings
+from seatflow.subscriptions.models import ChangeOrigin
+from seatflow.subscriptions.schemas import Actor
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -63,3 +65,17 @@ def require_operator(request: Request, session: SessionDep) -> ApiKey:
 
 
 OperatorDep = Annotated[ApiKey, Depends(require_operator)]
+
+
+def get_actor(operator: OperatorDep) -> Actor:
+    return Actor(ChangeOrigin.API, f"api key {operator.name}")
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def get_today(now: NowDep) -> date:
+    return now.date()
+
+
+TodayDep = Annotated[date, Depends(get_today)]

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seatflow.errors import (
@@ -85,6 +85,15 @@ def install(app: FastAPI) -> None:
         # The services check uniqueness first with a named error; this is the race between two requests.
         log.warning("api.integrity_error %s", exc.orig)
         return problem(409, "conflict", "Conflict", "The change conflicts with another one made at the same time.")
+
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (PostgreSQL: a NUL character in text, a string too long for its
+        # column) that validation let through is still the client's bad input, never a 500.
+        log.warning("api.data_error %s", exc.orig)
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+        detail = f"A value sent is not valid for the database: {reason}."
+        return problem(422, "validation_failed", "Validation failed", detail)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -39,6 +39,7 @@ from seatflow.catalog.schemas import (
     ProductUpdate,
     ProviderAccountCreate,
     ProviderAccountUpdate,
+    ShortName,
 )
 from seatflow.catalog.service import create_product, label, set_parents, update_product
 from seatflow.errors import SeatflowError
@@ -55,7 +56,7 @@ class _Entry(BaseModel):
 
 
 class AccountEntry(_Entry):
-    name: Name
+    name: ShortName
     kind: ProviderKind
     settings: dict[str, Any] = Field(default_factory=dict)
 
@@ -79,7 +80,7 @@ class ItemEntry(_Entry):
 
 
 class BundleEntry(_Entry):
-    name: Name
+    name: ShortName
     description: str = ""
     items: list[ItemEntry]
 
@@ -233,7 +234,9 @@ def _import_accounts(
                 continue
             before = (existing.kind, dict(existing.settings))
             change_provider_kind(session, account=existing, kind=entry.kind)
-            update_provider_account(session, account=existing, data=ProviderAccountUpdate(settings=entry.settings))
+            # Settings the entry leaves out are kept, as a PATCH keeps them (a document may name an account only).
+            stated = entry.settings if "settings" in entry.model_fields_set else None
+            update_provider_account(session, account=existing, data=ProviderAccountUpdate(settings=stated))
             changed = before != (existing.kind, existing.settings)
             result.count("provider_accounts", "updated" if changed else "unchanged")
         except SeatflowError as exc:

@@ -108,8 +108,8 @@ def list_products(
         if value is not None:
             stmt = stmt.where(column == value)
     if filters.search:
-        pattern = f"%{filters.search.lower()}%"
-        stmt = stmt.where(func.lower(Product.name).like(pattern))
+        # autoescape: the search is literal text, % and _ in it are not wildcards.
+        stmt = stmt.where(func.lower(Product.name).contains(filters.search.lower(), autoescape=True))
     if filters.parent_product_id is not None:
         stmt = stmt.where(
             Product.id.in_(

@@ -22,6 +22,8 @@ from seatflow.catalog.rules import is_sellable
 from seatflow.schemas import IdStr, OptionalMoneyOut, PriceIn
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+ShortName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+"""Provider account and bundle names: their columns hold 200 characters."""
 ExternalKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\S+$")]
 Guid = Annotated[
     str,
@@ -42,13 +44,13 @@ class _Input(BaseModel):
 
 
 class ProviderAccountCreate(_Input):
-    name: Name
+    name: ShortName
     kind: ProviderKind
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
 class ProviderAccountUpdate(_Input):
-    name: Name | None = None
+    name: ShortName | None = None
     settings: dict[str, Any] | None = None
 
 
@@ -193,13 +195,13 @@ class BundleItemIn(_Input):
 
 
 class BundleCreate(_Input):
-    name: Name
+    name: ShortName
     description: Annotated[str, StringConstraints(max_length=5000)] = ""
     items: list[BundleItemIn]
 
 
 class BundleUpdate(_Input):
-    name: Name | None = None
+    name: ShortName | None = None
     description: Annotated[str, StringConstraints(max_length=5000)] | None = None
     items: list[BundleItemIn] | None = None
 

@@ -3,7 +3,10 @@
 from seatflow import clock as _clock  # noqa: F401
 from seatflow.auth import models as _auth  # noqa: F401
 from seatflow.catalog import models as _catalog  # noqa: F401
+from seatflow.contracts import models as _contracts  # noqa: F401
+from seatflow.customers import models as _customers  # noqa: F401
 from seatflow.db import sequences as _sequences  # noqa: F401
 from seatflow.db.base import Base
+from seatflow.subscriptions import models as _subscriptions  # noqa: F401
 
 metadata = Base.metadata

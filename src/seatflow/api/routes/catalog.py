@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -35,7 +36,8 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 
-def _filter_id(name: str, value: str | None) -> object:
+def filter_id(name: str, value: str | None) -> uuid.UUID | None:
+    """An id given as a list filter; a malformed one is a 422, not an empty list."""
     if value is None:
         return None
     parsed = parse_id(value)
@@ -96,14 +98,14 @@ def list_products(
     limit: Limit = 50,
 ) -> Page[ProductRead]:
     filters = repository.ProductFilters(
-        provider_account_id=_filter_id("provider_account_id", provider_account_id),  # type: ignore[arg-type]
+        provider_account_id=filter_id("provider_account_id", provider_account_id),
         kind=kind,
         status=status,
         offer_id=offer_id,
         provisioning_id=provisioning_id,
         sku_id=sku_id.lower() if sku_id else None,
         product_code=product_code,
-        parent_product_id=_filter_id("parent_product_id", parent_product_id),  # type: ignore[arg-type]
+        parent_product_id=filter_id("parent_product_id", parent_product_id),
         search=q,
     )
     rows, next_cursor = repository.list_products(session, filters, cursor=cursor, limit=limit)

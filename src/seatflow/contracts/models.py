@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from seatflow.catalog.models import BillingFrequency
+from seatflow.db.base import Base, IdMixin, TimestampMixin
+from seatflow.db.types import ScaledDecimal, enum_column
+
+TAX_RATE_SCALE = 6
+
+
+class BillingPolicy(enum.StrEnum):
+    ADVANCE = "advance"
+    ARREARS = "arrears"
+
+
+class ProrationUnit(enum.StrEnum):
+    DAYS = "days"
+    MONTHS = "months"
+
+
+class ContractStatus(enum.StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class BillingContract(IdMixin, TimestampMixin, Base):
+    __tablename__ = "billing_contracts"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("customer_accounts.id", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(300))
+    parent_contract_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("billing_contracts.id", ondelete="RESTRICT"), index=True
+    )
+    billable: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    currency: Mapped[str] = mapped_column(String(3))
+    billing_frequency: Mapped[BillingFrequency] = mapped_column(enum_column(BillingFrequency, 16))
+    billing_policy: Mapped[BillingPolicy] = mapped_column(enum_column(BillingPolicy, 16))
+    start_date: Mapped[date] = mapped_column(Date)
+    term_months: Mapped[int] = mapped_column(Integer, default=12)
+    auto_renew: Mapped[bool] = mapped_column(Boolean, default=True)
+    proration_unit: Mapped[ProrationUnit] = mapped_column(enum_column(ProrationUnit, 16))
+    process_refunds: Mapped[bool] = mapped_column(Boolean, default=False)
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
+    tax_rate: Mapped[Decimal] = mapped_column(ScaledDecimal(TAX_RATE_SCALE), default=Decimal(0))
+    status: Mapped[ContractStatus] = mapped_column(enum_column(ContractStatus, 16), default=ContractStatus.ACTIVE)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from seatflow.catalog.schemas import Currency, Name
+from seatflow.customers.models import AccountStatus, Contact, ContactRole, ContactStatus, CustomerAccount
+from seatflow.schemas import IdStr
+
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
+TenantId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\S+$")]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Address(_Input):
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: Annotated[str, StringConstraints(max_length=2)] = ""
+
+
+class CustomerCreate(_Input):
+    name: Name
+    parent_customer_id: str | None = None
+    tenant_id: TenantId | None = None
+    currency: Currency | None = None
+    billing_address: Address = Field(default_factory=Address)
+
+
+class CustomerUpdate(_Input):
+    name: Name | None = None
+    parent_customer_id: str | None = None
+    tenant_id: TenantId | None = None
+    billing_address: Address | None = None
+    status: AccountStatus | None = None
+
+
+class CustomerRead(BaseModel):
+    id: IdStr
+    name: str
+    parent_customer_id: IdStr | None
+    tenant_id: str | None
+    currency: str
+    billing_address: dict[str, Any]
+    status: AccountStatus
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, customer: CustomerAccount) -> CustomerRead:
+        return cls.model_validate(customer, from_attributes=True)
+
+
+class ContactCreate(_Input):
+    email: Email
+    name: Name
+    roles: list[ContactRole] = Field(min_length=1)
+
+
+class ContactUpdate(_Input):
+    name: Name | None = None
+    roles: list[ContactRole] | None = Field(default=None, min_length=1)
+    status: ContactStatus | None = None
+
+
+class ContactRead(BaseModel):
+    id: IdStr
+    customer_id: IdStr
+    email: str
+    name: str
+    roles: list[ContactRole]
+    status: ContactStatus
+    invitation_expires_at: datetime | None
+    invitation_link: str | None = None
+    """Only in the answer that created the invitation: the link is not stored and cannot be shown again."""
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, contact: Contact, *, invitation_link: str | None = None) -> ContactRead:
+        read = cls.model_validate(contact, from_attributes=True)
+        read.invitation_link = invitation_link
+        return read

@@ -1,0 +1,272 @@
+"""The license change log (SPEC §7) and quantity changes, with the linked push-up (SPEC §5) and the
+reduction rules (SPEC §6).
+
+A child's change and the parent change it causes are written in the caller's one transaction. The child
+row and then its parent row are locked (``FOR UPDATE`` on PostgreSQL; SQLite writers hold the database
+lock from BEGIN), always in that order, so concurrent changes on several children of one parent queue on
+the parent and never lose an update.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from seatflow.catalog import repository as catalog_repository
+from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
+from seatflow.errors import ValidationFailed
+from seatflow.subscriptions import repository
+from seatflow.subscriptions.errors import LinkedParentLocked, SubscriptionNotFound, SubscriptionNotLive
+from seatflow.subscriptions.models import (
+    BillingStatus,
+    ChangeKind,
+    ChangeOrigin,
+    LicenseChange,
+    ProvisioningStatus,
+    ScheduledChange,
+    ScheduledStatus,
+    Subscription,
+)
+from seatflow.subscriptions.rules import (
+    ReductionRule,
+    check_quantity,
+    check_reduction,
+    initial_provisioning_status,
+)
+from seatflow.subscriptions.schemas import Actor
+
+
+def product_of(session: Session, subscription: Subscription) -> Product:
+    product = catalog_repository.get_product(session, subscription.product_id)
+    assert product is not None  # noqa: S101 - a foreign key guarantees it
+    return product
+
+
+def provider_kind(session: Session, subscription: Subscription) -> ProviderKind:
+    account = session.get(ProviderAccount, subscription.provider_account_id)
+    assert account is not None  # noqa: S101 - a foreign key guarantees it
+    return account.kind
+
+
+def lock(session: Session, subscription_id: object) -> Subscription:
+    subscription = repository.get(session, subscription_id, for_update=True)  # type: ignore[arg-type]
+    if subscription is None:
+        raise SubscriptionNotFound(f"No subscription {subscription_id}.")
+    return subscription
+
+
+def record_change(
+    session: Session,
+    *,
+    subscription: Subscription,
+    kind: ChangeKind,
+    quantity_before: int,
+    quantity_after: int,
+    effective_date: date,
+    actor: Actor,
+    now: datetime,
+    price_before: Decimal | None = None,
+    price_after: Decimal | None = None,
+    caused_by: LicenseChange | None = None,
+    reason: str | None = None,
+    provisioning_status: ProvisioningStatus | None = None,
+) -> LicenseChange:
+    """One row of the change log. Provisioning starts awaiting, or not applicable for do-nothing."""
+    if provisioning_status is None:
+        provisioning_status = initial_provisioning_status(provider_kind(session, subscription))
+    change = LicenseChange(
+        subscription_id=subscription.id,
+        kind=kind,
+        quantity_before=quantity_before,
+        quantity_after=quantity_after,
+        price_before=price_before if price_before is not None else subscription.unit_price,
+        price_after=price_after if price_after is not None else subscription.unit_price,
+        effective_date=effective_date,
+        origin=actor.origin,
+        requested_by=actor.name,
+        reason=reason,
+        caused_by_change_id=caused_by.id if caused_by else None,
+        provisioning_status=provisioning_status,
+        billing_status=BillingStatus.OPEN,
+        attempts=0,
+        created_at=now,
+    )
+    session.add(change)
+    session.flush()
+    return change
+
+
+def reduction_rule(subscription: Subscription, label: str) -> ReductionRule:
+    return ReductionRule(
+        behavior=subscription.reduction_behavior,
+        window_days=subscription.reduction_window_days,
+        term_start=subscription.term_start,
+        term_end=subscription.term_end,
+        label=label,
+    )
+
+
+def guard_linked_parent(session: Session, subscription: Subscription, *, force: bool, reason: str | None) -> None:
+    """Direct changes on a parent that has linked children are refused unless forced, with a reason."""
+    children = repository.linked_children(session, subscription.id)
+    if not children:
+        return
+    if not force:
+        raise LinkedParentLocked(
+            f"This subscription is the linked parent of {len(children)} child subscription(s): change the "
+            "children's quantities instead, or force the change with a reason.",
+            linked_children=[str(c.id) for c in children],
+        )
+    if not (reason and reason.strip()):
+        raise ValidationFailed("A forced change on a linked parent needs a reason.", code="reason_required")
+
+
+def push_to_parent(
+    session: Session,
+    *,
+    child: Subscription,
+    child_change: LicenseChange,
+    delta: int,
+    actor: Actor,
+    now: datetime,
+    effective_date: date,
+) -> LicenseChange | None:
+    """The same delta on the linked parent, caused by the child's change. Call with the child locked."""
+    if child.linked_subscription_id is None or delta == 0:
+        return None
+    parent = lock(session, child.linked_subscription_id)
+    parent_product = product_of(session, parent)
+    new_quantity = parent.quantity + delta
+    check_quantity(
+        new_quantity,
+        minimum=parent_product.min_quantity,
+        maximum=parent_product.max_quantity,
+        product=f"The linked parent's {parent_product.name}",
+    )
+    before, parent.quantity = parent.quantity, new_quantity
+    parent_change = record_change(
+        session,
+        subscription=parent,
+        kind=ChangeKind.QUANTITY,
+        quantity_before=before,
+        quantity_after=new_quantity,
+        effective_date=effective_date,
+        actor=Actor(ChangeOrigin.LINKED_CHILD, actor.name),
+        now=now,
+        caused_by=child_change,
+    )
+    if parent_change.provisioning_status is ProvisioningStatus.NOT_APPLICABLE:
+        # Nothing to provision upstream: the child's change is settled with it (flow-back, SPEC §5).
+        child_change.provisioning_status = ProvisioningStatus.NOT_APPLICABLE
+    return parent_change
+
+
+def change_quantity(
+    session: Session,
+    *,
+    subscription_id: object,
+    quantity: int,
+    effective: str | date,
+    today: date,
+    now: datetime,
+    actor: Actor,
+    force: bool = False,
+    reason: str | None = None,
+) -> LicenseChange | ScheduledChange:
+    """Now (a license change), at the next renewal or on a later date (a scheduled change).
+
+    Raises LinkedParentLocked, QuantityOutOfRange, ReductionOutsideWindow/ReductionDisallowed (saying
+    from when a reduction will be allowed), SubscriptionNotLive.
+    """
+    subscription = lock(session, subscription_id)
+    if subscription.status not in repository.LIVE:
+        raise SubscriptionNotLive(f"The subscription is {subscription.status.value}; its quantity cannot change.")
+    guard_linked_parent(session, subscription, force=force, reason=reason)
+    product = product_of(session, subscription)
+    check_quantity(quantity, minimum=product.min_quantity, maximum=product.max_quantity, product=product.name)
+    if quantity == subscription.quantity and effective == "now":
+        raise ValidationFailed(f"The quantity is already {quantity}.", code="no_change")
+    if effective == "renewal":
+        return _schedule(session, subscription, quantity, None, actor, at_renewal=True)
+    on = today if effective == "now" else effective
+    assert isinstance(on, date)  # noqa: S101 - "now" and "renewal" are handled above
+    if on < today:
+        raise ValidationFailed(f"The effective date {on} is in the past.", code="effective_date_past")
+    if quantity < subscription.quantity:
+        rules = [reduction_rule(subscription, f"The {product.name} subscription")]
+        if subscription.linked_subscription_id is not None:
+            parent = repository.get(session, subscription.linked_subscription_id)
+            assert parent is not None  # noqa: S101
+            rules.append(reduction_rule(parent, "Its linked parent"))
+        check_reduction(rules, on)
+    if on > today:
+        return _schedule(session, subscription, quantity, on, actor, at_renewal=False)
+    return apply_quantity(
+        session, subscription=subscription, quantity=quantity, effective_date=on, actor=actor, now=now, reason=reason
+    )
+
+
+def apply_quantity(
+    session: Session,
+    *,
+    subscription: Subscription,
+    quantity: int,
+    effective_date: date,
+    actor: Actor,
+    now: datetime,
+    reason: str | None = None,
+) -> LicenseChange:
+    """Set the quantity and record it, pushing the delta to a linked parent. The rules were checked."""
+    before = subscription.quantity
+    subscription.quantity = quantity
+    change = record_change(
+        session,
+        subscription=subscription,
+        kind=ChangeKind.QUANTITY,
+        quantity_before=before,
+        quantity_after=quantity,
+        effective_date=effective_date,
+        actor=actor,
+        now=now,
+        reason=reason,
+    )
+    push_to_parent(
+        session,
+        child=subscription,
+        child_change=change,
+        delta=quantity - before,
+        actor=actor,
+        now=now,
+        effective_date=effective_date,
+    )
+    return change
+
+
+def _schedule(
+    session: Session, subscription: Subscription, quantity: int, on: date | None, actor: Actor, *, at_renewal: bool
+) -> ScheduledChange:
+    scheduled = ScheduledChange(
+        subscription_id=subscription.id,
+        quantity=quantity,
+        at_renewal=at_renewal,
+        effective_date=on if on else subscription.term_end + _ONE_DAY,
+        origin=actor.origin,
+        requested_by=actor.name,
+        status=ScheduledStatus.SCHEDULED,
+    )
+    session.add(scheduled)
+    session.flush()
+    return scheduled
+
+
+def cancel_scheduled(session: Session, *, scheduled: ScheduledChange) -> ScheduledChange:
+    if scheduled.status is not ScheduledStatus.SCHEDULED:
+        raise ValidationFailed(f"The scheduled change is {scheduled.status.value} already.", code="not_scheduled")
+    scheduled.status = ScheduledStatus.CANCELLED
+    session.flush()
+    return scheduled
+
+
+_ONE_DAY = timedelta(days=1)

@@ -1,0 +1,59 @@
+"""Subscription errors; each has the stable code the API reports."""
+
+from __future__ import annotations
+
+from seatflow.errors import Conflict, InvalidState, NotFound, ValidationFailed
+
+
+class SubscriptionNotFound(NotFound):
+    code = "not_found"
+
+
+class AddonParentMissing(ValidationFailed):
+    """The add-on has no live parent chain up to a license; the message names the missing ancestor."""
+
+    code = "addon_parent_missing"
+
+
+class AddonParentInvalid(ValidationFailed):
+    code = "addon_parent_invalid"
+
+
+class AddonParentIsBundle(ValidationFailed):
+    code = "addon_parent_is_bundle"
+
+
+class HasActiveAddons(Conflict):
+    code = "has_active_addons"
+
+
+class LinkedParentLocked(Conflict):
+    code = "linked_parent_locked"
+
+
+class ReductionOutsideWindow(Conflict):
+    code = "reduction_outside_window"
+
+
+class ReductionDisallowed(Conflict):
+    code = "reduction_disallowed"
+
+
+class QuantityOutOfRange(ValidationFailed):
+    code = "quantity_out_of_range"
+
+
+class InvalidLink(ValidationFailed):
+    code = "invalid_link"
+
+
+class ProductNotSellable(InvalidState):
+    code = "product_not_sellable"
+
+
+class SubscriptionNotLive(InvalidState):
+    code = "subscription_not_live"
+
+
+class ContractNotActive(InvalidState):
+    code = "contract_not_active"

@@ -1,0 +1,346 @@
+"""Creating subscriptions (one by one or from a bundle), price and setting changes, suspend, reactivate and
+cancel (refused while add-ons are active, unless cascading)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from seatflow.catalog.bundles import bundle_sellable
+from seatflow.catalog.models import Bundle, CatalogStatus, Product, ProviderAccount, ProviderKind
+from seatflow.catalog.providers import require_provider_account
+from seatflow.catalog.rules import is_sellable
+from seatflow.catalog.service import require_product
+from seatflow.contracts.models import BillingContract, ContractStatus
+from seatflow.contracts.service import require_contract
+from seatflow.errors import ValidationFailed
+from seatflow.ids import parse_id
+from seatflow.subscriptions import repository
+from seatflow.subscriptions.addons import check_chain, resolve_parent
+from seatflow.subscriptions.changes import (
+    guard_linked_parent,
+    lock,
+    product_of,
+    push_to_parent,
+    record_change,
+)
+from seatflow.subscriptions.errors import (
+    ContractNotActive,
+    HasActiveAddons,
+    InvalidLink,
+    ProductNotSellable,
+    SubscriptionNotFound,
+    SubscriptionNotLive,
+)
+from seatflow.subscriptions.linking import check_link
+from seatflow.subscriptions.models import (
+    ChangeKind,
+    LicenseChange,
+    ProvisioningStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from seatflow.subscriptions.rules import check_quantity, term_for
+from seatflow.subscriptions.schemas import Actor, BundleOrder, SubscriptionCreate, SubscriptionUpdate
+
+
+def require_subscription(session: Session, ref: str | uuid.UUID) -> Subscription:
+    subscription_id = ref if isinstance(ref, uuid.UUID) else parse_id(ref)
+    subscription = repository.get(session, subscription_id) if subscription_id else None
+    if subscription is None:
+        raise SubscriptionNotFound(f"No subscription {str(ref)!r}.")
+    return subscription
+
+
+def _sellable_product(session: Session, ref: str) -> Product:
+    product = require_product(session, ref)
+    if not is_sellable(product.status, product.kind, len(product.parents)):
+        why = "is retired" if product.status is CatalogStatus.RETIRED else "has no possible parents"
+        raise ProductNotSellable(f"{product.name} {why}: it cannot be sold.")
+    return product
+
+
+def _active_contract(session: Session, ref: str) -> BillingContract:
+    contract = require_contract(session, ref)
+    if contract.status is not ContractStatus.ACTIVE:
+        raise ContractNotActive(f"The contract {contract.name!r} is inactive.")
+    return contract
+
+
+def create_subscription(
+    session: Session,
+    *,
+    data: SubscriptionCreate,
+    today: date,
+    now: datetime,
+    actor: Actor,
+    bundle: Bundle | None = None,
+) -> tuple[Subscription, LicenseChange]:
+    """The subscription and its create change; a linked child pushes its whole quantity up.
+
+    Raises AddonParentMissing (naming the missing ancestor), AddonParentInvalid, AddonParentIsBundle,
+    InvalidLink, ProductNotSellable, QuantityOutOfRange, ContractNotActive, NotFound.
+    """
+    contract = _active_contract(session, data.contract_id)
+    product = _sellable_product(session, data.product_id)
+    account = require_provider_account(session, data.provider_account_id or str(product.provider_account_id))
+    check_quantity(data.quantity, minimum=product.min_quantity, maximum=product.max_quantity, product=product.name)
+    parent = resolve_parent(session, product=product, parent_ref=data.parent_subscription_id, contract=contract)
+    unit_price = data.unit_price if data.unit_price is not None else product.list_price
+    if unit_price is None:
+        raise ValidationFailed(
+            f"{product.name} has no list price: give the subscription a unit_price.", code="price_required"
+        )
+    if data.unit_price is None and product.currency != contract.currency:
+        raise ValidationFailed(
+            f"{product.name} is priced in {product.currency} and the contract bills in {contract.currency}: "
+            "give the subscription a unit_price.",
+            code="price_required",
+        )
+    start = data.start_date or today
+    term_start, term_end = term_for(start, product.term.months)
+    subscription = Subscription(
+        contract_id=contract.id,
+        product_id=product.id,
+        provider_account_id=account.id,
+        quantity=data.quantity,
+        status=SubscriptionStatus.PENDING if start > today else SubscriptionStatus.ACTIVE,
+        start_date=start,
+        term_start=term_start,
+        term_end=term_end,
+        auto_renew=data.auto_renew,
+        currency=contract.currency,
+        unit_price=unit_price,
+        cost_price=data.cost_price if data.cost_price is not None else product.cost_price,
+        billable=data.billable,
+        allow_end_user_modification=data.allow_end_user_modification,
+        reduction_behavior=data.reduction_behavior or product.reduction_behavior,
+        reduction_window_days=data.reduction_window_days or product.reduction_window_days,
+        parent_subscription_id=parent.id if parent else None,
+        bundle_id=bundle.id if bundle else None,
+    )
+    _check_link_request(session, subscription, account, data.linked_subscription_id, contract)
+    session.add(subscription)
+    session.flush()
+    change = record_change(
+        session,
+        subscription=subscription,
+        kind=ChangeKind.CREATE,
+        quantity_before=0,
+        quantity_after=subscription.quantity,
+        effective_date=start,
+        actor=actor,
+        now=now,
+    )
+    push_to_parent(
+        session,
+        child=subscription,
+        child_change=change,
+        delta=subscription.quantity,
+        actor=actor,
+        now=now,
+        effective_date=start,
+    )
+    return subscription, change
+
+
+def _check_link_request(
+    session: Session,
+    subscription: Subscription,
+    account: ProviderAccount,
+    linked_ref: str | None,
+    contract: BillingContract,
+) -> None:
+    if account.kind is ProviderKind.LINKED and not linked_ref:
+        raise InvalidLink("A subscription on a linked provider account needs linked_subscription_id.")
+    if not linked_ref:
+        return
+    if account.kind is not ProviderKind.LINKED:
+        raise InvalidLink("linked_subscription_id needs provider_account_id of a linked provider account.")
+    target = require_subscription(session, linked_ref)
+    check_link(session, child=subscription, child_contract=contract, target=target)
+    subscription.linked_subscription_id = target.id
+
+
+def update_subscription(
+    session: Session,
+    *,
+    subscription: Subscription,
+    data: SubscriptionUpdate,
+    today: date,
+    now: datetime,
+    actor: Actor,
+) -> Subscription:
+    """A new unit price is a price change in the log; the other fields are settings."""
+    sent = data.model_fields_set
+    if "provider_account_id" in sent and data.provider_account_id:
+        account = require_provider_account(session, data.provider_account_id)
+        if account.kind is ProviderKind.LINKED or subscription.linked_subscription_id:
+            raise InvalidLink("Use /link and /unlink to move a subscription onto or off a linked provider account.")
+        subscription.provider_account_id = account.id
+    if data.unit_price is not None and data.unit_price != subscription.unit_price:
+        before = subscription.unit_price
+        subscription.unit_price = data.unit_price
+        record_change(
+            session,
+            subscription=subscription,
+            kind=ChangeKind.PRICE,
+            quantity_before=subscription.quantity,
+            quantity_after=subscription.quantity,
+            price_before=before,
+            price_after=data.unit_price,
+            effective_date=today,
+            actor=actor,
+            now=now,
+            provisioning_status=ProvisioningStatus.NOT_APPLICABLE,
+        )
+    for name in ("cost_price", "billable", "allow_end_user_modification", "auto_renew", "reduction_behavior"):
+        if name in sent and getattr(data, name) is not None:
+            setattr(subscription, name, getattr(data, name))
+    if "reduction_window_days" in sent:
+        subscription.reduction_window_days = data.reduction_window_days
+    session.flush()
+    return subscription
+
+
+def _with_addons(
+    session: Session, subscription: Subscription, statuses: Sequence[SubscriptionStatus], *, cascade: bool, verb: str
+) -> list[Subscription]:
+    """The subscription and, when cascading, its add-ons' whole trees, deepest first."""
+    addons = repository.addons_of(session, subscription.id, statuses)
+    if addons and not cascade:
+        names = ", ".join(product_of(session, a).name for a in addons)
+        raise HasActiveAddons(
+            f"The subscription has active add-ons ({names}): {verb} them first, or ask to cascade.",
+            addon_ids=[str(a.id) for a in addons],
+        )
+    ordered: list[Subscription] = []
+    for addon in addons:
+        ordered.extend(_with_addons(session, addon, statuses, cascade=True, verb=verb))
+    ordered.append(subscription)
+    return ordered
+
+
+def suspend(
+    session: Session, *, subscription: Subscription, cascade: bool, today: date, now: datetime, actor: Actor
+) -> list[LicenseChange]:
+    if subscription.status not in repository.LIVE:
+        raise SubscriptionNotLive(f"The subscription is {subscription.status.value}; only a live one can be suspended.")
+    changes = []
+    for target in _with_addons(session, subscription, repository.LIVE, cascade=cascade, verb="suspend"):
+        target = lock(session, target.id)
+        target.status = SubscriptionStatus.SUSPENDED
+        changes.append(
+            record_change(
+                session,
+                subscription=target,
+                kind=ChangeKind.SUSPEND,
+                quantity_before=target.quantity,
+                quantity_after=target.quantity,
+                effective_date=today,
+                actor=actor,
+                now=now,
+            )
+        )
+    return changes
+
+
+def reactivate(
+    session: Session, *, subscription: Subscription, today: date, now: datetime, actor: Actor
+) -> list[LicenseChange]:
+    if subscription.status is not SubscriptionStatus.SUSPENDED:
+        raise SubscriptionNotLive(f"The subscription is {subscription.status.value}, not suspended.")
+    if subscription.parent_subscription_id is not None:
+        parent = require_subscription(session, subscription.parent_subscription_id)
+        check_chain(session, parent, product_of(session, parent))
+    subscription = lock(session, subscription.id)
+    subscription.status = SubscriptionStatus.ACTIVE if subscription.start_date <= today else SubscriptionStatus.PENDING
+    return [
+        record_change(
+            session,
+            subscription=subscription,
+            kind=ChangeKind.REACTIVATE,
+            quantity_before=subscription.quantity,
+            quantity_after=subscription.quantity,
+            effective_date=today,
+            actor=actor,
+            now=now,
+        )
+    ]
+
+
+def cancel(
+    session: Session,
+    *,
+    subscription: Subscription,
+    cascade: bool,
+    today: date,
+    now: datetime,
+    actor: Actor,
+    force: bool = False,
+    reason: str | None = None,
+) -> list[LicenseChange]:
+    """A cancelled linked child takes its whole quantity off its parent."""
+    if subscription.status is SubscriptionStatus.CANCELLED:
+        raise SubscriptionNotLive("The subscription is cancelled already.")
+    guard_linked_parent(session, subscription, force=force, reason=reason)
+    changes = []
+    for target in _with_addons(session, subscription, repository.NOT_CANCELLED, cascade=cascade, verb="cancel"):
+        target = lock(session, target.id)
+        target.status = SubscriptionStatus.CANCELLED
+        target.cancelled_at = now
+        change = record_change(
+            session,
+            subscription=target,
+            kind=ChangeKind.CANCEL,
+            quantity_before=target.quantity,
+            quantity_after=0,
+            effective_date=today,
+            actor=actor,
+            now=now,
+            reason=reason,
+        )
+        push_to_parent(
+            session,
+            child=target,
+            child_change=change,
+            delta=-target.quantity,
+            actor=actor,
+            now=now,
+            effective_date=today,
+        )
+        changes.append(change)
+    return changes
+
+
+def order_bundle(
+    session: Session, *, bundle: Bundle, data: BundleOrder, today: date, now: datetime, actor: Actor
+) -> list[Subscription]:
+    """One real subscription per item; every add-on's parent is the real subscription of its parent item."""
+    if not bundle_sellable(bundle):
+        raise ProductNotSellable(f"The bundle {bundle.name!r} is retired or holds a product that cannot be sold.")
+    created: list[Subscription] = []
+    for item in bundle.items:
+        parent = created[item.parent_position] if item.parent_position is not None else None
+        subscription, _ = create_subscription(
+            session,
+            data=SubscriptionCreate(
+                contract_id=data.contract_id,
+                product_id=str(item.product_id),
+                quantity=data.quantity * item.quantity_multiplier,
+                provider_account_id=data.provider_account_id,
+                parent_subscription_id=str(parent.id) if parent else None,
+                start_date=data.start_date,
+                unit_price=item.unit_price,
+                billable=item.billable,
+            ),
+            today=today,
+            now=now,
+            actor=actor,
+            bundle=bundle,
+        )
+        created.append(subscription)
+    return created

@@ -1,0 +1,107 @@
+"""The daily step (``seatflow renew --date``; the worker calls it too): pending subscriptions start,
+scheduled changes whose date has come are applied, and terms that ended renew (applying the changes
+scheduled "at renewal") or, without auto-renew, end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from seatflow.errors import SeatflowError
+from seatflow.subscriptions import repository
+from seatflow.subscriptions.changes import apply_quantity, change_quantity, lock, product_of
+from seatflow.subscriptions.lifecycle import cancel
+from seatflow.subscriptions.models import ChangeOrigin, ScheduledChange, ScheduledStatus, SubscriptionStatus
+from seatflow.subscriptions.rules import check_quantity, term_for
+from seatflow.subscriptions.schemas import Actor
+
+SYSTEM = Actor(ChangeOrigin.SYSTEM, "seatflow")
+
+
+@dataclass
+class RenewalResult:
+    started: int = 0
+    scheduled_applied: int = 0
+    scheduled_failed: int = 0
+    renewed: int = 0
+    ended: int = 0
+
+
+def run_renewals(session: Session, *, today: date, now: datetime) -> RenewalResult:
+    result = RenewalResult()
+    for subscription in repository.due_to_start(session, today):
+        subscription.status = SubscriptionStatus.ACTIVE
+        result.started += 1
+    for scheduled in repository.due_scheduled(session, today):
+        _apply_scheduled(session, scheduled, today=today, now=now, result=result)
+    for subscription in repository.due_for_renewal(session, today):
+        subscription = lock(session, subscription.id)
+        while subscription.status is not SubscriptionStatus.CANCELLED and subscription.term_end < today:
+            renewal = subscription.term_end + timedelta(days=1)
+            if not subscription.auto_renew:
+                cancel(
+                    session,
+                    subscription=subscription,
+                    cascade=True,
+                    today=renewal,
+                    now=now,
+                    actor=SYSTEM,
+                    force=True,
+                    reason="The term ended without auto-renew.",
+                )
+                result.ended += 1
+                break
+            months = product_of(session, subscription).term.months
+            subscription.term_start, subscription.term_end = term_for(renewal, months)
+            result.renewed += 1
+            for scheduled in repository.at_renewal_of(session, subscription.id):
+                _apply_scheduled(session, scheduled, today=renewal, now=now, result=result)
+    session.flush()
+    return result
+
+
+def _apply_scheduled(
+    session: Session, scheduled: ScheduledChange, *, today: date, now: datetime, result: RenewalResult
+) -> None:
+    """Apply in a savepoint: a change that is no longer possible is marked failed, the run goes on."""
+    actor = Actor(scheduled.origin, scheduled.requested_by)
+    try:
+        with session.begin_nested():
+            if scheduled.at_renewal:
+                # At renewal a reduction is always allowed: the new term's window is open.
+                subscription = lock(session, scheduled.subscription_id)
+                product = product_of(session, subscription)
+                check_quantity(
+                    scheduled.quantity, minimum=product.min_quantity, maximum=product.max_quantity, product=product.name
+                )
+                change = apply_quantity(
+                    session,
+                    subscription=subscription,
+                    quantity=scheduled.quantity,
+                    effective_date=today,
+                    actor=actor,
+                    now=now,
+                )
+            else:
+                applied = change_quantity(
+                    session,
+                    subscription_id=scheduled.subscription_id,
+                    quantity=scheduled.quantity,
+                    effective="now",
+                    today=today,
+                    now=now,
+                    actor=actor,
+                    force=True,
+                    reason="Scheduled change applied on its date.",
+                )
+                assert not isinstance(applied, ScheduledChange)  # noqa: S101 - "now" never schedules
+                change = applied
+        scheduled.status = ScheduledStatus.APPLIED
+        scheduled.applied_change_id = change.id
+        result.scheduled_applied += 1
+    except SeatflowError as error:
+        scheduled.status = ScheduledStatus.FAILED
+        scheduled.message = error.message
+        result.scheduled_failed += 1

@@ -1,0 +1,150 @@
+"""Every subscription and license-change query."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seatflow.pagination import page
+from seatflow.subscriptions.models import (
+    ChangeKind,
+    LicenseChange,
+    ProvisioningStatus,
+    ScheduledChange,
+    ScheduledStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+
+LIVE = (SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE)
+NOT_CANCELLED = (SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED)
+
+
+def get(session: Session, subscription_id: uuid.UUID, *, for_update: bool = False) -> Subscription | None:
+    """With ``for_update`` the row is locked (PostgreSQL) and re-read, so a waiting writer sees the winner's."""
+    stmt = select(Subscription).where(Subscription.id == subscription_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def addons_of(
+    session: Session, subscription_id: uuid.UUID, statuses: Sequence[SubscriptionStatus]
+) -> Sequence[Subscription]:
+    stmt = select(Subscription).where(
+        Subscription.parent_subscription_id == subscription_id, Subscription.status.in_(statuses)
+    )
+    return session.execute(stmt.order_by(Subscription.id)).scalars().all()
+
+
+def linked_children(session: Session, subscription_id: uuid.UUID) -> Sequence[Subscription]:
+    stmt = select(Subscription).where(
+        Subscription.linked_subscription_id == subscription_id, Subscription.status.in_(NOT_CANCELLED)
+    )
+    return session.execute(stmt.order_by(Subscription.id)).scalars().all()
+
+
+def on_contracts(session: Session, contract_ids: Sequence[uuid.UUID]) -> Sequence[Subscription]:
+    stmt = select(Subscription).where(
+        Subscription.contract_id.in_(contract_ids), Subscription.status.in_(NOT_CANCELLED)
+    )
+    return session.execute(stmt.order_by(Subscription.id)).scalars().all()
+
+
+@dataclass(frozen=True)
+class SubscriptionFilters:
+    contract_id: uuid.UUID | None = None
+    product_id: uuid.UUID | None = None
+    status: SubscriptionStatus | None = None
+    parent_subscription_id: uuid.UUID | None = None
+    linked_subscription_id: uuid.UUID | None = None
+    external_id: str | None = None
+
+
+def list_subscriptions(
+    session: Session, filters: SubscriptionFilters, *, cursor: str | None = None, limit: int = 50
+) -> tuple[Sequence[Subscription], str | None]:
+    stmt = select(Subscription)
+    for column, value in (
+        (Subscription.contract_id, filters.contract_id),
+        (Subscription.product_id, filters.product_id),
+        (Subscription.status, filters.status),
+        (Subscription.parent_subscription_id, filters.parent_subscription_id),
+        (Subscription.linked_subscription_id, filters.linked_subscription_id),
+        (Subscription.external_id, filters.external_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return page(session, stmt, Subscription.id, cursor=cursor, limit=limit)
+
+
+def changes_of(session: Session, subscription_id: uuid.UUID) -> Sequence[LicenseChange]:
+    stmt = select(LicenseChange).where(LicenseChange.subscription_id == subscription_id)
+    return session.execute(stmt.order_by(LicenseChange.created_at, LicenseChange.id)).scalars().all()
+
+
+@dataclass(frozen=True)
+class ChangeFilters:
+    subscription_id: uuid.UUID | None = None
+    provisioning_status: ProvisioningStatus | None = None
+    kind: ChangeKind | None = None
+    caused_by_change_id: uuid.UUID | None = None
+
+
+def list_changes(
+    session: Session, filters: ChangeFilters, *, cursor: str | None = None, limit: int = 50
+) -> tuple[Sequence[LicenseChange], str | None]:
+    stmt = select(LicenseChange)
+    for column, value in (
+        (LicenseChange.subscription_id, filters.subscription_id),
+        (LicenseChange.provisioning_status, filters.provisioning_status),
+        (LicenseChange.kind, filters.kind),
+        (LicenseChange.caused_by_change_id, filters.caused_by_change_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return page(session, stmt, LicenseChange.id, cursor=cursor, limit=limit)
+
+
+def scheduled_of(session: Session, subscription_id: uuid.UUID) -> Sequence[ScheduledChange]:
+    stmt = select(ScheduledChange).where(ScheduledChange.subscription_id == subscription_id)
+    return session.execute(stmt.order_by(ScheduledChange.id)).scalars().all()
+
+
+def due_scheduled(session: Session, today: date) -> Sequence[ScheduledChange]:
+    stmt = select(ScheduledChange).where(
+        ScheduledChange.status == ScheduledStatus.SCHEDULED,
+        ScheduledChange.at_renewal.is_(False),
+        ScheduledChange.effective_date <= today,
+    )
+    return session.execute(stmt.order_by(ScheduledChange.effective_date, ScheduledChange.id)).scalars().all()
+
+
+def at_renewal_of(session: Session, subscription_id: uuid.UUID) -> Sequence[ScheduledChange]:
+    stmt = select(ScheduledChange).where(
+        ScheduledChange.subscription_id == subscription_id,
+        ScheduledChange.status == ScheduledStatus.SCHEDULED,
+        ScheduledChange.at_renewal.is_(True),
+    )
+    return session.execute(stmt.order_by(ScheduledChange.id)).scalars().all()
+
+
+def due_for_renewal(session: Session, today: date) -> Sequence[Subscription]:
+    """Live subscriptions whose term ended before ``today``."""
+    stmt = select(Subscription).where(
+        Subscription.status.in_((SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED)),
+        Subscription.term_end < today,
+    )
+    return session.execute(stmt.order_by(Subscription.id)).scalars().all()
+
+
+def due_to_start(session: Session, today: date) -> Sequence[Subscription]:
+    stmt = select(Subscription).where(
+        Subscription.status == SubscriptionStatus.PENDING, Subscription.start_date <= today
+    )
+    return session.execute(stmt.order_by(Subscription.id)).scalars().all()

@@ -1,0 +1,104 @@
+"""Pure subscription rules: terms, the quantity-reduction window (SPEC §6), quantity bounds."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from seatflow.catalog.models import ProviderKind, ReductionBehavior
+from seatflow.subscriptions.errors import QuantityOutOfRange, ReductionDisallowed, ReductionOutsideWindow
+from seatflow.subscriptions.models import ProvisioningStatus
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, clamped to the month's end (Jan 31 + 1 month = Feb 28/29)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def term_for(term_start: date, term_months: int) -> tuple[date, date]:
+    """(first day, last day) of a term of ``term_months`` starting on ``term_start``."""
+    return term_start, add_months(term_start, term_months) - timedelta(days=1)
+
+
+def initial_provisioning_status(provider_kind: ProviderKind) -> ProvisioningStatus:
+    if provider_kind is ProviderKind.DO_NOTHING:
+        return ProvisioningStatus.NOT_APPLICABLE
+    return ProvisioningStatus.AWAITING
+
+
+@dataclass(frozen=True)
+class ReductionRule:
+    behavior: ReductionBehavior
+    window_days: int | None
+    term_start: date
+    term_end: date
+    label: str
+    """Whose rule it is, for the message ("New York's Microsoft 365 E3", "the linked parent")."""
+
+
+@dataclass(frozen=True)
+class ReductionRefusal:
+    code: str
+    reason: str
+    allowed_from: date | None
+
+
+def reduction_refusal(rule: ReductionRule, on: date) -> ReductionRefusal | None:
+    """None when a reduction on ``on`` is allowed by ``rule``; otherwise why, and from when it will be.
+
+    The window counts days from the start of the current term (the start date, then each renewal):
+    with 7 days, a term starting on the 1st allows reductions on the 1st to the 7th.
+    """
+    renewal = rule.term_end + timedelta(days=1)
+    if rule.behavior is ReductionBehavior.ALLOWED:
+        return None
+    if rule.behavior is ReductionBehavior.DISALLOWED:
+        return ReductionRefusal(
+            "reduction_disallowed",
+            f"{rule.label} does not allow reductions during its term; schedule it for the renewal on {renewal}.",
+            renewal,
+        )
+    window = rule.window_days or 0
+    closes = rule.term_start + timedelta(days=window)
+    if rule.term_start <= on < closes:
+        return None
+    if on < rule.term_start:
+        return ReductionRefusal(
+            "reduction_outside_window",
+            f"{rule.label} allows reductions from the start of its term on {rule.term_start}.",
+            rule.term_start,
+        )
+    return ReductionRefusal(
+        "reduction_outside_window",
+        f"{rule.label} allows reductions only in the first {window} days of its term "
+        f"({rule.term_start} to {closes - timedelta(days=1)}); the next window opens at the renewal on "
+        f"{renewal}.",
+        renewal,
+    )
+
+
+def check_reduction(rules: Iterable[ReductionRule], on: date) -> None:
+    """The strictest rule wins: every rule must allow it, and it is allowed again from the latest date."""
+    refusals = [r for r in (reduction_refusal(rule, on) for rule in rules) if r is not None]
+    if not refusals:
+        return
+    latest = max(refusals, key=lambda r: r.allowed_from or date.max)
+    error = ReductionDisallowed if latest.code == "reduction_disallowed" else ReductionOutsideWindow
+    allowed_from = latest.allowed_from.isoformat() if latest.allowed_from else None
+    raise error(
+        " ".join(r.reason for r in refusals) + " Or ask for it with effective=renewal.",
+        allowed_from=allowed_from,
+    )
+
+
+def check_quantity(quantity: int, *, minimum: int, maximum: int | None, product: str) -> None:
+    """Never below the product's minimum (or 1 while the subscription lives), never above its maximum."""
+    floor = max(minimum, 1)
+    if quantity < floor:
+        raise QuantityOutOfRange(f"{product} needs a quantity of at least {floor}; cancel it to end it.")
+    if maximum is not None and quantity > maximum:
+        raise QuantityOutOfRange(f"{product} allows at most {maximum}; {quantity} is more.")

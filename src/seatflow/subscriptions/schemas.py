@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from seatflow.catalog.models import ReductionBehavior
+from seatflow.schemas import IdStr, OptionalMoneyOut, PriceIn
+from seatflow.subscriptions.models import (
+    BillingStatus,
+    ChangeKind,
+    ChangeOrigin,
+    LicenseChange,
+    ProvisioningStatus,
+    ScheduledChange,
+    ScheduledStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+
+Quantity = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked, as the change log records it."""
+
+    origin: ChangeOrigin
+    name: str
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubscriptionCreate(_Input):
+    contract_id: str
+    product_id: str
+    quantity: Annotated[int, Field(ge=1, le=10_000_000)]
+    provider_account_id: str | None = None
+    parent_subscription_id: str | None = None
+    linked_subscription_id: str | None = None
+    start_date: date | None = None
+    auto_renew: bool = True
+    unit_price: PriceIn | None = None
+    cost_price: PriceIn | None = None
+    billable: bool = True
+    allow_end_user_modification: bool = True
+    reduction_behavior: ReductionBehavior | None = None
+    reduction_window_days: Annotated[int, Field(ge=1, le=366)] | None = None
+
+
+class SubscriptionUpdate(_Input):
+    """Not a quantity: quantities change only through /quantity."""
+
+    unit_price: PriceIn | None = None
+    cost_price: PriceIn | None = None
+    billable: bool | None = None
+    allow_end_user_modification: bool | None = None
+    auto_renew: bool | None = None
+    reduction_behavior: ReductionBehavior | None = None
+    reduction_window_days: Annotated[int, Field(ge=1, le=366)] | None = None
+    provider_account_id: str | None = None
+
+
+class SubscriptionRead(BaseModel):
+    id: IdStr
+    contract_id: IdStr
+    product_id: IdStr
+    provider_account_id: IdStr
+    quantity: int
+    status: SubscriptionStatus
+    start_date: date
+    term_start: date
+    term_end: date
+    auto_renew: bool
+    currency: str
+    unit_price: OptionalMoneyOut
+    cost_price: OptionalMoneyOut
+    billable: bool
+    allow_end_user_modification: bool
+    reduction_behavior: ReductionBehavior
+    reduction_window_days: int | None
+    external_id: str | None
+    parent_subscription_id: IdStr | None
+    linked_subscription_id: IdStr | None
+    bundle_id: IdStr | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, subscription: Subscription) -> SubscriptionRead:
+        return cls.model_validate(subscription, from_attributes=True)
+
+
+class QuantityChange(_Input):
+    quantity: Quantity
+    effective: Literal["now", "renewal"] | date = "now"
+    force: bool = False
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class StatusChange(_Input):
+    cascade: bool = False
+    force: bool = False
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class LinkRequest(_Input):
+    linked_subscription_id: str
+    provider_account_id: str
+
+
+class UnlinkRequest(_Input):
+    provider_account_id: str | None = None
+    """A do_nothing provider account; the first one when absent."""
+
+
+class BundleOrder(_Input):
+    contract_id: str
+    quantity: Annotated[int, Field(ge=1, le=10_000_000)]
+    provider_account_id: str | None = None
+    start_date: date | None = None
+
+
+class LicenseChangeRead(BaseModel):
+    id: IdStr
+    subscription_id: IdStr
+    kind: ChangeKind
+    quantity_before: int
+    quantity_after: int
+    price_before: OptionalMoneyOut
+    price_after: OptionalMoneyOut
+    effective_date: date
+    origin: ChangeOrigin
+    requested_by: str
+    reason: str | None
+    caused_by_change_id: IdStr | None
+    provisioning_status: ProvisioningStatus
+    billing_status: BillingStatus
+    message: str | None
+    attempts: int
+    created_at: datetime
+    provisioned_at: datetime | None
+
+    @classmethod
+    def from_model(cls, change: LicenseChange) -> LicenseChangeRead:
+        return cls.model_validate(change, from_attributes=True)
+
+
+class ScheduledChangeRead(BaseModel):
+    id: IdStr
+    subscription_id: IdStr
+    quantity: int
+    at_renewal: bool
+    effective_date: date | None
+    origin: ChangeOrigin
+    requested_by: str
+    status: ScheduledStatus
+    applied_change_id: IdStr | None
+    message: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, change: ScheduledChange) -> ScheduledChangeRead:
+        return cls.model_validate(change, from_attributes=True)
