@@ -7,12 +7,14 @@ database named there is emptied at the start of the run: point it at a database 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from seatflow.api.app import create_app
@@ -117,6 +119,35 @@ def client(app_client: TestClient, api_key: str) -> TestClient:
     """The API with an operator's key."""
     app_client.headers["Authorization"] = f"Bearer {api_key}"
     return app_client
+
+
+@pytest.fixture
+def empty_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it, of the same kind as the test database (dropped afterwards)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"seatflow_scratch_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def committed_engine(empty_database_url: str) -> Iterator[Engine]:
+    """A migrated database of the test's own, for tests whose transactions must really commit
+    (concurrency, several sessions); nothing leaks into the shared test database."""
+    migrate.upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
