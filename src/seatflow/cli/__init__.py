@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seatflow.cli import apikey, catalog, db, serve
+from seatflow.cli import apikey, catalog, customers, db, serve, subscriptions
 from seatflow.cli.context import fail, settings
 from seatflow.errors import SeatflowError
 from seatflow.logs import configure_logging
@@ -20,6 +20,11 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(apikey.app, name="apikey")
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(customers.customers_app, name="customers")
+app.add_typer(customers.contracts_app, name="contracts")
+app.add_typer(subscriptions.app, name="subscriptions")
+app.add_typer(subscriptions.changes_app, name="changes")
+app.command("renew")(subscriptions.renew)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 

@@ -42,7 +42,7 @@ app.add_typer(products_app, name="products")
 app.add_typer(bundles_app, name="bundles")
 
 
-def _parse(model: Any, **fields: Any) -> Any:
+def parse_input(model: Any, **fields: Any) -> Any:
     """Validate CLI input with the API's own schema; pydantic's error becomes our ValidationFailed."""
     try:
         return model(**{k: v for k, v in fields.items() if v is not None})
@@ -142,7 +142,7 @@ def accounts_create(
         if not sep:
             raise ValidationFailed(f"--setting {item!r} is not key=value.")
         pairs[key.strip()] = value
-    data = _parse(ProviderAccountCreate, name=name, kind=kind, settings=pairs)
+    data = parse_input(ProviderAccountCreate, name=name, kind=kind, settings=pairs)
     with transaction() as session:
         account = providers.create_provider_account(session, data=data)
         console.print(f"created provider account {account.name!r} ({account.kind.value}) {account.id}")
@@ -254,7 +254,7 @@ def products_create(
     """Create a product; its code is assigned and printed."""
     with transaction() as session:
         account_id = str(providers.require_provider_account(session, account).id)
-        data = _parse(
+        data = parse_input(
             ProductCreate,
             provider_account_id=account_id,
             kind=kind,
@@ -299,7 +299,7 @@ def products_update(
     not_assignable: bool = typer.Option(False, "--not-assignable"),
 ) -> None:
     """Change the fields given; the others stay."""
-    data = _parse(
+    data = parse_input(
         ProductUpdate,
         kind=kind,
         **_product_fields(
@@ -385,7 +385,7 @@ def _bundle_item(spec: str, session: Any) -> BundleItemIn:
     if not match:
         raise ValidationFailed(f"--item {spec!r} is not PRODUCT[xN][@PARENT_INDEX][:nobill].")
     product = product_service.require_product(session, match["ref"])
-    item: BundleItemIn = _parse(
+    item: BundleItemIn = parse_input(
         BundleItemIn,
         product_id=str(product.id),
         quantity_multiplier=int(match["mult"] or 1),
@@ -451,7 +451,7 @@ def bundles_create(
     with transaction() as session:
         items = [_bundle_item(spec, session) for spec in item]
         bundle = bundle_service.create_bundle(
-            session, data=_parse(BundleCreate, name=name, description=description, items=items)
+            session, data=parse_input(BundleCreate, name=name, description=description, items=items)
         )
         _print_bundle(bundle)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from seatflow.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from seatflow.subscriptions.models import ChangeOrigin
+from seatflow.subscriptions.schemas import Actor
 
 console = Console()
 err_console = Console(stderr=True)
@@ -91,3 +94,8 @@ def fail(error: SeatflowError) -> NoReturn:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def operator_actor() -> Actor:
+    """Changes made from the CLI are the operator's, named after the shell user."""
+    return Actor(ChangeOrigin.OPERATOR, f"cli {getpass.getuser()}")

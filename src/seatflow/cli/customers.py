@@ -1,0 +1,147 @@
+"""``seatflow customers …`` and ``seatflow contracts …``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import typer
+from rich.table import Table
+
+from seatflow.catalog.models import BillingFrequency
+from seatflow.cli.catalog import parse_input
+from seatflow.cli.context import clock, console, print_json, settings, transaction
+from seatflow.contracts import service as contract_service
+from seatflow.contracts.models import BillingPolicy, ProrationUnit
+from seatflow.contracts.schemas import ContractCreate, ContractRead
+from seatflow.customers import service as customer_service
+from seatflow.customers.models import ContactRole
+from seatflow.customers.schemas import ContactCreate, CustomerCreate, CustomerRead
+from seatflow.subscriptions.linking import setup_check
+
+customers_app = typer.Typer(
+    help="Customer accounts (a tree, mapped to tenants) and their contacts.", no_args_is_help=True
+)
+contracts_app = typer.Typer(help="Billing contracts and the linked-subscription setup check.", no_args_is_help=True)
+
+
+@customers_app.command("create")
+def customers_create(
+    name: str,
+    parent: str | None = typer.Option(None, help="Parent customer id."),
+    tenant: str | None = typer.Option(None, help="Provider tenant / Partner Center customer id."),
+    currency: str | None = typer.Option(None),
+) -> None:
+    """Create a customer account."""
+    data = parse_input(CustomerCreate, name=name, parent_customer_id=parent, tenant_id=tenant, currency=currency)
+    with transaction() as session:
+        customer = customer_service.create_customer(session, data=data, default_currency=settings().default_currency)
+        console.print(f"created customer {customer.name!r} {customer.id}")
+
+
+@customers_app.command("list")
+def customers_list(
+    as_json: bool = typer.Option(False, "--json"), limit: int = typer.Option(100, min=1, max=500)
+) -> None:
+    """List customer accounts."""
+    with transaction() as session:
+        rows, _ = customer_service.list_customers(session, limit=limit)
+        customers = [CustomerRead.from_model(c) for c in rows]
+    if as_json:
+        print_json([c.model_dump(mode="json") for c in customers])
+        return
+    table = Table("name", "tenant", "parent", "id")
+    for c in customers:
+        table.add_row(c.name, c.tenant_id or "", c.parent_customer_id or "", c.id)
+    console.print(table)
+
+
+@customers_app.command("invite")
+def customers_invite(
+    customer: str,
+    email: str,
+    name: str = typer.Option(...),
+    role: list[ContactRole] = typer.Option(..., help="Repeat for several roles."),
+) -> None:
+    """Invite a contact; prints the invitation link (valid 7 days, shown once)."""
+    data = parse_input(ContactCreate, email=email, name=name, roles=role)
+    with transaction() as session:
+        account = customer_service.require_customer(session, customer)
+        contact, link = customer_service.invite_contact(
+            session, customer=account, data=data, now=clock().now(), base_url=settings().public_base_url
+        )
+        console.print(f"invited {contact.email} to {account.name!r}; invitation link:")
+    print(link)
+
+
+@contracts_app.command("create")
+def contracts_create(
+    customer: str,
+    name: str = typer.Option(...),
+    start: datetime = typer.Option(..., formats=["%Y-%m-%d"], help="Start date, YYYY-MM-DD."),
+    parent: str | None = typer.Option(None, help="Parent contract id."),
+    billable: bool = typer.Option(True, "--billable/--not-billable"),
+    frequency: BillingFrequency = typer.Option(BillingFrequency.MONTHLY),
+    policy: BillingPolicy = typer.Option(BillingPolicy.ADVANCE),
+    proration: ProrationUnit = typer.Option(ProrationUnit.DAYS),
+    tax_rate: Decimal = typer.Option(Decimal(0), help="e.g. 0.08"),
+    default: bool = typer.Option(False, "--default"),
+) -> None:
+    """Create a billing contract (a child of --parent for per-location billing)."""
+    data = parse_input(
+        ContractCreate,
+        customer_id=customer,
+        name=name,
+        start_date=start.date(),
+        parent_contract_id=parent,
+        billable=billable,
+        billing_frequency=frequency,
+        billing_policy=policy,
+        proration_unit=proration,
+        tax_rate=tax_rate,
+        is_default=default,
+    )
+    with transaction() as session:
+        contract = contract_service.create_contract(session, data=data)
+        console.print(f"created contract {contract.name!r} {contract.id}")
+
+
+@contracts_app.command("list")
+def contracts_list(customer: str | None = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
+    """List billing contracts."""
+    with transaction() as session:
+        customer_id = customer_service.require_customer(session, customer).id if customer else None
+        rows, _ = contract_service.list_contracts(session, customer_id=customer_id, limit=500)
+        contracts = [ContractRead.from_model(c) for c in rows]
+    if as_json:
+        print_json([c.model_dump(mode="json") for c in contracts])
+        return
+    table = Table("name", "billable", "frequency", "policy", "parent", "id")
+    for c in contracts:
+        table.add_row(
+            c.name,
+            "yes" if c.billable else "no",
+            c.billing_frequency.value,
+            c.billing_policy.value,
+            c.parent_contract_id or "",
+            c.id,
+        )
+    console.print(table)
+
+
+@contracts_app.command("check")
+def contracts_check(contract: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """List every problem of the linked setup around a contract; exits 1 when there are any."""
+    with transaction() as session:
+        problems = setup_check(session, contract_service.require_contract(session, contract))
+    if as_json:
+        print_json([p.model_dump(mode="json") for p in problems])
+    elif not problems:
+        console.print("the linked setup is sound")
+    else:
+        table = Table("code", "subscription", "detail")
+        for p in problems:
+            table.add_row(p.code, p.subscription_id or "", p.detail)
+        console.print(table)
+    if problems:
+        raise typer.Exit(1)
