@@ -161,6 +161,14 @@ def bundles_using(session: Session, product_id: uuid.UUID) -> Sequence[Bundle]:
     return session.execute(stmt).scalars().all()
 
 
+def subscription_count(session: Session, product_id: uuid.UUID) -> int:
+    """How many subscriptions (of any status) are of this product: history keeps referring to them."""
+    from seatflow.subscriptions.models import Subscription  # the catalog is below subscriptions; read only
+
+    stmt = select(func.count()).select_from(Subscription).where(Subscription.product_id == product_id)
+    return int(session.execute(stmt).scalar_one())
+
+
 def products_in_account(session: Session, account_id: uuid.UUID) -> int:
     stmt = select(func.count()).select_from(Product).where(Product.provider_account_id == account_id)
     return int(session.execute(stmt).scalar_one())

@@ -203,6 +203,8 @@ def update_product(session: Session, *, product: Product, data: ProductUpdate) -
 
 
 def _check_kind_change(session: Session, *, product: Product, kind: ProductKind) -> None:
+    if repository.subscription_count(session, product.id):
+        raise ProductInUse(f"{label(product)} has subscriptions: its kind can no longer change.")
     if kind is not ProductKind.ADDON and product.parents:
         raise ParentNotAllowed(f"{label(product)} has possible parents; remove them before making it a {kind.value}.")
     if kind is ProductKind.SERVICE and repository.children_of(session, product.id):
@@ -272,6 +274,9 @@ def reactivate_product(session: Session, *, product: Product) -> Product:
 def product_usage(session: Session, product: Product) -> list[str]:
     """Where the product is used; a used product can only be retired."""
     uses = [f"bundle {bundle.name!r}" for bundle in repository.bundles_using(session, product.id)]
+    subscriptions = repository.subscription_count(session, product.id)
+    if subscriptions:
+        uses.append(f"{subscriptions} subscription(s)")
     uses += [f"possible parent of {label(child)}" for child in repository.children_of(session, product.id)]
     return uses
 
