@@ -13,21 +13,15 @@ from seatflow.auth.models import ApiKey
 from seatflow.auth.service import authenticate
 from seatflow.clock import Clock
 from seatflow.config import Settings
+from seatflow.db.session import unit_of_work
 from seatflow.subscriptions.models import ChangeOrigin
 from seatflow.subscriptions.schemas import Actor
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """Commits when the route returns, rolls back when it raises (services never commit)."""
-    session: Session = request.app.state.session_factory()
-    try:
+    with unit_of_work(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so a failed commit is the client's error, not a
