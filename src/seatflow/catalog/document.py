@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -18,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from seatflow.catalog import repository
-from seatflow.catalog.bundles import create_bundle, update_bundle
+from seatflow.catalog.bundles import create_bundle, reactivate_bundle, retire_bundle, update_bundle
 from seatflow.catalog.errors import ImportInvalid
-from seatflow.catalog.models import Bundle, Product, ProductKind, ProviderAccount, ProviderKind
+from seatflow.catalog.models import Bundle, CatalogStatus, Product, ProductKind, ProviderAccount, ProviderKind
 from seatflow.catalog.providers import (
     MASK,
     change_provider_kind,
@@ -41,7 +42,14 @@ from seatflow.catalog.schemas import (
     ProviderAccountUpdate,
     ShortName,
 )
-from seatflow.catalog.service import create_product, label, set_parents, update_product
+from seatflow.catalog.service import (
+    create_product,
+    label,
+    reactivate_product,
+    retire_product,
+    set_parents,
+    update_product,
+)
 from seatflow.errors import SeatflowError
 from seatflow.money import format_money
 
@@ -65,6 +73,8 @@ class ProductEntry(ProductFields):
     provider_account: Name
     kind: ProductKind
     name: Name
+    status: CatalogStatus | None = None
+    """``retired`` keeps a retired product retired; absent leaves the status as it is (new: active)."""
     product_code: str | None = None
     parents: list[str] | None = None
     """Offer IDs, provisioning IDs or product codes of possible parents in the same provider account."""
@@ -81,6 +91,7 @@ class ItemEntry(_Entry):
 
 class BundleEntry(_Entry):
     name: ShortName
+    status: CatalogStatus | None = None
     description: str = ""
     items: list[ItemEntry]
 
@@ -205,17 +216,48 @@ def _at(parsed: ParsedDocument, path: Sequence[int | str], exc: SeatflowError) -
 # --- import --------------------------------------------------------------------------------------------
 
 
-def import_document(session: Session, *, text: str, default_currency: str) -> ImportResult:
+def import_document(session: Session, *, text: str, default_currency: str, now: datetime | None = None) -> ImportResult:
+    """``now`` stamps products and bundles the document retires (real time when absent)."""
+    now = now or datetime.now(UTC)
     parsed = parse_document(text)
     document = _validate(parsed)
     result = ImportResult(format="document")
     accounts = _import_accounts(session, parsed, document, result)
     products, outcomes = _import_products(session, parsed, document, accounts, default_currency)
     _import_parents(session, parsed, document, products, outcomes)
+    bundles, bundle_outcomes = _import_bundles(session, parsed, document, accounts)
+    # Statuses last: a retired product can no longer become a parent or join a bundle, yet an exported
+    # catalog may hold one that was retired after it did.
+    _import_statuses(session, document.products, products, outcomes, now)
+    _import_statuses(session, document.bundles, bundles, bundle_outcomes, now)
     for outcome in outcomes:
         result.count("products", outcome)
-    _import_bundles(session, parsed, document, result, accounts)
+    for outcome in bundle_outcomes:
+        result.count("bundles", outcome)
     return result
+
+
+def _import_statuses(
+    session: Session,
+    entries: Sequence[ProductEntry | BundleEntry],
+    rows: Sequence[Product | Bundle],
+    outcomes: list[str],
+    now: datetime,
+) -> None:
+    for index, (entry, row) in enumerate(zip(entries, rows, strict=True)):
+        if entry.status is None or entry.status is row.status:
+            continue
+        if isinstance(row, Product):
+            if entry.status is CatalogStatus.RETIRED:
+                retire_product(session, product=row, now=now)
+            else:
+                reactivate_product(session, product=row)
+        elif entry.status is CatalogStatus.RETIRED:
+            retire_bundle(session, bundle=row, now=now)
+        else:
+            reactivate_bundle(session, bundle=row)
+        if outcomes[index] == "unchanged":
+            outcomes[index] = "updated"
 
 
 def _import_accounts(
@@ -352,9 +394,11 @@ def _import_bundles(
     session: Session,
     parsed: ParsedDocument,
     document: CatalogDocument,
-    result: ImportResult,
     accounts: dict[str, ProviderAccount],
-) -> None:
+) -> tuple[list[Bundle], list[str]]:
+    """The bundles in document order, and for each whether it was created, updated or unchanged."""
+    bundles: list[Bundle] = []
+    outcomes: list[str] = []
     for index, entry in enumerate(document.bundles):
         try:
             items = []
@@ -381,17 +425,24 @@ def _import_bundles(
                 )
             existing = repository.bundle_by_name(session, entry.name)
             if existing is None:
-                create_bundle(session, data=BundleCreate(name=entry.name, description=entry.description, items=items))
-                result.count("bundles", "created")
+                bundle = create_bundle(
+                    session, data=BundleCreate(name=entry.name, description=entry.description, items=items)
+                )
+                outcomes.append("created")
             elif _bundle_differs(existing, entry.description, items):
-                update_bundle(session, bundle=existing, data=BundleUpdate(description=entry.description, items=items))
-                result.count("bundles", "updated")
+                bundle = update_bundle(
+                    session, bundle=existing, data=BundleUpdate(description=entry.description, items=items)
+                )
+                outcomes.append("updated")
             else:
-                result.count("bundles", "unchanged")
+                bundle = existing
+                outcomes.append("unchanged")
+            bundles.append(bundle)
         except ImportInvalid:
             raise
         except SeatflowError as exc:
             raise _at(parsed, ["bundles", index], exc) from exc
+    return bundles, outcomes
 
 
 def _bundle_differs(bundle: Bundle, description: str, items: list[BundleItemIn]) -> bool:
@@ -428,6 +479,7 @@ def export_document(session: Session) -> dict[str, Any]:
         "bundles": [
             {
                 "name": b.name,
+                "status": b.status.value,
                 "description": b.description,
                 "items": [
                     _drop_none(
@@ -454,6 +506,7 @@ def _export_product(product: Product, account_name: str) -> dict[str, Any]:
         "provider_account": account_name,
         "kind": product.kind.value,
         "name": product.name,
+        "status": product.status.value,
         "product_code": product.product_code,
         "offer_id": product.offer_id,
         "provisioning_id": product.provisioning_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,7 @@ def import_catalog(
     provider_account: str | None = None,
     kind: ProductKind = ProductKind.LICENSE,
     filename: str | None = None,
+    now: datetime | None = None,
 ) -> ImportResult:
     """Raises ImportInvalid naming the line for anything unreadable; the caller rolls back on any error."""
     fmt = fmt or detect_format(content, filename)
@@ -48,4 +50,4 @@ def import_catalog(
         return import_licensing_csv(
             session, content=content, account=account, kind=kind, default_currency=default_currency
         )
-    return import_document(session, text=decode(content), default_currency=default_currency)
+    return import_document(session, text=decode(content), default_currency=default_currency, now=now)

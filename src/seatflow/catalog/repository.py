@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from seatflow.catalog.models import (
     Bundle,
@@ -20,6 +20,7 @@ from seatflow.catalog.models import (
     ProviderAccount,
     ProviderKind,
 )
+from seatflow.catalog.rules import normalize_offer_id
 from seatflow.pagination import page
 
 
@@ -57,6 +58,7 @@ def product_by_code(session: Session, code: str) -> Product | None:
 
 
 def product_by_offer(session: Session, account_id: uuid.UUID, offer_id: str) -> Product | None:
+    offer_id = normalize_offer_id(offer_id)
     stmt = select(Product).where(Product.provider_account_id == account_id, Product.offer_id == offer_id)
     stmt = stmt.options(selectinload(Product.parents))
     return session.execute(stmt).scalar_one_or_none()
@@ -73,7 +75,7 @@ def product_by_provisioning_id(session: Session, account_id: uuid.UUID, provisio
 
 def products_by_key(session: Session, key: str, account_id: uuid.UUID | None = None) -> Sequence[Product]:
     """Products whose offer ID or provisioning ID is ``key`` (optionally within one provider account)."""
-    stmt = select(Product).where(or_(Product.offer_id == key, Product.provisioning_id == key))
+    stmt = select(Product).where(or_(Product.offer_id == normalize_offer_id(key), Product.provisioning_id == key))
     if account_id is not None:
         stmt = stmt.where(Product.provider_account_id == account_id)
     return session.execute(stmt.options(selectinload(Product.parents))).scalars().all()
@@ -167,6 +169,20 @@ def subscription_count(session: Session, product_id: uuid.UUID) -> int:
 
     stmt = select(func.count()).select_from(Subscription).where(Subscription.product_id == product_id)
     return int(session.execute(stmt).scalar_one())
+
+
+def bundles_hanging(session: Session, product_id: uuid.UUID, parent_id: uuid.UUID) -> Sequence[str]:
+    """Names of bundles in which an item of ``product_id`` hangs under an item of ``parent_id``."""
+    child, parent = aliased(BundleItem), aliased(BundleItem)
+    stmt = (
+        select(Bundle.name)
+        .join(child, child.bundle_id == Bundle.id)
+        .join(parent, (parent.bundle_id == Bundle.id) & (parent.position == child.parent_position))
+        .where(child.product_id == product_id, parent.product_id == parent_id)
+        .distinct()
+        .order_by(Bundle.name)
+    )
+    return session.execute(stmt).scalars().all()
 
 
 def products_in_account(session: Session, account_id: uuid.UUID) -> int:

@@ -17,6 +17,16 @@ _PER_GB_TEXT = re.compile(r"priced\s+per\s+(giga|tera)byte|per\s+gb\b", re.IGNOR
 DEFAULT_REDUCTION_WINDOW_DAYS = 7  # Microsoft's new-commerce window: 168 hours after purchase or renewal
 
 
+_GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+
+
+def normalize_offer_id(value: str) -> str:
+    """Legacy offer IDs are GUIDs, which Partner Center writes in either case: one offer, one spelling.
+    NCE catalog item IDs (``CFQ7TTC0LH18:0001:…``) are kept as written."""
+    value = value.strip()
+    return value.lower() if _GUID.match(value) else value
+
+
 def is_priced_per_gigabyte(unit: str, description: str) -> bool:
     """CloudBlue's rule: "Priced per gigabyte" in the description (or a storage unit) means per-GB."""
     return unit.strip().lower() in _PER_GB_UNITS or bool(_PER_GB_TEXT.search(description or ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from seatflow.catalog.models import (
     BillingFrequency,
@@ -18,7 +18,7 @@ from seatflow.catalog.models import (
     ReductionBehavior,
     Term,
 )
-from seatflow.catalog.rules import is_sellable
+from seatflow.catalog.rules import is_sellable, normalize_offer_id
 from seatflow.schemas import IdStr, OptionalMoneyOut, PriceIn
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -78,11 +78,14 @@ class ProviderAccountRead(BaseModel):
 # --- products ------------------------------------------------------------------------------------------
 
 
+OfferId = Annotated[ExternalKey, AfterValidator(normalize_offer_id)]
+
+
 class ProductFields(_Input):
     """The editable fields; ``None`` on create means "use the default"."""
 
     name: Name | None = None
-    offer_id: ExternalKey | None = None
+    offer_id: OfferId | None = None
     provisioning_id: ExternalKey | None = None
     sku_id: Guid | None = None
     description: Annotated[str, StringConstraints(max_length=5000)] | None = None

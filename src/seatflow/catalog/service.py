@@ -236,6 +236,13 @@ def add_parent(session: Session, *, product: Product, parent: Product) -> Produc
 def remove_parent(session: Session, *, product: Product, parent: Product) -> Product:
     if not any(p.id == parent.id for p in product.parents):
         raise ProductNotFound(f"{label(parent)} is not a possible parent of {label(product)}.")
+    bundles = repository.bundles_hanging(session, product.id, parent.id)
+    if bundles:
+        raise ProductInUse(
+            f"{', '.join(repr(b) for b in bundles)} hang(s) {product.name} under {parent.name}: change the bundle "
+            "first.",
+            uses=[f"bundle {b!r}" for b in bundles],
+        )
     session.execute(
         delete(ProductParent).where(
             ProductParent.product_id == product.id, ProductParent.parent_product_id == parent.id

@@ -75,6 +75,7 @@ def import_(
             provider_account=provider_account,
             kind=kind,
             filename=file.name,
+            now=clock().now(),
         )
         if dry_run:
             session.rollback()

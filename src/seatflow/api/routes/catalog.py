@@ -14,6 +14,7 @@ from seatflow.catalog import document, providers, repository
 from seatflow.catalog import service as product_service
 from seatflow.catalog.imports import ImportFormat, import_catalog
 from seatflow.catalog.models import CatalogStatus, ProductKind, ProviderKind
+from seatflow.catalog.rules import normalize_offer_id
 from seatflow.catalog.schemas import (
     BundleCreate,
     BundleRead,
@@ -101,7 +102,7 @@ def list_products(
         provider_account_id=filter_id("provider_account_id", provider_account_id),
         kind=kind,
         status=status,
-        offer_id=offer_id,
+        offer_id=normalize_offer_id(offer_id) if offer_id else None,
         provisioning_id=provisioning_id,
         sku_id=sku_id.lower() if sku_id else None,
         product_code=product_code,
@@ -207,6 +208,7 @@ async def import_catalog_route(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    now: NowDep,
     format: Annotated[ImportFormat | None, Query(description="document or microsoft_csv; guessed when absent")] = None,
     provider_account_id: Annotated[str | None, Query(description="for microsoft_csv: id or name")] = None,
     kind: Annotated[
@@ -231,6 +233,7 @@ async def import_catalog_route(
         default_currency=settings.default_currency,
         provider_account=provider_account_id,
         kind=kind,
+        now=now,
     )
     if dry_run:
         session.rollback()
