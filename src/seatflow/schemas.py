@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
@@ -25,6 +26,10 @@ OptionalMoneyOut = Annotated[Decimal | None, PlainSerializer(format_money, retur
 
 PriceIn = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
 """A price per unit per month as a client sends it: a decimal string or number, at most 4 decimals."""
+
+DayIn = Annotated[date, Field(le=date(9000, 12, 31))]
+"""A business date as a client sends it: far enough from the calendar's end (9999-12-31) that the terms,
+renewals and periods computed from it are still dates."""
 
 
 class Page(BaseModel, Generic[T]):

@@ -40,3 +40,18 @@ def test_a_product_with_subscriptions_is_retired_not_deleted(client: TestClient)
     )
     assert again.status_code == 409
     assert again.json()["code"] == "product_not_sellable"
+
+
+def test_a_product_in_a_bundle_keeps_its_kind(client: TestClient) -> None:
+    assert (
+        client.post(
+            "/api/v1/catalog/import", content=DEMO.read_bytes(), headers={"content-type": "application/yaml"}
+        ).status_code
+        == 200
+    )
+    e5 = client.get("/api/v1/products", params={"provisioning_id": "ENTERPRISEPREMIUM"}).json()["items"][0]
+    answer = client.patch(f"/api/v1/products/{e5['id']}", json={"kind": "addon"})
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "product_in_use"
+    assert "E5 Voice" in answer.json()["detail"]
+    assert client.get(f"/api/v1/products/{e5['id']}").json()["kind"] == "license"

@@ -77,6 +77,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot even decode (not UTF-8): malformed input, answered as
+            # malformed JSON is (our routes never raise a 400 themselves).
+            detail = f"body: {exc.detail}"
+            return problem(
+                422,
+                "validation_failed",
+                "Validation failed",
+                detail,
+                errors=[{"field": "body", "message": str(exc.detail)}],
+            )
         code = _CODE_BY_STATUS.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, code.replace("_", " ").capitalize(), str(exc.detail))
 

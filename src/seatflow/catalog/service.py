@@ -205,6 +205,10 @@ def update_product(session: Session, *, product: Product, data: ProductUpdate) -
 def _check_kind_change(session: Session, *, product: Product, kind: ProductKind) -> None:
     if repository.subscription_count(session, product.id):
         raise ProductInUse(f"{label(product)} has subscriptions: its kind can no longer change.")
+    bundles = repository.bundles_using(session, product.id)
+    if bundles:
+        names = ", ".join(repr(b.name) for b in bundles)
+        raise ProductInUse(f"{label(product)} is in the bundle(s) {names}: its kind cannot change while it is.")
     if kind is not ProductKind.ADDON and product.parents:
         raise ParentNotAllowed(f"{label(product)} has possible parents; remove them before making it a {kind.value}.")
     if kind is ProductKind.SERVICE and repository.children_of(session, product.id):

@@ -33,8 +33,9 @@ from seatflow.errors import (
 from seatflow.subscriptions.models import ChangeOrigin
 from seatflow.subscriptions.schemas import Actor
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (scripts, CI logs) gets wide tables rather than Rich's 80-column default; a terminal keeps its width.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 EXIT_CODES: list[tuple[type[SeatflowError], int]] = [
     (NotFound, 3),

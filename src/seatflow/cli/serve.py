@@ -6,9 +6,7 @@ import os
 from importlib import resources
 
 import typer
-import uvicorn
 
-from seatflow.api.app import create_app
 from seatflow.auth.service import create_api_key
 from seatflow.catalog.imports import ImportFormat, import_catalog
 from seatflow.cli.context import console, session_factory, settings
@@ -25,6 +23,10 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
     """Serve the REST API (the console and portal join it in later releases)."""
+    import uvicorn  # the web stack loads only for the commands that serve (every other command starts faster)
+
+    from seatflow.api.app import create_app
+
     config = settings()
     session_factory()  # refuses an unreachable or unmigrated database with a one-line reason
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
@@ -38,6 +40,10 @@ def demo(
     ),
 ) -> None:
     """Migrate a demo database, load the demo catalog, create an API key and serve the API. Ctrl-C stops."""
+    import uvicorn
+
+    from seatflow.api.app import create_app
+
     config = Settings(**{**settings().model_dump(), "database_url": database_url})
     migrate.upgrade(config.database_url)
     engine = make_engine(config.database_url)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from seatflow.catalog.models import BillingFrequency
 from seatflow.catalog.schemas import Currency, Name
 from seatflow.contracts.models import BillingContract, BillingPolicy, ContractStatus, ProrationUnit
-from seatflow.schemas import IdStr
+from seatflow.schemas import DayIn, IdStr
 
 TaxRate = Annotated[Decimal, Field(ge=0, le=1, max_digits=8, decimal_places=6)]
 
@@ -27,7 +27,7 @@ class ContractCreate(_Input):
     currency: Currency | None = None
     billing_frequency: BillingFrequency = BillingFrequency.MONTHLY
     billing_policy: BillingPolicy = BillingPolicy.ADVANCE
-    start_date: date
+    start_date: DayIn
     term_months: Annotated[int, Field(ge=1, le=120)] = 12
     auto_renew: bool = True
     proration_unit: ProrationUnit = ProrationUnit.DAYS

@@ -10,9 +10,9 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from seatflow.catalog.bundles import bundle_sellable
-from seatflow.catalog.models import Bundle, CatalogStatus, Product, ProviderAccount, ProviderKind
+from seatflow.catalog.models import Bundle, CatalogStatus, Product, ProviderAccount, ProviderKind, ReductionBehavior
 from seatflow.catalog.providers import require_provider_account
-from seatflow.catalog.rules import is_sellable
+from seatflow.catalog.rules import DEFAULT_REDUCTION_WINDOW_DAYS, is_sellable
 from seatflow.catalog.service import require_product
 from seatflow.contracts.models import BillingContract, ContractStatus
 from seatflow.contracts.service import require_contract
@@ -40,6 +40,7 @@ from seatflow.subscriptions.models import (
     ChangeKind,
     LicenseChange,
     ProvisioningStatus,
+    ScheduledStatus,
     Subscription,
     SubscriptionStatus,
 )
@@ -118,7 +119,11 @@ def create_subscription(
         billable=data.billable,
         allow_end_user_modification=data.allow_end_user_modification,
         reduction_behavior=data.reduction_behavior or product.reduction_behavior,
-        reduction_window_days=data.reduction_window_days or product.reduction_window_days,
+        reduction_window_days=_reduction_window(
+            data.reduction_behavior or product.reduction_behavior,
+            data.reduction_window_days or product.reduction_window_days,
+            sent=data.reduction_window_days is not None,
+        ),
         parent_subscription_id=parent.id if parent else None,
         bundle_id=bundle.id if bundle else None,
     )
@@ -200,10 +205,28 @@ def update_subscription(
     for name in ("cost_price", "billable", "allow_end_user_modification", "auto_renew", "reduction_behavior"):
         if name in sent and getattr(data, name) is not None:
             setattr(subscription, name, getattr(data, name))
-    if "reduction_window_days" in sent:
-        subscription.reduction_window_days = data.reduction_window_days
+    window_sent = "reduction_window_days" in sent
+    subscription.reduction_window_days = _reduction_window(
+        subscription.reduction_behavior,
+        data.reduction_window_days if window_sent else subscription.reduction_window_days,
+        sent=window_sent and data.reduction_window_days is not None,
+    )
     session.flush()
     return subscription
+
+
+def _reduction_window(behavior: ReductionBehavior, window: int | None, *, sent: bool) -> int | None:
+    """The window belongs to allowed_within_window, as on products: defaulted there (never a window of 0 days),
+    refused with another behaviour when sent, dropped when only inherited from the product or the old rule."""
+    if behavior is ReductionBehavior.ALLOWED_WITHIN_WINDOW:
+        return window if window is not None else DEFAULT_REDUCTION_WINDOW_DAYS
+    if sent:
+        raise ValidationFailed(
+            "reduction_window_days applies only when reduction_behavior is allowed_within_window, "
+            f"not {behavior.value}.",
+            code="invalid_reduction_rule",
+        )
+    return None
 
 
 def _with_addons(
@@ -283,7 +306,7 @@ def cancel(
     force: bool = False,
     reason: str | None = None,
 ) -> list[LicenseChange]:
-    """A cancelled linked child takes its whole quantity off its parent."""
+    """A cancelled linked child takes its whole quantity off its parent; its scheduled changes are cancelled."""
     if subscription.status is SubscriptionStatus.CANCELLED:
         raise SubscriptionNotLive("The subscription is cancelled already.")
     guard_linked_parent(session, subscription, force=force, reason=reason)
@@ -292,6 +315,10 @@ def cancel(
         target = lock(session, target.id)
         target.status = SubscriptionStatus.CANCELLED
         target.cancelled_at = now
+        for scheduled in repository.scheduled_of(session, target.id):
+            if scheduled.status is ScheduledStatus.SCHEDULED:  # it can never apply now: say so at once
+                scheduled.status = ScheduledStatus.CANCELLED
+                scheduled.message = f"The subscription was cancelled on {today}."
         change = record_change(
             session,
             subscription=target,

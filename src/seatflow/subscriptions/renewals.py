@@ -14,7 +14,7 @@ from seatflow.subscriptions import repository
 from seatflow.subscriptions.changes import apply_quantity, change_quantity, lock, product_of
 from seatflow.subscriptions.lifecycle import cancel
 from seatflow.subscriptions.models import ChangeOrigin, ScheduledChange, ScheduledStatus, SubscriptionStatus
-from seatflow.subscriptions.rules import check_quantity, term_for
+from seatflow.subscriptions.rules import check_quantity, next_term
 from seatflow.subscriptions.schemas import Actor
 
 SYSTEM = Actor(ChangeOrigin.SYSTEM, "seatflow")
@@ -54,7 +54,9 @@ def run_renewals(session: Session, *, today: date, now: datetime) -> RenewalResu
                 result.ended += 1
                 break
             months = product_of(session, subscription).term.months
-            subscription.term_start, subscription.term_end = term_for(renewal, months)
+            subscription.term_start, subscription.term_end = next_term(
+                subscription.start_date, subscription.term_end, months
+            )
             result.renewed += 1
             for scheduled in repository.at_renewal_of(session, subscription.id):
                 _apply_scheduled(session, scheduled, today=renewal, now=now, result=result)

@@ -24,6 +24,14 @@ def term_for(term_start: date, term_months: int) -> tuple[date, date]:
     return term_start, add_months(term_start, term_months) - timedelta(days=1)
 
 
+def next_term(start_date: date, term_end: date, term_months: int) -> tuple[date, date]:
+    """The term after the one ending on ``term_end``, anchored on the start date's day of the month: bought
+    on Jan 31, monthly terms renew on Feb 28, Mar 31, Apr 30, … rather than drifting to the 28th for good."""
+    renewal = term_end + timedelta(days=1)
+    elapsed = (renewal.year - start_date.year) * 12 + renewal.month - start_date.month
+    return renewal, add_months(start_date, elapsed + term_months) - timedelta(days=1)
+
+
 def initial_provisioning_status(provider_kind: ProviderKind) -> ProvisioningStatus:
     if provider_kind is ProviderKind.DO_NOTHING:
         return ProvisioningStatus.NOT_APPLICABLE

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from seatflow.catalog.models import ReductionBehavior
-from seatflow.schemas import IdStr, OptionalMoneyOut, PriceIn
+from seatflow.schemas import DayIn, IdStr, OptionalMoneyOut, PriceIn
 from seatflow.subscriptions.models import (
     BillingStatus,
     ChangeKind,
@@ -42,7 +42,7 @@ class SubscriptionCreate(_Input):
     provider_account_id: str | None = None
     parent_subscription_id: str | None = None
     linked_subscription_id: str | None = None
-    start_date: date | None = None
+    start_date: DayIn | None = None
     auto_renew: bool = True
     unit_price: PriceIn | None = None
     cost_price: PriceIn | None = None
@@ -98,7 +98,7 @@ class SubscriptionRead(BaseModel):
 
 class QuantityChange(_Input):
     quantity: Quantity
-    effective: Literal["now", "renewal"] | date = "now"
+    effective: Literal["now", "renewal"] | DayIn = "now"
     force: bool = False
     reason: Annotated[str, Field(max_length=2000)] | None = None
 
@@ -123,7 +123,7 @@ class BundleOrder(_Input):
     contract_id: str
     quantity: Annotated[int, Field(ge=1, le=10_000_000)]
     provider_account_id: str | None = None
-    start_date: date | None = None
+    start_date: DayIn | None = None
 
 
 class LicenseChangeRead(BaseModel):

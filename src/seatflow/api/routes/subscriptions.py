@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import datetime
-
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
 
@@ -14,7 +12,7 @@ from seatflow.catalog.bundles import require_bundle
 from seatflow.catalog.providers import require_provider_account
 from seatflow.errors import NotFound
 from seatflow.ids import parse_id
-from seatflow.schemas import Page
+from seatflow.schemas import DayIn, Page
 from seatflow.subscriptions import changes as change_service
 from seatflow.subscriptions import lifecycle, linking, renewals, repository
 from seatflow.subscriptions.models import (
@@ -256,7 +254,7 @@ def get_license_change(change_id: str, session: SessionDep) -> LicenseChangeRead
 
 class RenewalRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    date: datetime.date | None = None
+    date: DayIn | None = None
     """The day to run for; today (the clock's) when absent."""
 
 
