@@ -28,6 +28,7 @@ from seatflow.subscriptions.models import (
     ScheduledChange,
     ScheduledStatus,
     Subscription,
+    SubscriptionStatus,
 )
 from seatflow.subscriptions.rules import (
     ReductionRule,
@@ -137,6 +138,11 @@ def push_to_parent(
     if child.linked_subscription_id is None or delta == 0:
         return None
     parent = lock(session, child.linked_subscription_id)
+    if parent.status not in repository.LIVE:
+        raise SubscriptionNotLive(
+            f"The linked parent subscription is {parent.status.value}: link this subscription to a live parent "
+            "or unlink it before changing it."
+        )
     parent_product = product_of(session, parent)
     new_quantity = parent.quantity + delta
     check_quantity(
@@ -189,12 +195,13 @@ def change_quantity(
     if quantity == subscription.quantity and effective == "now":
         raise ValidationFailed(f"The quantity is already {quantity}.", code="no_change")
     if effective == "renewal":
-        return _schedule(session, subscription, quantity, None, actor, at_renewal=True)
+        return _schedule(session, subscription, quantity, None, actor, at_renewal=True, force=force, reason=reason)
     on = today if effective == "now" else effective
     assert isinstance(on, date)  # noqa: S101 - "now" and "renewal" are handled above
     if on < today:
         raise ValidationFailed(f"The effective date {on} is in the past.", code="effective_date_past")
-    if quantity < subscription.quantity:
+    # A pending subscription has bought nothing yet: reducing it before it starts is always allowed.
+    if quantity < subscription.quantity and subscription.status is not SubscriptionStatus.PENDING:
         rules = [reduction_rule(subscription, f"The {product.name} subscription")]
         if subscription.linked_subscription_id is not None:
             parent = repository.get(session, subscription.linked_subscription_id)
@@ -202,7 +209,7 @@ def change_quantity(
             rules.append(reduction_rule(parent, "Its linked parent"))
         check_reduction(rules, on)
     if on > today:
-        return _schedule(session, subscription, quantity, on, actor, at_renewal=False)
+        return _schedule(session, subscription, quantity, on, actor, at_renewal=False, force=force, reason=reason)
     return apply_quantity(
         session, subscription=subscription, quantity=quantity, effective_date=on, actor=actor, now=now, reason=reason
     )
@@ -245,9 +252,19 @@ def apply_quantity(
 
 
 def _schedule(
-    session: Session, subscription: Subscription, quantity: int, on: date | None, actor: Actor, *, at_renewal: bool
+    session: Session,
+    subscription: Subscription,
+    quantity: int,
+    on: date | None,
+    actor: Actor,
+    *,
+    at_renewal: bool,
+    force: bool,
+    reason: str | None,
 ) -> ScheduledChange:
     scheduled = ScheduledChange(
+        force=force,
+        reason=reason,
         subscription_id=subscription.id,
         quantity=quantity,
         at_renewal=at_renewal,

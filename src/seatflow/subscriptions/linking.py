@@ -82,8 +82,10 @@ def setup_check(session: Session, contract: BillingContract) -> list[SetupProble
     if contract.parent_contract_id is not None:
         parent = session.get(BillingContract, contract.parent_contract_id)
         assert parent is not None  # noqa: S101
-        mine = {s.id for s in repository.on_contracts(session, [contract.id])}
-        problems += [p for p in _check_as_parent(session, parent) if p.subscription_id in {str(i) for i in mine}]
+        mine = repository.on_contracts(session, [contract.id])
+        # This location's subscriptions, and the parents they are linked to (a sum mismatch is reported there).
+        relevant = {str(s.id) for s in mine} | {str(s.linked_subscription_id) for s in mine if s.linked_subscription_id}
+        problems += [p for p in _check_as_parent(session, parent) if p.subscription_id in relevant]
     return problems
 
 

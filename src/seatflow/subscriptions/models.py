@@ -5,7 +5,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from seatflow.catalog.models import ReductionBehavior
@@ -140,6 +140,9 @@ class ScheduledChange(IdMixin, TimestampMixin, Base):
     """The date it applies on; for ``at_renewal`` the renewal date as known when it was scheduled."""
     origin: Mapped[ChangeOrigin] = mapped_column(enum_column(ChangeOrigin, 16))
     requested_by: Mapped[str] = mapped_column(String(320))
+    force: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Asked with force on a linked parent; without it the change fails if the subscription is one by then."""
+    reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[ScheduledStatus] = mapped_column(enum_column(ScheduledStatus, 16), default=ScheduledStatus.SCHEDULED)
     applied_change_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("license_changes.id", ondelete="RESTRICT")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from seatflow.errors import SeatflowError
 from seatflow.subscriptions import repository
-from seatflow.subscriptions.changes import apply_quantity, change_quantity, lock, product_of
+from seatflow.subscriptions.changes import apply_quantity, change_quantity, guard_linked_parent, lock, product_of
 from seatflow.subscriptions.lifecycle import cancel
 from seatflow.subscriptions.models import ChangeOrigin, ScheduledChange, ScheduledStatus, SubscriptionStatus
 from seatflow.subscriptions.rules import check_quantity, next_term
@@ -74,6 +74,7 @@ def _apply_scheduled(
             if scheduled.at_renewal:
                 # At renewal a reduction is always allowed: the new term's window is open.
                 subscription = lock(session, scheduled.subscription_id)
+                guard_linked_parent(session, subscription, force=scheduled.force, reason=scheduled.reason)
                 product = product_of(session, subscription)
                 check_quantity(
                     scheduled.quantity, minimum=product.min_quantity, maximum=product.max_quantity, product=product.name
@@ -85,18 +86,20 @@ def _apply_scheduled(
                     effective_date=today,
                     actor=actor,
                     now=now,
+                    reason=scheduled.reason,
                 )
             else:
+                # On its own date, even when the run comes late: that is the date the rules were checked for.
                 applied = change_quantity(
                     session,
                     subscription_id=scheduled.subscription_id,
                     quantity=scheduled.quantity,
                     effective="now",
-                    today=today,
+                    today=scheduled.effective_date or today,
                     now=now,
                     actor=actor,
-                    force=True,
-                    reason="Scheduled change applied on its date.",
+                    force=scheduled.force,
+                    reason=scheduled.reason,
                 )
                 assert not isinstance(applied, ScheduledChange)  # noqa: S101 - "now" never schedules
                 change = applied
