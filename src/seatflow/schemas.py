@@ -27,9 +27,10 @@ OptionalMoneyOut = Annotated[Decimal | None, PlainSerializer(format_money, retur
 PriceIn = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
 """A price per unit per month as a client sends it: a decimal string or number, at most 4 decimals."""
 
-DayIn = Annotated[date, Field(le=date(9000, 12, 31))]
+DayIn = Annotated[date, Field(ge=date(2000, 1, 1), le=date(9000, 12, 31))]
 """A business date as a client sends it: far enough from the calendar's end (9999-12-31) that the terms,
-renewals and periods computed from it are still dates."""
+renewals and periods computed from it are still dates, and no earlier than 2000 (a start in year 1 would
+make the renewal run renew it two thousand times)."""
 
 
 class Page(BaseModel, Generic[T]):

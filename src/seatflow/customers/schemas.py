@@ -19,13 +19,16 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
 class Address(_Input):
-    line1: str = ""
-    line2: str = ""
-    city: str = ""
-    region: str = ""
-    postal_code: str = ""
-    country: Annotated[str, StringConstraints(max_length=2)] = ""
+    line1: AddressLine = ""
+    line2: AddressLine = ""
+    city: AddressLine = ""
+    region: AddressLine = ""
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
+    country: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2)] = ""
 
 
 class CustomerCreate(_Input):
