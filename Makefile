@@ -1,6 +1,7 @@
 # seatflow — `make help` lists the targets.
 PYTHON ?= python3
 VENV   := .venv
+CODE   := $(wildcard src tests bench scripts)
 BIN    := $(VENV)/bin
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
@@ -41,12 +42,12 @@ test-pg: install ## Run the tests against a fresh PostgreSQL database on $(PG_HO
 	  status=$$?; $(BIN)/python scripts/pg_test_db.py drop $(PG_TEST_DB); exit $$status
 
 lint: install ## ruff: lint and formatting
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 fmt: install ## Format the code
-	$(BIN)/ruff format src tests bench scripts
-	$(BIN)/ruff check --fix src tests bench scripts
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
 
 typecheck: install ## mypy --strict over src
 	$(BIN)/mypy

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "01c0e2f3e7b3"
 down_revision: str | Sequence[str] | None = "4a477321b1aa"
 branch_labels: str | Sequence[str] | None = None
