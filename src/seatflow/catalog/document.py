@@ -9,6 +9,7 @@ of work makes the whole import one transaction: all or nothing.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -349,8 +350,8 @@ def _import_products(
     return products, outcomes
 
 
-def _resolve_ref(session: Session, ref: str, account_id: object | None) -> Product:
-    matches = list(repository.products_by_key(session, ref, account_id))  # type: ignore[arg-type]
+def _resolve_ref(session: Session, ref: str, account_id: uuid.UUID | None) -> Product:
+    matches = list(repository.products_by_key(session, ref, account_id))
     if not matches:
         by_code = repository.product_by_code(session, ref.upper())
         if by_code is not None and (account_id is None or by_code.provider_account_id == account_id):

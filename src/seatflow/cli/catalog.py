@@ -105,7 +105,7 @@ def export(
     if fmt not in ("yaml", "json"):
         raise ValidationFailed("--format is yaml or json.")
     with transaction() as session:
-        text = document.dump_document(document.export_document(session), fmt)  # type: ignore[arg-type]
+        text = document.dump_document(document.export_document(session), "json" if fmt == "json" else "yaml")
     if output is None:
         sys.stdout.write(text)
     else:

@@ -9,6 +9,7 @@ the parent and never lose an update.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -51,8 +52,8 @@ def provider_kind(session: Session, subscription: Subscription) -> ProviderKind:
     return account.kind
 
 
-def lock(session: Session, subscription_id: object) -> Subscription:
-    subscription = repository.get(session, subscription_id, for_update=True)  # type: ignore[arg-type]
+def lock(session: Session, subscription_id: uuid.UUID) -> Subscription:
+    subscription = repository.get(session, subscription_id, for_update=True)
     if subscription is None:
         raise SubscriptionNotFound(f"No subscription {subscription_id}.")
     return subscription
@@ -172,7 +173,7 @@ def push_to_parent(
 def change_quantity(
     session: Session,
     *,
-    subscription_id: object,
+    subscription_id: uuid.UUID,
     quantity: int,
     effective: str | date,
     today: date,

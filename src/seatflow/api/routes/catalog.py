@@ -13,7 +13,7 @@ from seatflow.catalog import bundles as bundle_service
 from seatflow.catalog import document, providers, repository
 from seatflow.catalog import service as product_service
 from seatflow.catalog.imports import ImportFormat, import_catalog
-from seatflow.catalog.models import CatalogStatus, ProductKind, ProviderKind
+from seatflow.catalog.models import Bundle, CatalogStatus, ProductKind, ProviderKind
 from seatflow.catalog.rules import normalize_offer_id
 from seatflow.catalog.schemas import (
     BundleCreate,
@@ -160,8 +160,8 @@ def remove_parent(product_id: str, parent_id: str, session: SessionDep) -> Produ
 # --- bundles -------------------------------------------------------------------------------------------
 
 
-def _bundle_read(bundle: object) -> BundleRead:
-    return BundleRead.from_model(bundle, sellable=bundle_service.bundle_sellable(bundle))  # type: ignore[arg-type]
+def _bundle_read(bundle: Bundle) -> BundleRead:
+    return BundleRead.from_model(bundle, sellable=bundle_service.bundle_sellable(bundle))
 
 
 @router.post("/bundles", response_model=BundleRead, status_code=201, tags=["catalog"])
