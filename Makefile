@@ -54,8 +54,9 @@ typecheck: install ## mypy --strict over src
 
 check: lint typecheck test ## Everything CI checks except PostgreSQL
 
-bench: install ## Run the benchmarks (figures go to docs/benchmarks.md)
+bench: install ## Run the benchmarks on SQLite and PostgreSQL (figures go to docs/benchmarks.md)
 	$(BIN)/python bench/catalog_import.py
+	$(BIN)/python bench/catalog_import.py --postgres
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
