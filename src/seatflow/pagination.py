@@ -32,6 +32,14 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         raise InvalidCursor("The cursor is not one this API gave out.") from exc
 
 
+def where_equal(stmt: Select[T], *filters: tuple[Any, object | None]) -> Select[T]:
+    """``stmt`` narrowed to rows whose column equals the value, for every filter whose value is given."""
+    for column, value in filters:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
 def page(
     session: Session,
     stmt: Select[T],

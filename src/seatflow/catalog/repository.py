@@ -21,7 +21,7 @@ from seatflow.catalog.models import (
     ProviderKind,
 )
 from seatflow.catalog.rules import normalize_offer_id
-from seatflow.pagination import page
+from seatflow.pagination import page, where_equal
 
 
 def get_provider_account(session: Session, account_id: uuid.UUID) -> ProviderAccount | None:
@@ -98,7 +98,8 @@ def list_products(
     session: Session, filters: ProductFilters, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[Sequence[Product], str | None]:
     stmt = select(Product).options(selectinload(Product.parents))
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (Product.provider_account_id, filters.provider_account_id),
         (Product.kind, filters.kind),
         (Product.status, filters.status),
@@ -106,9 +107,7 @@ def list_products(
         (Product.provisioning_id, filters.provisioning_id),
         (Product.sku_id, filters.sku_id),
         (Product.product_code, filters.product_code),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     if filters.search:
         # autoescape: the search is literal text, % and _ in it are not wildcards.
         stmt = stmt.where(func.lower(Product.name).contains(filters.search.lower(), autoescape=True))

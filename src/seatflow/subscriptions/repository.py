@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from seatflow.pagination import page
+from seatflow.pagination import page, where_equal
 from seatflow.subscriptions.models import (
     ChangeKind,
     LicenseChange,
@@ -70,16 +70,15 @@ def list_subscriptions(
     session: Session, filters: SubscriptionFilters, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[Sequence[Subscription], str | None]:
     stmt = select(Subscription)
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (Subscription.contract_id, filters.contract_id),
         (Subscription.product_id, filters.product_id),
         (Subscription.status, filters.status),
         (Subscription.parent_subscription_id, filters.parent_subscription_id),
         (Subscription.linked_subscription_id, filters.linked_subscription_id),
         (Subscription.external_id, filters.external_id),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     return page(session, stmt, Subscription.id, cursor=cursor, limit=limit)
 
 
@@ -100,14 +99,13 @@ def list_changes(
     session: Session, filters: ChangeFilters, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[Sequence[LicenseChange], str | None]:
     stmt = select(LicenseChange)
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (LicenseChange.subscription_id, filters.subscription_id),
         (LicenseChange.provisioning_status, filters.provisioning_status),
         (LicenseChange.kind, filters.kind),
         (LicenseChange.caused_by_change_id, filters.caused_by_change_id),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     return page(session, stmt, LicenseChange.id, cursor=cursor, limit=limit)
 
 
