@@ -685,22 +685,22 @@ def test_list_with_exactly_limit_items_has_no_next_cursor(client: TestClient, ac
 
 
 @pytest.mark.parametrize(
-    "params",
+    ("params", "code"),
     [
-        {"limit": 0},
-        {"limit": 501},
-        {"limit": "many"},
-        {"cursor": "%%%"},
-        {"kind": "hardware"},
-        {"status": "gone"},
-        {"provider_account_id": "nope"},
+        ({"limit": 0}, "validation_failed"),
+        ({"limit": 501}, "validation_failed"),
+        ({"limit": "many"}, "validation_failed"),
+        ({"cursor": "%%%"}, "invalid_cursor"),
+        ({"kind": "hardware"}, "validation_failed"),
+        ({"status": "gone"}, "validation_failed"),
+        ({"provider_account_id": "nope"}, "validation_failed"),
     ],
 )
-def test_bad_list_parameters_are_422(client: TestClient, params: dict[str, Any]) -> None:
+def test_bad_list_parameters_are_422(client: TestClient, params: dict[str, Any], code: str) -> None:
     response = client.get("/api/v1/products", params=params)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["code"] in {"validation_failed", "invalid_cursor"}
+    assert response.json()["code"] == code
 
 
 def test_list_filters(client: TestClient, account: dict[str, Any]) -> None:

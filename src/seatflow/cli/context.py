@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, NoReturn
 
@@ -75,9 +76,16 @@ def _safe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@lru_cache
 def clock() -> Clock:
     factory = session_factory()
     return DatabaseTestClock(factory.kw["bind"]) if settings().test_clock else SystemClock()
+
+
+def moment() -> tuple[date, datetime]:
+    """(today, now) from one reading of the clock, so the two never straddle midnight (as the API does)."""
+    now = clock().now()
+    return now.date(), now
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from seatflow.catalog.bundles import require_bundle
 from seatflow.catalog.providers import require_provider_account
 from seatflow.catalog.service import require_product
 from seatflow.cli.catalog import parse_input
-from seatflow.cli.context import clock, console, operator_actor, print_json, transaction
+from seatflow.cli.context import console, moment, operator_actor, print_json, transaction
 from seatflow.contracts.service import require_contract
 from seatflow.errors import ValidationFailed
 from seatflow.subscriptions import changes as change_service
@@ -58,6 +58,7 @@ def create(
 ) -> None:
     """Create a subscription (an add-on needs --parent)."""
     with transaction() as session:
+        today, now = moment()
         product_id = str(require_product(session, product).id)
         data = parse_input(
             SubscriptionCreate,
@@ -71,7 +72,7 @@ def create(
             unit_price=price,
         )
         subscription, _ = lifecycle.create_subscription(
-            session, data=data, today=clock().today(), now=clock().now(), actor=operator_actor()
+            session, data=data, today=today, now=now, actor=operator_actor()
         )
         console.print(f"created subscription {subscription.id} ({subscription.quantity})")
 
@@ -140,14 +141,15 @@ def quantity(
         except ValueError:
             raise ValidationFailed(f"--effective {effective!r} is not now, renewal or YYYY-MM-DD.") from None
     with transaction() as session:
+        today, now = moment()
         sub = lifecycle.require_subscription(session, subscription)
         result = change_service.change_quantity(
             session,
             subscription_id=sub.id,
             quantity=new_quantity,
             effective=when,
-            today=clock().today(),
-            now=clock().now(),
+            today=today,
+            now=now,
             actor=operator_actor(),
             force=force,
             reason=reason,
@@ -167,12 +169,13 @@ def quantity(
 def suspend(subscription: str, cascade: bool = typer.Option(False, help="Suspend its add-ons too.")) -> None:
     """Suspend a subscription (refused while it has active add-ons, unless --cascade)."""
     with transaction() as session:
+        today, now = moment()
         changes = lifecycle.suspend(
             session,
             subscription=lifecycle.require_subscription(session, subscription),
             cascade=cascade,
-            today=clock().today(),
-            now=clock().now(),
+            today=today,
+            now=now,
             actor=operator_actor(),
         )
         _print_changes(changes)
@@ -182,11 +185,12 @@ def suspend(subscription: str, cascade: bool = typer.Option(False, help="Suspend
 def reactivate(subscription: str) -> None:
     """Reactivate a suspended subscription."""
     with transaction() as session:
+        today, now = moment()
         changes = lifecycle.reactivate(
             session,
             subscription=lifecycle.require_subscription(session, subscription),
-            today=clock().today(),
-            now=clock().now(),
+            today=today,
+            now=now,
             actor=operator_actor(),
         )
         _print_changes(changes)
@@ -201,12 +205,13 @@ def cancel(
 ) -> None:
     """Cancel a subscription; a linked child takes its quantity off its parent."""
     with transaction() as session:
+        today, now = moment()
         changes = lifecycle.cancel(
             session,
             subscription=lifecycle.require_subscription(session, subscription),
             cascade=cascade,
-            today=clock().today(),
-            now=clock().now(),
+            today=today,
+            now=now,
             actor=operator_actor(),
             force=force,
             reason=reason,
@@ -236,12 +241,13 @@ def link(
 def order_bundle(bundle: str, contract: str = typer.Option(...), quantity: int = typer.Option(...)) -> None:
     """Order a bundle: one real subscription per item, add-ons under their real parents."""
     with transaction() as session:
+        today, now = moment()
         created = lifecycle.order_bundle(
             session,
             bundle=require_bundle(session, bundle),
             data=parse_input(BundleOrder, contract_id=contract, quantity=quantity),
-            today=clock().today(),
-            now=clock().now(),
+            today=today,
+            now=now,
             actor=operator_actor(),
         )
         for sub in created:
@@ -266,7 +272,8 @@ def changes_list(
 def renew(day: datetime | None = typer.Option(None, "--date", formats=_DATE, help="Today when absent.")) -> None:
     """Start pending subscriptions, apply scheduled changes that are due, renew or end terms that ended."""
     with transaction() as session:
-        result = renewals.run_renewals(session, today=_day(day) or clock().today(), now=clock().now())
+        today, now = moment()
+        result = renewals.run_renewals(session, today=_day(day) or today, now=now)
     console.print(
         f"started {result.started}, scheduled changes applied {result.scheduled_applied} "
         f"(failed {result.scheduled_failed}), renewed {result.renewed}, ended {result.ended}"
