@@ -1,16 +1,12 @@
-"""Money is Decimal everywhere. Amounts round half-up to the currency's minor unit, once per line."""
+"""Money is Decimal everywhere; here is how it is shown."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 CENT = Decimal("0.01")
 # Unit prices may carry up to four decimals (per-GB prices, distributor costs); amounts carry two.
 PRICE_SCALE = 4
-
-
-def round_amount(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def format_money(value: Decimal | None) -> str | None:

@@ -6,7 +6,7 @@ transactions never get the same numbers, and a rolled-back one gives its numbers
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, String, insert, select, update
+from sqlalchemy import BigInteger, String, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -32,7 +32,3 @@ def allocate(session: Session, name: str, count: int = 1) -> int:
             pass  # another transaction created it first; the update below waits for its lock
         result = session.execute(stmt.returning(Counter.value)).scalar_one()
     return int(result) - count + 1
-
-
-def peek(session: Session, name: str) -> int:
-    return int(session.execute(select(Counter.value).where(Counter.name == name)).scalar_one_or_none() or 0)
