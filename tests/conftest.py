@@ -24,6 +24,8 @@ from seatflow.config import Settings
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
 
+pytest_plugins = ["tests.simulator_fixtures"]
+
 TEST_DATABASE_URL = os.environ.get("SEATFLOW_TEST_DATABASE_URL")
 
 

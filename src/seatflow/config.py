@@ -30,6 +30,24 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     sql_echo: bool = False
+    worker_max_attempts: int = Field(
+        default=10, ge=1, le=100, description="Tries of a transient provider error before a change fails."
+    )
+    worker_backoff_base_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="First retry delay; it doubles with each attempt."
+    )
+    worker_backoff_max_seconds: float = Field(default=300.0, gt=0, le=86400, description="Longest retry delay.")
+    worker_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="How long a worker's claim holds; a dead worker's work is free after it.",
+    )
+    worker_batch_size: int = Field(default=20, ge=1, le=1000, description="Subscriptions claimed at a time.")
+    worker_idle_seconds: float = Field(default=2.0, gt=0, le=600, description="The worker's sleep when idle.")
+    worker_order_poll_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="How often an order the provider is still completing is looked at."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -7,11 +7,8 @@ says, and give the command a clean environment with only SEATFLOW_DATABASE_URL s
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,35 +25,9 @@ from seatflow.catalog.schemas import ProductRead
 from seatflow.config import Settings
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
+from tests.cli.conftest import Run
 
 DEMO = Path(str(resources.files("seatflow.catalog").joinpath("demo_catalog.yaml")))
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def cli_database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'cli.db'}"
-
-
-@pytest.fixture
-def run(tmp_path: Path, cli_database_url: str) -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATFLOW_")}
-    env["SEATFLOW_DATABASE_URL"] = cli_database_url
-
-    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "seatflow", *map(str, args)],
-            env=env,
-            cwd=tmp_path,  # no stray .env file is read
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
-        )
-
-    return run
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from seatflow.catalog.models import ProviderAccount
 from seatflow.contracts.models import BillingContract
 from seatflow.customers.models import CustomerAccount
 from seatflow.subscriptions import repository
@@ -43,7 +44,13 @@ class PineConeVet:
     locations: dict[str, Location]
 
 
-def pine_cone_vet(session: Session, catalog: DemoCatalog, *, start_date: date = FACTORY_TODAY) -> PineConeVet:
+def pine_cone_vet(
+    session: Session,
+    catalog: DemoCatalog,
+    *,
+    start_date: date = FACTORY_TODAY,
+    parent_account: ProviderAccount | None = None,
+) -> PineConeVet:
     """A non-billable parent contract with 50 E3 and 20 EMS on Partner Center; three child contracts whose
     subscriptions start on the do-nothing account and are then linked, as the seed's steps say."""
     customer = create_customer(session, name="Pine Cone Vet", tenant_id="pine-cone-vet-tenant")
@@ -56,7 +63,7 @@ def pine_cone_vet(session: Session, catalog: DemoCatalog, *, start_date: date = 
             contract=parent_contract,
             product=product,
             quantity=quantity,
-            provider_account=catalog.partner_center,
+            provider_account=parent_account or catalog.partner_center,
             allow_end_user_modification=False,
             start_date=start_date,
         )

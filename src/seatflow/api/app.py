@@ -13,11 +13,12 @@ from sqlalchemy import Engine
 from seatflow import __version__
 from seatflow.api import errors
 from seatflow.api.deps import require_operator
-from seatflow.api.routes import catalog, customers, subscriptions, system
+from seatflow.api.routes import catalog, customers, provisioning, subscriptions, system
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
 from seatflow.db.engine import make_engine
 from seatflow.db.session import make_sessionmaker
+from seatflow.provisioning.providers import ProviderRegistry
 
 log = logging.getLogger("seatflow.api")
 API_PREFIX = "/api/v1"
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        registry.close()
         if owns_engine:
             engine.dispose()
 
@@ -49,12 +51,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.clock = clock
+    registry = ProviderRegistry(order_poll_seconds=settings.worker_order_poll_seconds)
+    app.state.provider_registry = registry
 
     errors.install(app)
     operator = [Depends(require_operator)]
     app.include_router(catalog.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(customers.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(subscriptions.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(provisioning.router, prefix=API_PREFIX, dependencies=operator)
     if settings.test_clock:
         app.include_router(system.test_clock_router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(system.router)

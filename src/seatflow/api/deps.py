@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from seatflow.auth.models import ApiKey
 from seatflow.auth.service import authenticate
@@ -27,6 +27,15 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function": commit before the response is sent, so a failed commit is the client's error, not a
 # silent loss after a 2xx (the default "request" scope would exit after the response).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    """For work that commits several times in one request (the worker's run-once)."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 
 
 def get_settings(request: Request) -> Settings:

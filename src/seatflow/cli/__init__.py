@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seatflow.cli import apikey, catalog, customers, db, serve, subscriptions
+from seatflow.cli import apikey, catalog, customers, db, provisioning, serve, simulator, subscriptions
 from seatflow.cli.context import fail, settings
 from seatflow.errors import SeatflowError
 from seatflow.logs import configure_logging
@@ -24,9 +24,13 @@ app.add_typer(customers.customers_app, name="customers")
 app.add_typer(customers.contracts_app, name="contracts")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(subscriptions.changes_app, name="changes")
+subscriptions.changes_app.command("requeue")(provisioning.requeue)
+subscriptions.changes_app.command("confirm")(provisioning.confirm)
+app.command("worker")(provisioning.worker)
 app.command("renew")(subscriptions.renew)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
+app.command("simulator")(simulator.simulator)
 
 
 @app.callback()

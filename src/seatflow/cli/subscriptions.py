@@ -30,7 +30,7 @@ def _day(value: datetime | None) -> date | None:
 
 
 def _print_changes(changes: list[LicenseChange]) -> None:
-    table = Table("kind", "before", "after", "effective", "origin", "provisioning", "caused by", "id")
+    table = Table("kind", "before", "after", "effective", "origin", "provisioning", "attempts", "message", "id")
     for c in changes:
         table.add_row(
             c.kind.value,
@@ -39,7 +39,8 @@ def _print_changes(changes: list[LicenseChange]) -> None:
             str(c.effective_date),
             c.origin.value,
             c.provisioning_status.value,
-            str(c.caused_by_change_id or ""),
+            str(c.attempts),
+            c.message or "",
             str(c.id),
         )
     console.print(table)
@@ -259,14 +260,18 @@ def changes_list(
     status: ProvisioningStatus | None = typer.Option(None, help="awaiting_provisioning, failed, …"),
     subscription: str | None = typer.Option(None),
     limit: int = typer.Option(100, min=1, max=500),
+    as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List license changes, oldest first."""
+    """List license changes, oldest first (``--status failed`` for the ones that need an operator)."""
     with transaction() as session:
         sub_id = lifecycle.require_subscription(session, subscription).id if subscription else None
         rows, _ = repository.list_changes(
             session, repository.ChangeFilters(subscription_id=sub_id, provisioning_status=status), limit=limit
         )
-        _print_changes(list(rows))
+        if as_json:
+            print_json([LicenseChangeRead.from_model(c).model_dump(mode="json") for c in rows])
+        else:
+            _print_changes(list(rows))
 
 
 def renew(day: datetime | None = typer.Option(None, "--date", formats=_DATE, help="Today when absent.")) -> None:

@@ -95,6 +95,11 @@ class Subscription(IdMixin, TimestampMixin, Base):
     bundle_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("bundles.id", ondelete="RESTRICT"))
     """The bundle this subscription was ordered from, if any (display and pricing only)."""
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    """The worker provisioning this subscription's changes now (SPEC §7); its lease ends at ``claimed_until``."""
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Provisioning waits until then: a transient error's backoff, or an order the provider is completing."""
 
 
 class LicenseChange(IdMixin, Base):
@@ -124,6 +129,13 @@ class LicenseChange(IdMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     provisioned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_request_id: Mapped[str | None] = mapped_column(String(64))
+    """The MS-RequestId of the order that creates the subscription, stored before it is first sent, so that
+    every re-send is the same request and the provider answers it without buying twice."""
+    provider_order_id: Mapped[str | None] = mapped_column(String(100))
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When a manual provider's people were told about this change."""
 
 
 class ScheduledChange(IdMixin, TimestampMixin, Base):

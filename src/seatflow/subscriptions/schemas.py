@@ -145,6 +145,8 @@ class LicenseChangeRead(BaseModel):
     attempts: int
     created_at: datetime
     provisioned_at: datetime | None
+    last_attempt_at: datetime | None
+    notified_at: datetime | None
 
     @classmethod
     def from_model(cls, change: LicenseChange) -> LicenseChangeRead:

@@ -1,0 +1,165 @@
+"""What the worker sends for one subscription (SPEC §7), as pure functions of its awaiting changes.
+
+Only the due head of the queue goes: changes in the order they were recorded, up to the first one whose
+effective date has not come. Consecutive quantity changes collapse into one call carrying the last absolute
+quantity; a status change (suspend, reactivate, cancel) is a call of its own, in its place.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from seatflow.catalog.models import ProviderKind
+from seatflow.subscriptions.models import ChangeKind
+
+
+class OpKind(enum.StrEnum):
+    CREATE = "create"
+    """Buy the subscription (an order; for an add-on with its parent's provider subscription id)."""
+    AWAIT_ORDER = "await_order"
+    """The order was accepted and the provider is still completing it: look at it again."""
+    SET_QUANTITY = "set_quantity"
+    SUSPEND = "suspend"
+    REACTIVATE = "reactivate"
+    CANCEL = "cancel"
+    NOTHING = "nothing"
+    """Nothing to send: a price change, or a subscription cancelled before it was ever ordered."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One awaiting change, as the worker sees it."""
+
+    id: uuid.UUID
+    kind: ChangeKind
+    quantity_after: int
+    effective_date: date
+    attempts: int
+    provider_request_id: str | None = None
+    provider_order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: OpKind
+    steps: tuple[Step, ...]
+    quantity: int
+    note: str | None = None
+
+    @property
+    def change_ids(self) -> list[uuid.UUID]:
+        return [step.id for step in self.steps]
+
+    @property
+    def attempts(self) -> int:
+        return max(step.attempts for step in self.steps)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A subscription's due changes and everything a provider needs to carry them out."""
+
+    subscription_id: uuid.UUID
+    account_id: uuid.UUID
+    account_kind: ProviderKind
+    account_name: str
+    account_settings: dict[str, Any]
+    tenant_id: str | None
+    customer_name: str
+    contract_name: str
+    product_name: str
+    offer_id: str | None
+    term: str
+    billing_cycle: str
+    external_id: str | None
+    parent_subscription_id: uuid.UUID | None
+    parent_external_id: str | None
+    ops: tuple[Op, ...] = field(default=())
+
+    @property
+    def friendly_name(self) -> str:
+        """Sent with the order and echoed on the provider's subscription: how a lost answer is found again."""
+        return friendly_name(self.subscription_id)
+
+
+def friendly_name(subscription_id: uuid.UUID) -> str:
+    return f"seatflow:{subscription_id}"
+
+
+def due_steps(steps: list[Step], today: date) -> list[Step]:
+    """The head of the queue whose effective dates have come (nothing provisions before its date, and nothing
+    overtakes an earlier change)."""
+    due = []
+    for step in steps:
+        if step.effective_date > today:
+            break
+        due.append(step)
+    return due
+
+
+def plan(steps: list[Step], *, external_id: str | None, today: date) -> tuple[Op, ...]:
+    ops: list[Op] = []
+    exists = external_id is not None
+    for step in due_steps(steps, today):
+        last = ops[-1] if ops else None
+        if step.kind is ChangeKind.CREATE and not exists:
+            kind = OpKind.AWAIT_ORDER if step.provider_order_id else OpKind.CREATE
+            ops.append(Op(kind, (step,), step.quantity_after))
+            exists = True
+        elif step.kind in (ChangeKind.CREATE, ChangeKind.QUANTITY):
+            if last is not None and _absorbs(last):
+                ops[-1] = replace(last, steps=(*last.steps, step), quantity=step.quantity_after)
+            else:
+                ops.append(Op(OpKind.SET_QUANTITY, (step,), step.quantity_after))
+        elif step.kind is ChangeKind.CANCEL and last is not None and _unsent_create(last) and len(ops) == 1:
+            note = "Cancelled before it was ordered: nothing was bought."
+            ops[-1] = Op(OpKind.NOTHING, (*last.steps, step), 0, note)
+            exists = False
+        elif step.kind in _STATUS_OPS:
+            ops.append(Op(_STATUS_OPS[step.kind], (step,), step.quantity_after))
+        elif last is not None and last.kind is OpKind.NOTHING:
+            ops[-1] = replace(last, steps=(*last.steps, step))
+        else:
+            ops.append(Op(OpKind.NOTHING, (step,), step.quantity_after))
+    return tuple(ops)
+
+
+_STATUS_OPS = {
+    ChangeKind.SUSPEND: OpKind.SUSPEND,
+    ChangeKind.REACTIVATE: OpKind.REACTIVATE,
+    ChangeKind.CANCEL: OpKind.CANCEL,
+}
+
+
+def _unsent_create(op: Op) -> bool:
+    return op.kind is OpKind.CREATE and op.steps[0].provider_request_id is None
+
+
+def _absorbs(op: Op) -> bool:
+    """A later quantity joins this call: another quantity call, or an order not yet sent (an order already
+    sent keeps its request, so that a re-send is the same request)."""
+    return op.kind is OpKind.SET_QUANTITY or _unsent_create(op)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base_seconds: float = 1.0
+    max_seconds: float = 300.0
+
+    def delay(self, attempts: int, retry_after: float | None = None) -> float:
+        """Exponential (base, 2 * base, 4 * base, ...), never shorter than the provider's Retry-After."""
+        exponential = min(self.max_seconds, self.base_seconds * 2.0 ** max(0, attempts - 1))
+        return max(exponential, retry_after or 0.0)
+
+
+def when(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
+
+
+def replace_external_id(job: Job, external_id: str) -> Job:
+    """The job once the provider gave the subscription its id (the ops after an order need it)."""
+    return replace(job, external_id=external_id)

@@ -1,0 +1,482 @@
+"""The provisioning queue in the database (SPEC §7): claiming due work, writing what a provider answered,
+the linked flow-back (SPEC §5), and the operator's requeue and confirm.
+
+A worker claims whole subscriptions, never single changes, so that the changes of one subscription go out
+in order and as one call. The claim is a lease on the subscription row (``claimed_by``/``claimed_until``):
+taken in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a guarded update on SQLite), kept
+while the worker talks to the provider with no transaction open, and simply expiring if the worker dies.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
+from seatflow.contracts.models import BillingContract
+from seatflow.customers.models import CustomerAccount
+from seatflow.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from seatflow.provisioning.models import Notification, NotificationKind
+from seatflow.provisioning.plan import Backoff, Job, Op, Step, due_steps, plan, when
+from seatflow.provisioning.providers import Done, Failed, HandedOff, Outcome, Waiting
+from seatflow.subscriptions.models import (
+    ChangeKind,
+    ChangeOrigin,
+    LicenseChange,
+    ProvisioningStatus,
+    Subscription,
+)
+from seatflow.subscriptions.schemas import Actor
+
+AWAITING = ProvisioningStatus.AWAITING
+FAILED = ProvisioningStatus.FAILED
+PROVISIONED = ProvisioningStatus.PROVISIONED
+WORKER_KINDS = (ProviderKind.PARTNER_CENTER, ProviderKind.MANUAL)
+"""The kinds whose changes the worker carries out; do-nothing settles at once, linked with its parent."""
+
+
+class ChangeNotFound(NotFound):
+    pass
+
+
+class NotRequeueable(Conflict):
+    code = "not_failed"
+
+
+class NotConfirmable(Conflict):
+    code = "not_confirmable"
+
+
+class EarlierChangePending(Conflict):
+    code = "earlier_change_pending"
+
+
+# --- claiming --------------------------------------------------------------------------------------------
+
+
+def _claimable(now: datetime, today: date) -> list[ColumnElement[bool]]:
+    """A subscription with work the worker can do now (SPEC §7's gating, as SQL)."""
+    s = Subscription
+    due, notified, failed, parent_create = (aliased(LicenseChange) for _ in range(4))
+    account = aliased(ProviderAccount)
+    return [
+        or_(s.claimed_until.is_(None), s.claimed_until < now),
+        or_(s.retry_at.is_(None), s.retry_at <= now),
+        exists().where(due.subscription_id == s.id, due.provisioning_status == AWAITING, due.effective_date <= today),
+        # An earlier failed change blocks every later one until it is requeued or resolved.
+        ~exists().where(failed.subscription_id == s.id, failed.provisioning_status == FAILED),
+        # An add-on waits until its parent subscription is provisioned.
+        ~exists().where(
+            parent_create.subscription_id == s.parent_subscription_id,
+            parent_create.kind == ChangeKind.CREATE,
+            parent_create.provisioning_status.in_((AWAITING, FAILED)),
+        ),
+        exists().where(
+            account.id == s.provider_account_id,
+            or_(
+                account.kind == ProviderKind.PARTNER_CENTER,
+                # A manual provider's people have been told already: wait for their confirmation.
+                and_(
+                    account.kind == ProviderKind.MANUAL,
+                    ~exists().where(
+                        notified.subscription_id == s.id,
+                        notified.provisioning_status == AWAITING,
+                        notified.notified_at.is_not(None),
+                    ),
+                ),
+            ),
+        ),
+    ]
+
+
+def claim(
+    session: Session,
+    *,
+    worker_id: str,
+    now: datetime,
+    today: date,
+    limit: int,
+    lease_seconds: float,
+    exclude: Collection[uuid.UUID] = (),
+) -> list[uuid.UUID]:
+    """Up to ``limit`` subscriptions with due work, leased to ``worker_id``. Commit right after."""
+    s = Subscription
+    stmt = select(s.id).where(*_claimable(now, today)).order_by(s.id).limit(limit)
+    if exclude:
+        stmt = stmt.where(s.id.not_in(list(exclude)))
+    if session.get_bind().dialect.name == "postgresql":
+        # Rows another worker is claiming (or a writer is changing) right now are skipped, not waited for.
+        stmt = stmt.with_for_update(of=s, skip_locked=True)
+    candidates = list(session.execute(stmt).scalars())
+    if not candidates:
+        return []
+    # The guarded update: only a lease that is still free is taken (SQLite's claim; harmless on PostgreSQL).
+    claimed = session.execute(
+        update(s)
+        .where(s.id.in_(candidates), or_(s.claimed_until.is_(None), s.claimed_until < now))
+        .values(claimed_by=worker_id, claimed_until=when(now, lease_seconds), updated_at=s.updated_at)
+        .returning(s.id)
+    )
+    return sorted(claimed.scalars())
+
+
+def release(session: Session, subscription_id: uuid.UUID, worker_id: str, *, retry_at: datetime | None = None) -> None:
+    values: dict[str, object] = {"claimed_by": None, "claimed_until": None, "updated_at": Subscription.updated_at}
+    if retry_at is not None:
+        values["retry_at"] = retry_at
+    session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription_id, Subscription.claimed_by == worker_id)
+        .values(**values)
+    )
+
+
+def _bookkeeping(session: Session, subscription_id: uuid.UUID, **values: object) -> None:
+    """Queue fields of a subscription, without touching its ``updated_at`` (they are not the customer's)."""
+    session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription_id)
+        .values(updated_at=Subscription.updated_at, **values)
+    )
+
+
+def next_wakeup(session: Session, *, now: datetime, today: date) -> datetime | None:
+    """When work that is waiting now (a backoff, an order being completed, another worker's lease) is due:
+    None when nothing the worker can do is left."""
+    s = Subscription
+    conditions = _claimable(now, today)[2:]  # everything but the lease and the backoff
+    stmt = select(s.retry_at, s.claimed_until).where(*conditions)
+    wakeups = []
+    for retry_at, claimed_until in session.execute(stmt):
+        moments = [m for m in (retry_at, claimed_until) if m is not None and m > now]
+        wakeups.append(max(moments) if moments else now)
+    return min(wakeups) if wakeups else None
+
+
+# --- jobs ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loaded:
+    job: Job | None
+    not_before: datetime | None = None
+    """No op is due yet: the head change's effective date, as the moment to look again."""
+
+
+def awaiting_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
+    stmt = (
+        select(LicenseChange)
+        .where(LicenseChange.subscription_id == subscription_id, LicenseChange.provisioning_status == AWAITING)
+        .order_by(LicenseChange.created_at, LicenseChange.id)
+    )
+    return [
+        Step(
+            id=c.id,
+            kind=c.kind,
+            quantity_after=c.quantity_after,
+            effective_date=c.effective_date,
+            attempts=c.attempts,
+            provider_request_id=c.provider_request_id,
+            provider_order_id=c.provider_order_id,
+        )
+        for c in session.execute(stmt).scalars()
+    ]
+
+
+def load_job(session: Session, subscription_id: uuid.UUID, today: date) -> Loaded:
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is None:
+        return Loaded(None)
+    account = session.get(ProviderAccount, subscription.provider_account_id)
+    product = session.get(Product, subscription.product_id)
+    contract = session.get(BillingContract, subscription.contract_id)
+    customer = session.get(CustomerAccount, contract.customer_id) if contract else None
+    if account is None or product is None or contract is None or customer is None:
+        raise InvalidState(f"Subscription {subscription_id} lost its account, product or customer.")
+    parent = (
+        session.get(Subscription, subscription.parent_subscription_id) if subscription.parent_subscription_id else None
+    )
+    steps = awaiting_steps(session, subscription_id)
+    ops = plan(steps, external_id=subscription.external_id, today=today)
+    if account.kind is ProviderKind.MANUAL:
+        ops = ops[:1]  # a person does one thing at a time, in order, and confirms it
+    not_before = None
+    if not ops and steps and not due_steps(steps, today):
+        not_before = datetime.combine(steps[0].effective_date, time.min, tzinfo=UTC)
+    job = Job(
+        subscription_id=subscription.id,
+        account_id=account.id,
+        account_kind=account.kind,
+        account_name=account.name,
+        account_settings=dict(account.settings),
+        tenant_id=customer.tenant_id,
+        customer_name=customer.name,
+        contract_name=contract.name,
+        product_name=product.name,
+        offer_id=product.offer_id,
+        term=product.term.value,
+        billing_cycle=product.billing_frequency.value,
+        external_id=subscription.external_id,
+        parent_subscription_id=subscription.parent_subscription_id,
+        parent_external_id=parent.external_id if parent else None,
+        ops=ops,
+    )
+    return Loaded(job, not_before)
+
+
+def remember_request_id(session: Session, change_id: uuid.UUID, request_id: str, now: datetime) -> None:
+    session.execute(
+        update(LicenseChange)
+        .where(LicenseChange.id == change_id)
+        .values(provider_request_id=request_id, last_attempt_at=now)
+    )
+
+
+# --- outcomes --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    provisioned: int = 0
+    failed: int = 0
+    retrying: int = 0
+    waiting: int = 0
+    handed_off: int = 0
+    flowed_back: int = 0
+    subscriptions: int = 0
+
+    def add(self, other: Tally) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_attempts: int = 10
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+def record_outcome(
+    session: Session, *, job: Job, op: Op, outcome: Outcome, now: datetime, policy: Policy, tally: Tally
+) -> bool:
+    """Write what the provider answered; True when the next op of the job may go."""
+    changes = [
+        c
+        for c in session.execute(select(LicenseChange).where(LicenseChange.id.in_(op.change_ids))).scalars()
+        if c.provisioning_status is AWAITING  # an operator may have settled one meanwhile
+    ]
+    if isinstance(outcome, Done):
+        for change in changes:
+            _settle(change, PROVISIONED, outcome.message, now)
+            change.attempts += 1
+            change.last_attempt_at = now
+        if outcome.external_id is not None:
+            _bookkeeping(session, job.subscription_id, external_id=outcome.external_id)
+        tally.provisioned += len(changes)
+        tally.flowed_back += flow_back(session, changes, PROVISIONED, None, now)
+        return True
+    if isinstance(outcome, Waiting):
+        for change in changes:
+            change.message = outcome.message
+            if outcome.order_id and change.kind is ChangeKind.CREATE:
+                change.provider_order_id = outcome.order_id
+        _bookkeeping(session, job.subscription_id, retry_at=when(now, outcome.retry_in))
+        tally.waiting += len(changes)
+        return False
+    if isinstance(outcome, HandedOff):
+        for change in changes:
+            change.notified_at = now
+            change.message = f"Waiting for {job.account_name} to provision it by hand and confirm."
+        session.add(
+            Notification(
+                kind=NotificationKind.MANUAL_PROVISIONING,
+                provider_account_id=job.account_id,
+                license_change_id=op.change_ids[-1],
+                recipient=outcome.recipient,
+                subject=outcome.subject,
+                body=outcome.body,
+            )
+        )
+        tally.handed_off += len(changes)
+        return False
+    assert isinstance(outcome, Failed)  # noqa: S101 - Outcome is a closed union
+    attempts = max((c.attempts for c in changes), default=0) + 1
+    for change in changes:
+        change.attempts = attempts
+        change.last_attempt_at = now
+    if outcome.transient and attempts < policy.max_attempts:
+        delay = policy.backoff.delay(attempts, outcome.retry_after)
+        retry_at = when(now, delay)
+        for change in changes:
+            change.message = f"Attempt {attempts} failed; retrying at {retry_at:%H:%M:%S} UTC: {outcome.message}"
+        _bookkeeping(session, job.subscription_id, retry_at=retry_at)
+        tally.retrying += len(changes)
+        return False
+    message = outcome.message if not outcome.transient else f"Gave up after {attempts} attempts: {outcome.message}"
+    for change in changes:
+        _settle(change, FAILED, message, now)
+        if not outcome.transient:
+            # A definite answer: the next try is a new request (a re-sent MS-RequestId would get this refusal
+            # replayed). After transient failures the id stays, since the order may have gone through.
+            change.provider_request_id = None
+    tally.failed += len(changes)
+    tally.flowed_back += flow_back(session, changes, FAILED, message, now)
+    return False
+
+
+def _settle(change: LicenseChange, status: ProvisioningStatus, message: str | None, now: datetime) -> None:
+    change.provisioning_status = status
+    change.message = message
+    change.provisioned_at = now if status is PROVISIONED else None
+
+
+def flow_back(
+    session: Session,
+    parent_changes: Sequence[LicenseChange],
+    status: ProvisioningStatus,
+    message: str | None,
+    now: datetime,
+) -> int:
+    """The linked provider's half (SPEC §5): the child changes that caused these parent changes take the
+    parent's outcome (provisioned, failed with its reason, or awaiting again when it is requeued)."""
+    child_ids = [c.caused_by_change_id for c in parent_changes if c.origin is ChangeOrigin.LINKED_CHILD]
+    child_ids = [i for i in child_ids if i is not None]
+    if not child_ids:
+        return 0
+    children = session.execute(select(LicenseChange).where(LicenseChange.id.in_(child_ids))).scalars().all()
+    for child in children:
+        if status is FAILED:
+            _settle(child, FAILED, f"Its linked parent's change failed: {message}", now)
+        elif status is AWAITING:
+            _settle(child, AWAITING, "Requeued with its linked parent's change.", now)
+        else:
+            _settle(child, status, None, now)
+    return len(children)
+
+
+# --- the operator's queue --------------------------------------------------------------------------------
+
+
+def require_change(session: Session, change_id: uuid.UUID) -> LicenseChange:
+    change = session.get(LicenseChange, change_id)
+    if change is None:
+        raise ChangeNotFound(f"No license change {change_id}.")
+    return change
+
+
+def _account_of(session: Session, change: LicenseChange) -> ProviderAccount:
+    subscription = session.get(Subscription, change.subscription_id)
+    assert subscription is not None  # noqa: S101
+    account = session.get(ProviderAccount, subscription.provider_account_id)
+    assert account is not None  # noqa: S101
+    return account
+
+
+def _parent_changes_of(session: Session, child: LicenseChange) -> list[LicenseChange]:
+    stmt = select(LicenseChange).where(
+        LicenseChange.caused_by_change_id == child.id, LicenseChange.origin == ChangeOrigin.LINKED_CHILD
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def requeue(session: Session, *, change_id: uuid.UUID, actor: Actor, now: datetime) -> list[LicenseChange]:
+    """A failed change goes back to awaiting; a linked parent's takes its children with it, and a linked
+    child's is requeued through the parent change it caused. Answers every change that was requeued."""
+    change = require_change(session, change_id)
+    targets = [change]
+    if _account_of(session, change).kind is ProviderKind.LINKED:
+        targets = _parent_changes_of(session, change)
+        if not targets:
+            raise NotRequeueable("This linked child's change caused no parent change; there is nothing to send.")
+    if any(t.provisioning_status is not FAILED for t in targets):
+        raise NotRequeueable(f"Only a failed change can be requeued; this one is {change.provisioning_status.value}.")
+    requeued: list[LicenseChange] = []
+    for target in targets:
+        previous = target.message
+        _settle(target, AWAITING, f"Requeued by {actor.name}; it had failed: {previous}", now)
+        target.attempts = 0
+        target.notified_at = None
+        _bookkeeping(session, target.subscription_id, retry_at=None)
+        requeued.append(target)
+        flow_back(session, [target], AWAITING, None, now)
+        requeued.extend(c for c in _children_of(session, target))
+    session.flush()
+    return requeued
+
+
+def _children_of(session: Session, parent_change: LicenseChange) -> list[LicenseChange]:
+    if parent_change.origin is not ChangeOrigin.LINKED_CHILD or parent_change.caused_by_change_id is None:
+        return []
+    child = session.get(LicenseChange, parent_change.caused_by_change_id)
+    return [child] if child else []
+
+
+def confirm(
+    session: Session,
+    *,
+    change_id: uuid.UUID,
+    status: ProvisioningStatus,
+    message: str | None,
+    actor: Actor,
+    now: datetime,
+) -> list[LicenseChange]:
+    """A person says how a change went: a manual provider's awaiting change, or any failed change that was
+    put right by hand. Settles the change (with the earlier awaiting ones it was handed over with) and flows
+    back to linked children. Answers the changes settled."""
+    if status not in (PROVISIONED, FAILED):
+        raise ValidationFailed("Confirm a change as provisioned or failed.", code="invalid_confirm_status")
+    if status is FAILED and not (message and message.strip()):
+        raise ValidationFailed("Say why it failed: a message is required.", code="message_required")
+    change = require_change(session, change_id)
+    account = _account_of(session, change)
+    if account.kind is ProviderKind.LINKED:
+        raise NotConfirmable("A linked child's change settles with its parent's change: confirm that one.")
+    if change.provisioning_status is FAILED:
+        batch = [change]
+    elif change.provisioning_status is AWAITING and account.kind is ProviderKind.MANUAL:
+        batch = _head_through(session, change)
+    else:
+        raise NotConfirmable(
+            f"Only a manual provider's awaiting change or a failed change can be confirmed; this one is "
+            f"{change.provisioning_status.value} on a {account.kind.value} account."
+        )
+    text = message.strip() if message and message.strip() else None
+    for item in batch:
+        _settle(item, status, text or f"Confirmed by {actor.name}.", now)
+    session.execute(
+        update(Notification)
+        .where(Notification.license_change_id.in_([c.id for c in batch]), Notification.resolved_at.is_(None))
+        .values(resolved_at=now)
+    )
+    flow_back(session, batch, status, text, now)
+    _bookkeeping(session, change.subscription_id, retry_at=None)
+    session.flush()
+    return batch
+
+
+def _head_through(session: Session, change: LicenseChange) -> list[LicenseChange]:
+    """The awaiting changes of the subscription up to and including ``change``; refused if an earlier one
+    failed (it must be dealt with first)."""
+    stmt = (
+        select(LicenseChange)
+        .where(
+            LicenseChange.subscription_id == change.subscription_id,
+            LicenseChange.provisioning_status.in_((AWAITING, FAILED)),
+        )
+        .order_by(LicenseChange.created_at, LicenseChange.id)
+    )
+    batch = []
+    for item in session.execute(stmt).scalars():
+        if item.provisioning_status is FAILED:
+            raise EarlierChangePending(
+                f"An earlier change of this subscription ({item.id}) failed: requeue or resolve it first."
+            )
+        batch.append(item)
+        if item.id == change.id:
+            break
+    return batch

@@ -1,0 +1,245 @@
+"""The provisioning worker (SPEC §7): ``seatflow worker`` runs it in a loop, ``POST /api/v1/worker/run-once``
+once. Each pass claims subscriptions with due work, carries out their changes through their provider with no
+transaction open, and writes each outcome in a short transaction of its own.
+
+Crash safety rests on three things: a claim is a lease that runs out; an order's MS-RequestId is committed
+before it is first sent, and before any re-send the provider's subscriptions are searched for it; every
+quantity is sent as the absolute target. A worker killed at any point leaves work another run finishes,
+without buying twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from seatflow.clock import Clock
+from seatflow.config import Settings
+from seatflow.db.session import unit_of_work
+from seatflow.provisioning import queue
+from seatflow.provisioning.plan import Backoff, Job, replace_external_id
+from seatflow.provisioning.providers import Done, ProviderRegistry
+from seatflow.subscriptions.renewals import RenewalResult, run_renewals
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    batch_size: int = 20
+    """Subscriptions claimed per transaction."""
+    lease_seconds: float = 120.0
+    """How long a claim holds; a worker that dies frees its subscriptions after this."""
+    max_attempts: int = 10
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+    order_poll_seconds: float = 5.0
+    idle_seconds: float = 2.0
+    """How long the loop sleeps when there was nothing to do."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
+        return cls(
+            batch_size=settings.worker_batch_size,
+            lease_seconds=settings.worker_lease_seconds,
+            max_attempts=settings.worker_max_attempts,
+            backoff_base_seconds=settings.worker_backoff_base_seconds,
+            backoff_max_seconds=settings.worker_backoff_max_seconds,
+            order_poll_seconds=settings.worker_order_poll_seconds,
+            idle_seconds=settings.worker_idle_seconds,
+        )
+
+    @property
+    def policy(self) -> queue.Policy:
+        return queue.Policy(self.max_attempts, Backoff(self.backoff_base_seconds, self.backoff_max_seconds))
+
+
+@dataclass
+class RunResult:
+    """Counts by outcome (changes), for ``run-once`` and the worker's log."""
+
+    tally: queue.Tally = field(default_factory=queue.Tally)
+    renewals: RenewalResult | None = None
+    provider_calls: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {name: getattr(self.tally, name) for name in queue.Tally.__dataclass_fields__}
+        data["provider_calls"] = self.provider_calls
+        if self.renewals is not None:
+            data["renewals"] = dict(vars(self.renewals))
+        return data
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        *,
+        config: WorkerConfig | None = None,
+        registry: ProviderRegistry | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.config = config or WorkerConfig()
+        self.registry = registry or ProviderRegistry(order_poll_seconds=self.config.order_poll_seconds)
+        self.worker_id = worker_id or default_worker_id()
+        self.stopping = threading.Event()
+        """Set by SIGTERM: the item in hand is finished, nothing new is started."""
+        self._renewed_on: date | None = None
+
+    # --- entry points ------------------------------------------------------------------------------------
+
+    def run_once(self, *, renewals: bool = True) -> RunResult:
+        """One pass: the day's renewals and scheduled changes, then every subscription with due work, once."""
+        result = RunResult()
+        calls_before = self.registry.partner_center_calls()
+        if renewals:
+            result.renewals = self.renew()
+        seen: set[uuid.UUID] = set()
+        while not self.stopping.is_set():
+            now = self.clock.now()
+            with unit_of_work(self.session_factory) as session:
+                claimed = queue.claim(
+                    session,
+                    worker_id=self.worker_id,
+                    now=now,
+                    today=now.date(),
+                    limit=self.config.batch_size,
+                    lease_seconds=self.config.lease_seconds,
+                    exclude=seen,
+                )
+            if not claimed:
+                break
+            seen.update(claimed)
+            for position, subscription_id in enumerate(claimed):
+                if self.stopping.is_set():
+                    self._release(claimed[position:])
+                    break
+                self.process(subscription_id, result.tally)
+        result.provider_calls = self.registry.partner_center_calls() - calls_before
+        return result
+
+    def drain(self, *, max_wait_seconds: float = 120.0) -> RunResult:
+        """Passes until nothing the worker can do is left, sleeping through backoffs and orders being
+        completed (up to ``max_wait_seconds`` in all). For tests, benchmarks and ``run-once?drain=true``."""
+        total = RunResult()
+        calls_before = self.registry.partner_center_calls()
+        deadline = time.monotonic() + max_wait_seconds
+        first = True
+        while not self.stopping.is_set():
+            result = self.run_once(renewals=first)
+            if first:
+                total.renewals = result.renewals
+                first = False
+            total.tally.add(result.tally)
+            now = self.clock.now()
+            with unit_of_work(self.session_factory) as session:
+                wakeup = queue.next_wakeup(session, now=now, today=now.date())
+            if wakeup is None:
+                break
+            pause = max(0.0, (wakeup - now).total_seconds())
+            if time.monotonic() + pause > deadline:
+                break
+            self.stopping.wait(min(pause, 1.0) if pause > 0 else 0.01)
+        total.provider_calls = self.registry.partner_center_calls() - calls_before
+        return total
+
+    def run_forever(self) -> None:
+        """The loop of ``seatflow worker``, until ``stopping`` is set."""
+        log.info("worker %s started", self.worker_id)
+        while not self.stopping.is_set():
+            try:
+                result = self.run_once(renewals=self._renewal_due())
+            except Exception:  # a database outage must not end the worker; it logs and tries again
+                log.exception("worker pass failed")
+                self.stopping.wait(self.config.idle_seconds * 5)
+                continue
+            tally = result.tally
+            if tally.subscriptions:
+                log.info(
+                    "provisioned %d, failed %d, retrying %d, waiting %d, handed off %d (%d provider calls)",
+                    tally.provisioned,
+                    tally.failed,
+                    tally.retrying,
+                    tally.waiting,
+                    tally.handed_off,
+                    result.provider_calls,
+                )
+            else:
+                self.stopping.wait(self.config.idle_seconds)
+        self.registry.close()
+        log.info("worker %s stopped", self.worker_id)
+
+    # --- one subscription --------------------------------------------------------------------------------
+
+    def process(self, subscription_id: uuid.UUID, tally: queue.Tally) -> None:
+        now = self.clock.now()
+        with unit_of_work(self.session_factory) as session:
+            loaded = queue.load_job(session, subscription_id, now.date())
+        job = loaded.job
+        if job is None or not job.ops:
+            self._release([subscription_id], retry_at=loaded.not_before)
+            return
+        tally.subscriptions += 1
+        provider = self.registry.for_job(job)
+        ledger = _Ledger(self)
+        try:
+            for op in job.ops:
+                outcome = provider.execute(job, op, ledger)
+                with unit_of_work(self.session_factory) as session:
+                    go_on = queue.record_outcome(
+                        session,
+                        job=job,
+                        op=op,
+                        outcome=outcome,
+                        now=self.clock.now(),
+                        policy=self.config.policy,
+                        tally=tally,
+                    )
+                if isinstance(outcome, Done) and outcome.external_id is not None:
+                    job = replace_external_id(job, outcome.external_id)
+                if not go_on:
+                    break
+        finally:
+            self._release([subscription_id])
+
+    def renew(self) -> RenewalResult:
+        now = self.clock.now()
+        with unit_of_work(self.session_factory) as session:
+            result = run_renewals(session, today=now.date(), now=now)
+        self._renewed_on = now.date()
+        return result
+
+    def _renewal_due(self) -> bool:
+        return self._renewed_on != self.clock.today()
+
+    def _release(self, subscription_ids: list[uuid.UUID], *, retry_at: datetime | None = None) -> None:
+        with unit_of_work(self.session_factory) as session:
+            for subscription_id in subscription_ids:
+                queue.release(session, subscription_id, self.worker_id, retry_at=retry_at)
+
+
+class _Ledger:
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def remember_request_id(self, change_id: uuid.UUID, request_id: str) -> None:
+        with unit_of_work(self.worker.session_factory) as session:
+            queue.remember_request_id(session, change_id, request_id, self.worker.clock.now())
+
+
+__all__ = ["Job", "RunResult", "Worker", "WorkerConfig"]

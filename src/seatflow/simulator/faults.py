@@ -1,0 +1,70 @@
+"""Fault injection settings (SPEC §10: error rate, 429s, latency, lost responses, slow provisioning)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+
+class ControlError(ValueError):
+    """Bad input on a control path (``/_sim/...``) or in a seed: answered 400 with ``{"error": message}``."""
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    error_rate: float = 0.0
+    throttle_rate: float = 0.0
+    lost_response_rate: float = 0.0
+    latency_ms: int = 0
+    provisioning_delay_s: float = 0.0
+    retry_after_s: int = 1
+    seed: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def merged(self, changes: Any) -> FaultSettings:
+        """These settings with ``changes`` (a JSON object of some of the fields) applied; ``ControlError`` on an
+        unknown field or a value out of range, leaving nothing half-applied."""
+        if not isinstance(changes, dict):
+            raise ControlError("faults must be a JSON object")
+        unknown = sorted(set(changes) - set(asdict(self)))
+        if unknown:
+            raise ControlError(f"unknown fault settings: {', '.join(unknown)}")
+        values = {name: _check(name, value) for name, value in changes.items()}
+        return replace(self, **values)
+
+
+_RATES = {"error_rate", "throttle_rate", "lost_response_rate"}
+
+
+def _check(name: str, value: Any) -> Any:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if name in _RATES:
+        if not number or not 0 <= value <= 1:
+            raise ControlError(f"{name} must be a number from 0 to 1")
+        return float(value)
+    if name == "provisioning_delay_s":
+        if not number or value < 0:
+            raise ControlError(f"{name} must be a number of seconds, 0 or more")
+        return float(value)
+    if name == "seed":
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ControlError("seed must be an integer or null")
+        return value
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:  # latency_ms, retry_after_s
+        raise ControlError(f"{name} must be a whole number, 0 or more")
+    return value
+
+
+@dataclass(frozen=True)
+class FaultDraw:
+    """The faults one ``/v1`` request gets, drawn before it is handled."""
+
+    latency_s: float = 0.0
+    throttle_after_s: int | None = None
+    """Answer 429 with this Retry-After."""
+    error_status: int | None = None
+    """Answer this 5xx without handling the request."""
+    lose_response: bool = False
+    """Handle the request, then close the connection without an answer."""

@@ -1,0 +1,343 @@
+"""The simulator's HTTP server: Partner Center's paths under ``/v1``, control paths under ``/_sim``.
+
+Built on ``http.server`` rather than an ASGI server because a lost response means applying a change and then
+dropping the connection without a byte of answer, which only a server that owns its sockets can do.
+
+A ``/v1`` request goes through: latency, a drawn 429, a drawn 5xx (nothing applied), the handler (or the stored
+answer to an earlier request with the same ``MS-RequestId``), and for POST/PATCH a drawn lost response. Control
+paths never get faults. Every answer echoes ``MS-RequestId`` and ``MS-CorrelationId``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from seatflow.simulator.faults import ControlError
+from seatflow.simulator.rules import SimFault, api_fault, invalid_input
+from seatflow.simulator.state import SimulatorState
+from seatflow.simulator.traffic import WRITE_METHODS, Reply
+
+logger = logging.getLogger("seatflow.simulator")
+
+POLL_INTERVAL_S = 0.05
+"""How often the serving loop checks for ``stop()``: how long stopping takes at most."""
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    params: tuple[str, ...]
+    query: dict[str, str]
+    raw_body: bytes
+    if_match: str | None
+
+    def json(self) -> Any:
+        """The body as JSON (an empty body is ``{}``); 800002 when it is not JSON."""
+        if not self.raw_body.strip():
+            return {}
+        try:
+            return json.loads(self.raw_body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise invalid_input(f"The request body is not valid JSON: {exc}.") from exc
+
+
+Handler = Callable[[SimulatorState, Request], Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+def _route(method: str, template: str, handler: Handler) -> Route:
+    pattern = re.escape(template).replace(re.escape("{id}"), "([^/]+)")
+    return Route(method, template, re.compile(pattern, re.IGNORECASE), handler)
+
+
+API_ROUTES = [
+    _route("POST", "/v1/customers", lambda s, r: s.create_customer(r.json())),
+    _route("GET", "/v1/customers", lambda s, r: s.list_customers()),
+    _route("GET", "/v1/customers/{id}", lambda s, r: s.get_customer(*r.params)),
+    _route("POST", "/v1/customers/{id}/orders", lambda s, r: s.create_order(r.params[0], r.json())),
+    _route("GET", "/v1/customers/{id}/orders", lambda s, r: s.list_orders(*r.params)),
+    _route("GET", "/v1/customers/{id}/orders/{id}", lambda s, r: s.get_order(*r.params)),
+    _route(
+        "GET", "/v1/customers/{id}/orders/{id}/provisioningstatus", lambda s, r: s.get_provisioning_status(*r.params)
+    ),
+    _route(
+        "GET",
+        "/v1/customers/{id}/subscriptions",
+        lambda s, r: s.list_subscriptions(r.params[0], order_id=r.query.get("order_id")),
+    ),
+    _route("GET", "/v1/customers/{id}/subscriptions/{id}", lambda s, r: s.get_subscription(*r.params)),
+    _route(
+        "PATCH",
+        "/v1/customers/{id}/subscriptions/{id}",
+        lambda s, r: s.update_subscription(r.params[0], r.params[1], r.json(), if_match=r.if_match),
+    ),
+    _route("GET", "/v1/customers/{id}/subscriptions/{id}/addons", lambda s, r: s.list_addons(*r.params)),
+]
+
+
+def _reset(state: SimulatorState, request: Request) -> Reply:
+    state.reset(request.json() or None)
+    return Reply(200, {"reset": True}, {})
+
+
+def _reset_stats(state: SimulatorState, request: Request) -> Reply:
+    state.traffic.reset_stats()
+    return state.stats()
+
+
+CONTROL_ROUTES = [
+    _route("GET", "/_sim/offers", lambda s, r: s.list_offers()),
+    _route("POST", "/_sim/offers", lambda s, r: s.put_offers(r.json())),
+    _route("GET", "/_sim/faults", lambda s, r: s.faults()),
+    _route("POST", "/_sim/faults", lambda s, r: s.update_faults(r.json())),
+    _route("GET", "/_sim/clock", lambda s, r: s.clock()),
+    _route("POST", "/_sim/clock", lambda s, r: s.move_clock(r.json())),
+    _route("GET", "/_sim/state", lambda s, r: s.snapshot()),
+    _route("GET", "/_sim/stats", lambda s, r: s.stats()),
+    _route("POST", "/_sim/stats/reset", _reset_stats),
+    _route("POST", "/_sim/reset", _reset),
+]
+
+
+def _match(routes: list[Route], method: str, path: str) -> tuple[Route, tuple[str, ...]] | None:
+    for route in routes:
+        found = route.pattern.fullmatch(path)
+        if found is not None and route.method == method:
+            return route, tuple(unquote(group) for group in found.groups())
+    return None
+
+
+def _not_found(method: str, path: str) -> Reply:
+    return Reply(404, api_fault("1000", f"The resource {method} {path} was not found."), {})
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], state: SimulatorState) -> None:
+        self.state = state
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _RequestHandler)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real clients use it
+    server_version = "seatflow-simulator"
+    sys_version = ""
+    timeout = 60  # an idle keep-alive connection is closed after a minute
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without this, Nagle's algorithm holds the body back until the
+        # client's delayed ACK (about 40 ms a request).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.open_connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.open_connections.discard(self.connection)
+        super().finish()
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # _dispatch logs one line per request
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("simulator.http %s", format % args)
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        split = urlsplit(self.path)
+        path = split.path.rstrip("/") or "/"
+        request = Request(
+            method=self.command,
+            path=path,
+            params=(),
+            query={key: values[0] for key, values in parse_qs(split.query).items()},
+            raw_body=self._read_body(),
+            if_match=self.headers.get("If-Match"),
+        )
+        if path == "/_sim" or path.startswith("/_sim/"):
+            reply: Reply | None = self._control(request)
+        elif path == "/v1" or path.startswith("/v1/"):
+            reply = self._api(request)
+        else:
+            reply = _not_found(request.method, path)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        status = "lost" if reply is None else reply.status
+        logger.debug("simulator.request %s %s -> %s (%.1f ms)", self.command, self.path, status, elapsed_ms)
+        if reply is None:
+            self._drop_connection()
+        else:
+            self._send(reply)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline().strip():  # trailers, up to the empty line
+                    pass
+                return bytes(body)
+            body += self.rfile.read(size)
+            self.rfile.readline()
+
+    def _control(self, request: Request) -> Reply:
+        matched = _match(CONTROL_ROUTES, request.method, request.path)
+        if matched is None:
+            return Reply(404, {"error": f"no control path {request.method} {request.path}"}, {})
+        route, _ = matched
+        try:
+            return route.handler(self.server.state, request)
+        except (ControlError, SimFault) as error:
+            message = error.description if isinstance(error, SimFault) else str(error)
+            return Reply(400, {"error": message}, {})
+
+    def _api(self, request: Request) -> Reply | None:
+        """A Partner Center request with faults; None means: answer nothing (a lost response)."""
+        state = self.server.state
+        matched = _match(API_ROUTES, request.method, request.path)
+        state.traffic.record_request(f"{request.method} {matched[0].template if matched else '(unknown path)'}")
+        draw = state.traffic.draw_faults(request.method)
+        if draw.latency_s > 0:
+            time.sleep(draw.latency_s)
+        if draw.throttle_after_s is not None:
+            seconds = draw.throttle_after_s
+            message = f"Rate limit is exceeded. Try again in {seconds} seconds."
+            return Reply(429, {"statusCode": 429, "message": message}, {"Retry-After": str(seconds)})
+        if draw.error_status is not None:
+            return Reply(draw.error_status, api_fault("800003", "Unexpected error, please try again."), {})
+        if matched is None:
+            reply = _not_found(request.method, request.path)
+        else:
+            reply = self._handle(state, matched[0], replace(request, params=matched[1]))
+        return None if draw.lose_response else reply
+
+    def _handle(self, state: SimulatorState, route: Route, request: Request) -> Reply:
+        def run() -> Reply:
+            try:
+                return route.handler(state, request)
+            except SimFault as fault:
+                return Reply(fault.status, fault.body(), {})
+
+        request_id = self.headers.get("MS-RequestId")
+        try:
+            if request.method in WRITE_METHODS and request_id:
+                return state.traffic.once((request.method, request.path, request_id), run)
+            return run()
+        except Exception:  # a simulator bug: answer like Partner Center's 500, never a hung connection
+            logger.exception("simulator.error %s %s", request.method, request.path)
+            return Reply(500, api_fault("800003", "Unexpected error, please try again."), {})
+
+    def _send(self, reply: Reply) -> None:
+        payload = json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("MS-RequestId", self.headers.get("MS-RequestId") or str(uuid.uuid4()))
+        self.send_header("MS-CorrelationId", self.headers.get("MS-CorrelationId") or str(uuid.uuid4()))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _drop_connection(self) -> None:
+        """The change is applied (and kept for a replay), but the client never hears back."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):  # the client went away first
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class SimulatorServer:
+    """The simulator on ``host:port`` (port 0: a free one). ``start()`` serves in a daemon thread;
+    ``serve_forever()`` serves in the calling thread until interrupted."""
+
+    def __init__(self, state: SimulatorState, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = state
+        self._httpd = _HTTPServer((host, port), state)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        shown = host.decode() if isinstance(host, bytes) else host
+        return f"http://{shown}:{port}"
+
+    def start(self) -> SimulatorServer:
+        self._thread = threading.Thread(target=self._serve, name="partner-center-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._close()
+
+    def _serve(self) -> None:
+        self._httpd.serve_forever(poll_interval=POLL_INTERVAL_S)
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection (keep-alive ones included)."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._close()
+
+    def _close(self) -> None:
+        self._httpd.server_close()
+        with self._httpd.connections_lock:
+            connections = list(self._httpd.open_connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

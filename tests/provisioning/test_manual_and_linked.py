@@ -1,0 +1,154 @@
+"""Manual providers and the linked flow-back (SPEC §5, §7), through the worker and the operator's queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seatflow.errors import Conflict
+from seatflow.provisioning import queue
+from seatflow.provisioning.models import Notification
+from seatflow.provisioning.worker import Worker
+from seatflow.subscriptions.changes import change_quantity
+from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus
+from seatflow.subscriptions.schemas import Actor
+from tests.factories import FACTORY_TODAY, OPERATOR, load_demo_catalog, noon
+from tests.subscriptions.helpers import PineConeVet, pine_cone_vet
+
+AWAITING, PROVISIONED, FAILED = (
+    ProvisioningStatus.AWAITING,
+    ProvisioningStatus.PROVISIONED,
+    ProvisioningStatus.FAILED,
+)
+
+
+@pytest.fixture
+def manual_vet(session: Session) -> PineConeVet:
+    catalog = load_demo_catalog(session)
+    vet = pine_cone_vet(session, catalog, parent_account=catalog.manual)
+    # The parent's own purchase is confirmed by hand once, so that only New York's change is in the queue.
+    for change in session.scalars(select(LicenseChange).where(LicenseChange.provisioning_status == AWAITING)):
+        change.provisioning_status = PROVISIONED
+    session.flush()
+    return vet
+
+
+def _raise_new_york(session: Session, vet: PineConeVet, quantity: int = 35) -> tuple[LicenseChange, LicenseChange]:
+    child = change_quantity(
+        session,
+        subscription_id=vet.locations["New York City"].e3.id,
+        quantity=quantity,
+        effective="now",
+        today=FACTORY_TODAY,
+        now=noon(FACTORY_TODAY),
+        actor=OPERATOR,
+    )
+    assert isinstance(child, LicenseChange)
+    parent = session.scalars(select(LicenseChange).where(LicenseChange.caused_by_change_id == child.id)).one()
+    return child, parent
+
+
+def _status(session: Session, change: LicenseChange) -> tuple[ProvisioningStatus, str | None]:
+    session.expire_all()
+    found = session.get(LicenseChange, change.id)
+    assert found is not None
+    return found.provisioning_status, found.message
+
+
+def test_a_manual_change_is_handed_to_people_once_and_waits_for_their_confirmation(
+    session: Session, manual_vet: PineConeVet, make_worker: Callable[..., Worker]
+) -> None:
+    child, parent = _raise_new_york(session, manual_vet)
+    worker = make_worker()
+
+    first = worker.run_once()
+    second = worker.run_once()
+
+    assert first.tally.handed_off == 1
+    assert second.tally.handed_off == 0, "the same change must not be handed over twice"
+    notes = session.scalars(select(Notification).where(Notification.license_change_id == parent.id)).all()
+    assert len(notes) == 1
+    assert "set Microsoft 365 E3 to 60" in notes[0].subject
+    assert _status(session, parent)[0] is AWAITING
+    assert _status(session, child)[0] is AWAITING
+
+
+def test_confirming_the_parent_provisions_the_child_that_caused_it(
+    session: Session, manual_vet: PineConeVet, make_worker: Callable[..., Worker]
+) -> None:
+    child, parent = _raise_new_york(session, manual_vet)
+    make_worker().run_once()
+
+    settled = queue.confirm(
+        session, change_id=parent.id, status=PROVISIONED, message=None, actor=OPERATOR, now=noon(FACTORY_TODAY)
+    )
+
+    assert [c.id for c in settled] == [parent.id]
+    assert _status(session, parent)[0] is PROVISIONED
+    assert _status(session, child)[0] is PROVISIONED
+    note = session.scalars(select(Notification).where(Notification.license_change_id == parent.id)).one()
+    assert note.resolved_at is not None
+
+
+def test_a_failed_parent_fails_its_children_with_the_reason_and_requeue_brings_both_back(
+    session: Session, manual_vet: PineConeVet, make_worker: Callable[..., Worker]
+) -> None:
+    child, parent = _raise_new_york(session, manual_vet)
+    worker = make_worker()
+    worker.run_once()
+    queue.confirm(
+        session,
+        change_id=parent.id,
+        status=FAILED,
+        message="The distributor is out of E3 seats.",
+        actor=OPERATOR,
+        now=noon(FACTORY_TODAY),
+    )
+    assert _status(session, child) == (FAILED, "Its linked parent's change failed: The distributor is out of E3 seats.")
+
+    # Requeueing the child's change goes through the parent change it caused.
+    requeued = queue.requeue(session, change_id=child.id, actor=Actor(OPERATOR.origin, "ops"), now=noon(FACTORY_TODAY))
+
+    assert {c.id for c in requeued} == {parent.id, child.id}
+    assert _status(session, parent)[0] is AWAITING
+    assert _status(session, child)[0] is AWAITING
+    session.commit()
+    assert worker.run_once().tally.handed_off == 1, "a requeued manual change is handed over again"
+
+
+def test_requeue_refuses_a_change_that_did_not_fail(session: Session, manual_vet: PineConeVet) -> None:
+    _, parent = _raise_new_york(session, manual_vet)
+    with pytest.raises(Conflict) as refused:
+        queue.requeue(session, change_id=parent.id, actor=OPERATOR, now=noon(FACTORY_TODAY))
+    assert refused.value.code == "not_failed"
+
+
+def test_a_later_manual_change_waits_until_the_earlier_one_is_confirmed(
+    session: Session, manual_vet: PineConeVet, make_worker: Callable[..., Worker]
+) -> None:
+    _, first_parent = _raise_new_york(session, manual_vet, 35)
+    worker = make_worker()
+    worker.run_once()
+    _, second_parent = _raise_new_york(session, manual_vet, 40)
+    session.commit()
+
+    assert worker.run_once().tally.handed_off == 0, "the second change must wait for the first"
+    queue.confirm(
+        session, change_id=first_parent.id, status=PROVISIONED, message=None, actor=OPERATOR, now=noon(FACTORY_TODAY)
+    )
+    session.commit()
+    assert worker.run_once().tally.handed_off == 1
+    notes = session.scalars(select(Notification).where(Notification.license_change_id == second_parent.id)).all()
+    assert [n.subject for n in notes] == ["Provision by hand: set Microsoft 365 E3 to 65 (Pine Cone Vet)"]
+
+
+def test_a_linked_childs_change_cannot_be_confirmed_directly(session: Session, manual_vet: PineConeVet) -> None:
+    child, _ = _raise_new_york(session, manual_vet)
+    with pytest.raises(Conflict) as refused:
+        queue.confirm(
+            session, change_id=child.id, status=PROVISIONED, message=None, actor=OPERATOR, now=noon(FACTORY_TODAY)
+        )
+    assert refused.value.code == "not_confirmable"
