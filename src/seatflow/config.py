@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     sql_echo: bool = False
+    seller_name: str = Field(default="Your Company", description="The seller named on invoices.")
+    seller_address: str = Field(default="", description="The seller's address on invoices; lines separated by '|'.")
+    seller_email: str = Field(default="", description="The billing contact printed on invoices.")
+    seller_tax_id: str = Field(default="", description="The seller's tax or VAT number printed on invoices.")
+    invoice_prefix: str = Field(
+        default="INV-", max_length=10, pattern=r"^[A-Za-z0-9-]*$", description="Invoice numbers: prefix + 6 digits."
+    )
     worker_max_attempts: int = Field(
         default=10, ge=1, le=100, description="Tries of a transient provider error before a change fails."
     )

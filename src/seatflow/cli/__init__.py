@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seatflow.cli import apikey, catalog, customers, db, provisioning, serve, simulator, subscriptions
+from seatflow.cli import apikey, billing, catalog, customers, db, provisioning, serve, simulator, subscriptions
 from seatflow.cli.context import fail, settings
 from seatflow.errors import SeatflowError
 from seatflow.logs import configure_logging
@@ -27,6 +27,8 @@ app.add_typer(subscriptions.changes_app, name="changes")
 subscriptions.changes_app.command("requeue")(provisioning.requeue)
 subscriptions.changes_app.command("confirm")(provisioning.confirm)
 app.command("worker")(provisioning.worker)
+app.command("bill")(billing.bill)
+app.add_typer(billing.invoices_app, name="invoices")
 app.command("renew")(subscriptions.renew)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)

@@ -136,6 +136,10 @@ class LicenseChange(IdMixin, Base):
     provider_order_id: Mapped[str | None] = mapped_column(String(100))
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When a manual provider's people were told about this change."""
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("invoices.id", ondelete="RESTRICT"), index=True
+    )
+    """The invoice that billed this change (``billing_status`` invoiced); cleared when it is voided."""
 
 
 class ScheduledChange(IdMixin, TimestampMixin, Base):
