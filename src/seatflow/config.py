@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     invoice_prefix: str = Field(
         default="INV-", max_length=10, pattern=r"^[A-Za-z0-9-]*$", description="Invoice numbers: prefix + 6 digits."
     )
+    smtp_host: str = Field(default="", description="SMTP server for portal mail; empty: mail goes to the log.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = Field(default="seatflow@localhost", description="The From address of portal mail.")
+    smtp_starttls: bool = True
     worker_max_attempts: int = Field(
         default=10, ge=1, le=100, description="Tries of a transient provider error before a change fails."
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from seatflow.db.session import unit_of_work
 from seatflow.errors import Conflict
 from seatflow.provisioning import queue
 from seatflow.provisioning.models import Notification
@@ -16,6 +18,7 @@ from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus
 from seatflow.subscriptions.schemas import Actor
 from tests.factories import FACTORY_TODAY, OPERATOR, load_demo_catalog, noon
+from tests.provisioning.conftest import ManualClock
 from tests.subscriptions.helpers import PineConeVet, pine_cone_vet
 
 AWAITING, PROVISIONED, FAILED = (
@@ -152,3 +155,29 @@ def test_a_linked_childs_change_cannot_be_confirmed_directly(session: Session, m
             session, change_id=child.id, status=PROVISIONED, message=None, actor=OPERATOR, now=noon(FACTORY_TODAY)
         )
     assert refused.value.code == "not_confirmable"
+
+
+def test_a_worker_whose_lease_ran_out_leaves_the_subscription_to_the_one_that_took_it(
+    session: Session, manual_vet: PineConeVet, make_worker: Callable[..., Worker], clock: ManualClock
+) -> None:
+    _, parent = _raise_new_york(session, manual_vet)
+    slow, quick = make_worker(lease_seconds=5), make_worker(lease_seconds=5)
+    now = clock.now()
+    with session_factory_of(slow) as db:
+        (claimed,) = queue.claim(db, worker_id=slow.worker_id, now=now, today=now.date(), limit=10, lease_seconds=5)
+    clock.advance(seconds=6)  # the slow worker's lease runs out before it gets to the subscription
+
+    taken = quick.run_once()
+    late = queue.Tally()
+    slow.process(claimed, late)
+
+    assert taken.tally.handed_off == 1
+    assert late.subscriptions == 0, "the slow worker must not work on a subscription it no longer holds"
+    notes = session.scalars(select(Notification).where(Notification.license_change_id == parent.id)).all()
+    assert len(notes) == 1
+
+
+@contextmanager
+def session_factory_of(worker: Worker) -> Iterator[Session]:
+    with unit_of_work(worker.session_factory) as db:
+        yield db

@@ -50,9 +50,13 @@ def pine_cone_vet(
     *,
     start_date: date = FACTORY_TODAY,
     parent_account: ProviderAccount | None = None,
+    location_accounts: bool = False,
 ) -> PineConeVet:
     """A non-billable parent contract with 50 E3 and 20 EMS on Partner Center; three child contracts whose
-    subscriptions start on the do-nothing account and are then linked, as the seed's steps say."""
+    subscriptions start on the do-nothing account and are then linked, as the seed's steps say.
+
+    With ``location_accounts`` each location is a customer account of its own under the head office (as the
+    portal needs: a location's people see their location only)."""
     customer = create_customer(session, name="Pine Cone Vet", tenant_id="pine-cone-vet-tenant")
     parent_contract = create_contract(
         session, customer=customer, name="Pine Cone Vet - Parent", billable=False, start_date=start_date
@@ -71,8 +75,11 @@ def pine_cone_vet(
     )
     locations = {}
     for name, (e3_quantity, ems_quantity) in LOCATIONS.items():
+        owner = (
+            create_customer(session, name=f"Pine Cone Vet {name}", parent=customer) if location_accounts else customer
+        )
         contract = create_contract(
-            session, customer=customer, name=f"Pine Cone Vet - {name}", parent=parent_contract, start_date=start_date
+            session, customer=owner, name=f"Pine Cone Vet - {name}", parent=parent_contract, start_date=start_date
         )
         e3 = create_subscription(
             session,

@@ -18,6 +18,7 @@ from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
 from seatflow.db.engine import make_engine
 from seatflow.db.session import make_sessionmaker
+from seatflow.portal import views as portal
 from seatflow.provisioning.providers import ProviderRegistry
 
 log = logging.getLogger("seatflow.api")
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     if settings.test_clock:
         app.include_router(system.test_clock_router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(system.router)
+    portal.install(app)
 
     @app.middleware("http")
     async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

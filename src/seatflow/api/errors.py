@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -62,13 +63,26 @@ def status_of(error: SeatflowError) -> int:
     return 400
 
 
+HtmlErrorPage = Callable[[Request, int, str, str], Response]
+"""Renders an error as a web page (the portal, the console) instead of problem+json."""
+
+
+def html_page_for(request: Request) -> HtmlErrorPage | None:
+    pages: dict[str, HtmlErrorPage] = getattr(request.app.state, "html_error_pages", {})
+    return next((page for prefix, page in pages.items() if request.url.path.startswith(prefix)), None)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SeatflowError)
-    async def _seatflow(_request: Request, exc: SeatflowError) -> JSONResponse:
+    async def _seatflow(request: Request, exc: SeatflowError) -> Response:
+        if page := html_page_for(request):
+            return page(request, status_of(exc), exc.title, exc.message)
         return problem(status_of(exc), exc.code, exc.title, exc.message, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if page := html_page_for(request):
+            return page(request, 422, "Check the form", "Some of what was sent is not valid: go back and try again.")
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         first = errors[0] if errors else {"field": "request", "message": "invalid"}
         return problem(
@@ -76,7 +90,10 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if page := html_page_for(request):
+            title = "Not found" if exc.status_code == 404 else "Refused"
+            return page(request, exc.status_code if exc.status_code != 400 else 422, title, str(exc.detail))
         if exc.status_code == 400:
             # FastAPI's answer to a body it cannot even decode (not UTF-8): malformed input, answered as
             # malformed JSON is (our routes never raise a 400 themselves).
@@ -107,6 +124,8 @@ def install(app: FastAPI) -> None:
         return problem(422, "validation_failed", "Validation failed", detail)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("api.unexpected_error")
+        if page := html_page_for(request):
+            return page(request, 500, "Something went wrong", "An unexpected error occurred; it was logged.")
         return problem(500, "internal_error", "Internal error", "An unexpected error occurred; it was logged.")

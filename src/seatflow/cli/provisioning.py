@@ -11,6 +11,7 @@ import typer
 from seatflow.cli.context import (
     clock,
     console,
+    err_console,
     moment,
     operator_actor,
     print_json,
@@ -40,7 +41,7 @@ def worker(
     the_worker = Worker(session_factory(), clock(), config=WorkerConfig.from_settings(settings()))
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        console.print(f"{signal.Signals(signum).name}: finishing the subscription in hand, then stopping.")
+        err_console.print(f"{signal.Signals(signum).name}: finishing the subscription in hand, then stopping.")
         the_worker.stopping.set()
 
     signal.signal(signal.SIGTERM, _stop)

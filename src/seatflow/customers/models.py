@@ -59,3 +59,6 @@ class Contact(IdMixin, TimestampMixin, Base):
     """SHA-256 of the invitation token; the token itself is only in the link."""
     invitation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_hash: Mapped[str | None] = mapped_column(String(300))
+    reset_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """A password-reset link's token, hashed (only one link is valid at a time)."""
+    reset_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -125,6 +125,18 @@ def claim(
     return sorted(claimed.scalars())
 
 
+def renew(session: Session, subscription_id: uuid.UUID, worker_id: str, *, now: datetime, lease_seconds: float) -> bool:
+    """Extend this worker's lease before it works on the subscription; False when the lease ran out and
+    another worker took it (the caller must then leave the subscription alone)."""
+    renewed = session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription_id, Subscription.claimed_by == worker_id)
+        .values(claimed_until=when(now, lease_seconds), updated_at=Subscription.updated_at)
+        .returning(Subscription.id)
+    )
+    return renewed.first() is not None
+
+
 def release(session: Session, subscription_id: uuid.UUID, worker_id: str, *, retry_at: datetime | None = None) -> None:
     values: dict[str, object] = {"claimed_by": None, "claimed_until": None, "updated_at": Subscription.updated_at}
     if retry_at is not None:

@@ -187,8 +187,13 @@ class Worker:
     # --- one subscription --------------------------------------------------------------------------------
 
     def process(self, subscription_id: uuid.UUID, tally: queue.Tally) -> None:
+        """Carry out one claimed subscription's due ops. The lease is renewed before the job is read and before
+        each op: a worker whose lease ran out (a slow provider, a long batch) leaves the subscription to the
+        worker that took it over, instead of both working on it."""
         now = self.clock.now()
         with unit_of_work(self.session_factory) as session:
+            if not self._renew(session, subscription_id, now):
+                return
             loaded = queue.load_job(session, subscription_id, now.date())
         job = loaded.job
         if job is None or not job.ops:
@@ -198,7 +203,9 @@ class Worker:
         provider = self.registry.for_job(job)
         ledger = _Ledger(self)
         try:
-            for op in job.ops:
+            for position, op in enumerate(job.ops):
+                if position and not self._still_mine(subscription_id):
+                    return
                 outcome = provider.execute(job, op, ledger)
                 with unit_of_work(self.session_factory) as session:
                     go_on = queue.record_outcome(
@@ -216,6 +223,13 @@ class Worker:
                     break
         finally:
             self._release([subscription_id])
+
+    def _renew(self, session: Session, subscription_id: uuid.UUID, now: datetime) -> bool:
+        return queue.renew(session, subscription_id, self.worker_id, now=now, lease_seconds=self.config.lease_seconds)
+
+    def _still_mine(self, subscription_id: uuid.UUID) -> bool:
+        with unit_of_work(self.session_factory) as session:
+            return self._renew(session, subscription_id, self.clock.now())
 
     def renew(self) -> RenewalResult:
         now = self.clock.now()

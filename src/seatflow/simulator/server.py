@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -139,6 +140,12 @@ class _HTTPServer(ThreadingHTTPServer):
         self.open_connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _RequestHandler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away mid-answer (a killed worker) is normal here, not worth a traceback."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

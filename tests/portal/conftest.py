@@ -1,0 +1,74 @@
+"""The portal through HTTP on the test's transaction: Pine Cone Vet with its locations as child accounts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from seatflow.customers.models import ContactRole, CustomerAccount
+from seatflow.customers.schemas import ContactCreate
+from seatflow.customers.service import invite_contact
+from seatflow.portal import accounts
+from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
+from tests.subscriptions.helpers import PineConeVet, pine_cone_vet
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Vet:
+    vet: PineConeVet
+    head_office: CustomerAccount
+    new_york: CustomerAccount
+
+
+@pytest.fixture
+def vet(session: Session) -> Vet:
+    setup = pine_cone_vet(session, load_demo_catalog(session), location_accounts=True)
+    new_york = session.get(CustomerAccount, setup.locations["New York City"].contract.customer_id)
+    assert new_york is not None
+    return Vet(setup, setup.customer, new_york)
+
+
+def make_contact(session: Session, account: CustomerAccount, email: str, *roles: ContactRole) -> str:
+    """An active contact with PASSWORD (through the invitation, as a person would); returns the email."""
+    _, link = invite_contact(
+        session,
+        customer=account,
+        data=ContactCreate(email=email, name=email.split("@")[0].title(), roles=list(roles)),
+        now=noon(FACTORY_TODAY),
+        base_url="http://testserver",
+    )
+    accounts.accept_invitation(session, token=link.rsplit("/", 1)[1], password=PASSWORD, now=noon(FACTORY_TODAY))
+    session.flush()
+    return email
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+Login = Callable[[str], TestClient]
+
+
+@pytest.fixture
+def login(app_client: TestClient) -> Login:
+    def _login(email: str, password: str = PASSWORD) -> TestClient:
+        app_client.cookies.clear()
+        page = app_client.get("/portal/login")
+        response = app_client.post(
+            "/portal/login",
+            data={"email": email, "password": password, "csrf_token": csrf_of(page.text)},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+        return app_client
+
+    return _login
