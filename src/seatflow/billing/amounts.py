@@ -6,7 +6,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from seatflow.billing.cycles import Cycle
-from seatflow.subscriptions.rules import add_months
 
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "HUF": 2, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}
 """Decimal places of currencies whose minor unit is not the cent (ISO 4217); every other has two."""
@@ -17,8 +16,9 @@ def minor_unit(currency: str) -> Decimal:
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
-    """Half-up to the currency's minor unit: 185.806… → 185.81."""
-    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    """Half-up (ties away from zero) to the currency's minor unit: 185.806… → 185.81; never "-0.00"."""
+    rounded = amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    return abs(rounded) if rounded.is_zero() else rounded
 
 
 def cycle_amount(quantity: int, unit_price: Decimal, months: int) -> Decimal:
@@ -32,14 +32,14 @@ def remaining_days(cycle: Cycle, effective: date) -> int:
 
 
 def remaining_months(cycle: Cycle, effective: date) -> int:
-    """Whole months from the month of the cycle that holds ``effective`` (counted) to the cycle's end."""
+    """Whole months from the month of the cycle that holds ``effective`` (counted) to the cycle's end; the
+    months are anchored on the contract's start, as the cycles are."""
     months = 0
     for month in range(cycle.months):
-        month_start = add_months(cycle.start, month)
-        month_end = add_months(cycle.start, month + 1)
+        month_start, next_start = cycle.month_start(month), cycle.month_start(month + 1)
         if month_start > cycle.end:
             break
-        if month_end > effective:
+        if next_start > effective:
             months += 1
     return months
 

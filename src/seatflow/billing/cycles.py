@@ -25,6 +25,12 @@ class Cycle:
     full_end: date
     """The last day the cycle would have without the contract ending early; the proration base."""
     months: int
+    anchor: date
+    """The contract's start date: every cycle's months are counted from it (Jan 31, Feb 28, Mar 31, …)."""
+
+    def month_start(self, month: int) -> date:
+        """The first day of this cycle's ``month``-th month (0-based), anchored on the contract's start."""
+        return add_months(self.anchor, self.index * self.months + month)
 
     @property
     def days(self) -> int:
@@ -53,7 +59,7 @@ class Schedule:
         start = add_months(self.start, index * self.months)
         full_end = add_months(self.start, (index + 1) * self.months) - ONE_DAY
         end = min(full_end, self.ends) if self.ends else full_end
-        return Cycle(index, start, end, full_end, self.months)
+        return Cycle(index, start, end, full_end, self.months, self.start)
 
     def index_of(self, day: date) -> int:
         """The cycle containing ``day`` (which is on or after the start)."""

@@ -118,7 +118,7 @@ def draft_invoice(
                 continue
             settled.add(change.id)
             draft.settled_changes.append(change.id)
-            if isinstance(line, DraftLine):
+            if isinstance(line, DraftLine) and line.amount != 0:
                 draft.lines.append(line)
     return draft
 
@@ -155,25 +155,36 @@ def _change_line(
     if effective > cycle.end:
         return _LATER
     if effective <= cycle.start:
-        if not contract.advance:
-            return None  # arrears: inside this cycle's starting quantity
         home = contract.schedule.cycle_containing(effective)
-        if home is None or home.index >= cycle.index or home.index < first_billed_index or effective == home.start:
-            return None  # inside the starting quantity of a cycle billed with it
-        return _proration(contract, home, subscription, change)
+        if home is None or home.index >= cycle.index or home.index < first_billed_index:
+            return None  # inside this cycle's starting quantity, and in no earlier invoice's
+        # Still open, yet its cycle (and maybe later ones) was billed: it became known after those invoices
+        # (a change scheduled in the past applied late, a subscription created with a past start). It is
+        # billed now for the rest of its cycle and every whole cycle billed without it.
+        return _proration(contract, home, subscription, change, through=contract.schedule.cycle(cycle.index - 1))
     # Inside this cycle: in arrears every such change; in advance one that exists when the cycle is entered
     # (a subscription starting later in it) is billed with it, and later ones wait for the next invoice.
-    return _proration(contract, cycle, subscription, change)
+    return _proration(contract, cycle, subscription, change, through=cycle)
 
 
 def _proration(
-    contract: ContractTerms, cycle: Cycle, subscription: SubscriptionRow, change: ChangeRow
+    contract: ContractTerms, home: Cycle, subscription: SubscriptionRow, change: ChangeRow, *, through: Cycle
 ) -> DraftLine | None:
+    """``change`` from its effective day to the end of ``home``, plus every cycle after it up to ``through``."""
     if change.delta < 0 and contract.advance and not contract.refunds:
         return None  # paid in advance and not refunded: the reduction shows from the next cycle on
     amount, counted = prorated(
-        change.delta, subscription.unit_price, cycle, change.effective_date, by_months=contract.by_months
+        change.delta, subscription.unit_price, home, change.effective_date, by_months=contract.by_months
     )
+    later = [contract.schedule.cycle(index) for index in range(home.index + 1, through.index + 1)]
+    for cycle in later:
+        if cycle.partial:
+            part, _ = prorated(change.delta, subscription.unit_price, cycle, cycle.start, by_months=contract.by_months)
+        else:
+            part = cycle_amount(change.delta, subscription.unit_price, cycle.months)
+        amount += part
+    if later:
+        counted += f" and {len(later)} later cycle{'s' if len(later) > 1 else ''}"
     sign = "+" if change.delta > 0 else "-"
     return DraftLine(
         kind=LineKind.PRORATION,
@@ -182,7 +193,7 @@ def _proration(
         change_id=change.id,
         description=f"{subscription.product_name}: {sign}{abs(change.delta)} from {change.effective_date} ({counted})",
         period_start=change.effective_date,
-        period_end=cycle.end,
+        period_end=through.end,
         quantity=change.delta,
         unit_price=subscription.unit_price,
         amount=round_money(amount, contract.currency),

@@ -22,9 +22,11 @@ class InvoiceStatus(enum.StrEnum):
 
 class LineKind(enum.StrEnum):
     RECURRING = "recurring"
-    """The cycle's charge for a subscription (prorated when it starts or ends inside the cycle)."""
+    """The cycle's charge for a subscription at its quantity on the cycle's first day (prorated only for a
+    contract's partial last cycle)."""
     PRORATION = "proration"
-    """A change inside a cycle: an increase charges the rest of the cycle, a reduction credits it."""
+    """A change inside a cycle, counted from its effective day: an increase (or a subscription starting
+    mid-cycle) charges the rest of the cycle, a reduction (or a cancellation) credits it."""
 
 
 class BillingRun(IdMixin, Base):

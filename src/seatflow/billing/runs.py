@@ -107,17 +107,20 @@ def run_billing(
         if not rows:
             break
         after = rows[-1].id
-        drafts = _drafts_for(session, [_terms(row) for row in rows], run_date)
+        drafts, quiet = _drafts_for(session, [_terms(row) for row in rows], run_date)
         for draft in drafts:
             summary.totals[draft.contract.currency].add(draft)
         if dry_run:
             room = preview_limit - len(summary.preview)
             summary.preview.extend(drafts[: max(0, room)])
-        elif drafts:
-            assert run is not None  # noqa: S101
-            ids = _write(session, drafts, run=run, run_date=run_date, now=now, prefix=invoice_prefix)
-            if keep_ids:
-                summary.invoice_ids.extend(ids)
+        else:
+            if drafts:
+                assert run is not None  # noqa: S101
+                ids = _write(session, drafts, run=run, run_date=run_date, now=now, prefix=invoice_prefix)
+                if keep_ids:
+                    summary.invoice_ids.extend(ids)
+            if quiet:
+                _settle_without_invoice(session, quiet)
         summary.invoices_created += 0 if dry_run else len(drafts)
         done += len(rows)
         if progress is not None:
@@ -165,7 +168,11 @@ def _terms(row: Any) -> ContractTerms:
     )
 
 
-def _drafts_for(session: Session, contracts: list[ContractTerms], run_date: date) -> list[Draft]:
+def _drafts_for(
+    session: Session, contracts: list[ContractTerms], run_date: date
+) -> tuple[list[Draft], list[uuid.UUID]]:
+    """The invoices due for these contracts, and the open changes settled without any line (a reduction
+    without refunds on a cycle with nothing else to bill), which are marked invoiced with no invoice."""
     ids = [c.id for c in contracts]
     billed = {
         row.contract_id: (row.first, row.last)
@@ -191,10 +198,11 @@ def _drafts_for(session: Session, contracts: list[ContractTerms], run_date: date
         if cycles:
             due[contract.id] = sorted(set(cycles))
     if not due:
-        return []
+        return [], []
     earliest = min(cycles[0].start for cycles in due.values())
     subscriptions, changes = _subscriptions_and_changes(session, list(due), earliest)
-    drafts = []
+    drafts: list[Draft] = []
+    quiet: list[uuid.UUID] = []
     for contract in contracts:
         if contract.id not in due:
             continue
@@ -213,7 +221,9 @@ def _drafts_for(session: Session, contracts: list[ContractTerms], run_date: date
             )
             if draft.lines:
                 drafts.append(draft)
-    return drafts
+            else:
+                quiet.extend(draft.settled_changes)
+    return drafts, quiet
 
 
 def _voided_cycles(session: Session, contract_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[int]]:
@@ -347,6 +357,11 @@ def _write(
             settled,
         )
     return ids
+
+
+def _settle_without_invoice(session: Session, change_ids: list[uuid.UUID]) -> None:
+    changes = cast(Table, LicenseChange.__table__)
+    session.execute(update(changes).where(changes.c.id.in_(change_ids)).values(billing_status=BillingStatus.INVOICED))
 
 
 def _bill_to(session: Session, drafts: list[Draft]) -> dict[uuid.UUID, dict[str, Any]]:

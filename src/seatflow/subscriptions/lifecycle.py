@@ -319,13 +319,15 @@ def cancel(
             if scheduled.status is ScheduledStatus.SCHEDULED:  # it can never apply now: say so at once
                 scheduled.status = ScheduledStatus.CANCELLED
                 scheduled.message = f"The subscription was cancelled on {today}."
+        # A subscription cancelled before it started ends on its start day: it was never in use.
+        ends = max(today, target.start_date)
         change = record_change(
             session,
             subscription=target,
             kind=ChangeKind.CANCEL,
             quantity_before=target.quantity,
             quantity_after=0,
-            effective_date=today,
+            effective_date=ends,
             actor=actor,
             now=now,
             reason=reason,
@@ -337,7 +339,7 @@ def cancel(
             delta=-target.quantity,
             actor=actor,
             now=now,
-            effective_date=today,
+            effective_date=ends,
         )
         changes.append(change)
     return changes
