@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from seatflow import __version__
 from seatflow.api import errors
 from seatflow.api.deps import require_operator
-from seatflow.api.routes import billing, catalog, customers, provisioning, subscriptions, system
+from seatflow.api.routes import billing, catalog, customers, provisioning, reconciliation, subscriptions, system
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
 from seatflow.db.engine import make_engine
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(subscriptions.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(provisioning.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(billing.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(reconciliation.router, prefix=API_PREFIX, dependencies=operator)
     if settings.test_clock:
         app.include_router(system.test_clock_router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(system.router)

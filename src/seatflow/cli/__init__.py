@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from seatflow.cli import apikey, billing, catalog, customers, db, provisioning, serve, simulator, subscriptions
+from seatflow.cli import (
+    apikey,
+    billing,
+    catalog,
+    customers,
+    db,
+    provisioning,
+    reconciliation,
+    serve,
+    simulator,
+    subscriptions,
+)
 from seatflow.cli.context import fail, settings
 from seatflow.errors import SeatflowError
 from seatflow.logs import configure_logging
@@ -29,6 +40,7 @@ subscriptions.changes_app.command("confirm")(provisioning.confirm)
 app.command("worker")(provisioning.worker)
 app.command("bill")(billing.bill)
 app.add_typer(billing.invoices_app, name="invoices")
+app.add_typer(reconciliation.app, name="reconcile")
 app.command("renew")(subscriptions.renew)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)

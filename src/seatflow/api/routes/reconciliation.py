@@ -1,0 +1,96 @@
+"""Reconciliation (SPEC §9, §13): the report, its fixes, and the change-log check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from seatflow.api.deps import ActorDep, NowDep, SessionDep, TodayDep
+from seatflow.catalog.providers import require_provider_account
+from seatflow.reconciliation import service
+from seatflow.reconciliation.schemas import (
+    AdoptRequest,
+    ImportRequest,
+    MismatchRead,
+    PushRequest,
+    ReconciliationRequest,
+    ReportRead,
+)
+from seatflow.subscriptions.lifecycle import require_subscription
+from seatflow.subscriptions.schemas import LicenseChangeRead, SubscriptionRead
+
+router = APIRouter(tags=["reconciliation"])
+
+
+@router.post("/reconciliations", response_model=ReportRead)
+def reconcile(body: ReconciliationRequest, session: SessionDep, now: NowDep) -> ReportRead:
+    """Read the provider's subscriptions of every mapped tenant and classify every difference."""
+    account = require_provider_account(session, body.provider_account_id)
+    client = service.client_for(account)
+    try:
+        return ReportRead.from_report(service.reconcile(session, account=account, client=client, now=now))
+    finally:
+        client.close()
+
+
+@router.post("/reconciliations/adopt", response_model=list[LicenseChangeRead])
+def adopt(
+    body: AdoptRequest, session: SessionDep, actor: ActorDep, today: TodayDep, now: NowDep
+) -> list[LicenseChangeRead]:
+    """Take the provider's quantity (read again now); the chosen linked child takes the difference."""
+    subscription = require_subscription(session, body.subscription_id)
+    account = require_provider_account(session, str(subscription.provider_account_id))
+    client = service.client_for(account)
+    try:
+        quantity = service.provider_quantity(session, client, subscription)
+    finally:
+        client.close()
+    child = require_subscription(session, body.child_subscription_id).id if body.child_subscription_id else None
+    changes = service.adopt(
+        session,
+        subscription_id=subscription.id,
+        provider_quantity=quantity,
+        child_id=child,
+        actor=actor,
+        today=today,
+        now=now,
+    )
+    return [LicenseChangeRead.from_model(c) for c in changes]
+
+
+@router.post("/reconciliations/push", response_model=LicenseChangeRead)
+def push(body: PushRequest, session: SessionDep, actor: ActorDep, today: TodayDep, now: NowDep) -> LicenseChangeRead:
+    """Send seatflow's quantity to the provider again (the worker carries it out)."""
+    subscription = require_subscription(session, body.subscription_id)
+    return LicenseChangeRead.from_model(
+        service.push(session, subscription_id=subscription.id, actor=actor, today=today, now=now)
+    )
+
+
+@router.post("/reconciliations/import", response_model=SubscriptionRead, status_code=201)
+def import_subscription(
+    body: ImportRequest, session: SessionDep, actor: ActorDep, today: TodayDep, now: NowDep
+) -> SubscriptionRead:
+    """Make a subscription found only at the provider a seatflow subscription on the chosen contract."""
+    account = require_provider_account(session, body.provider_account_id)
+    client = service.client_for(account)
+    try:
+        found = service.provider_subscription(client, body.tenant_id, body.external_id)
+    finally:
+        client.close()
+    subscription = service.import_subscription(
+        session,
+        account=account,
+        provider_subscription=found,
+        contract_ref=body.contract_id,
+        actor=actor,
+        today=today,
+        now=now,
+        unit_price=body.unit_price,
+    )
+    return SubscriptionRead.from_model(subscription)
+
+
+@router.get("/reconciliations/change-log-check", response_model=list[MismatchRead])
+def change_log_check(session: SessionDep) -> list[MismatchRead]:
+    """Subscriptions whose quantity differs from what their change log adds up to."""
+    return [MismatchRead.from_mismatch(m) for m in service.change_log_check(session)]

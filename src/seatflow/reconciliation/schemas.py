@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from seatflow.reconciliation.service import Classification, Item, LogMismatch, Report
+from seatflow.schemas import IdStr, PriceIn
+
+
+class ReconciliationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider_account_id: str = Field(min_length=1, max_length=300, description="Id or name.")
+
+
+class ItemRead(BaseModel):
+    classification: Classification
+    detail: str
+    customer_id: IdStr | None
+    tenant_id: str | None
+    subscription_id: IdStr | None
+    external_id: str | None
+    offer_id: str | None
+    product_name: str | None
+    provider_quantity: int | None
+    seatflow_quantity: int | None
+    children_quantity: int | None
+    fixes: list[str]
+
+    @classmethod
+    def from_item(cls, item: Item) -> ItemRead:
+        return cls(
+            classification=item.classification,
+            detail=item.detail,
+            customer_id=str(item.customer_id) if item.customer_id else None,
+            tenant_id=item.tenant_id,
+            subscription_id=str(item.subscription_id) if item.subscription_id else None,
+            external_id=item.external_id,
+            offer_id=item.offer_id,
+            product_name=item.product_name,
+            provider_quantity=item.provider_quantity,
+            seatflow_quantity=item.seatflow_quantity,
+            children_quantity=item.children_quantity,
+            fixes=list(item.fixes),
+        )
+
+
+class ReportRead(BaseModel):
+    provider_account_id: IdStr
+    checked_at: datetime
+    tenants: int
+    provider_subscriptions: int
+    items: list[ItemRead]
+
+    @classmethod
+    def from_report(cls, report: Report) -> ReportRead:
+        return cls(
+            provider_account_id=str(report.provider_account_id),
+            checked_at=report.checked_at,
+            tenants=report.tenants,
+            provider_subscriptions=report.provider_subscriptions,
+            items=[ItemRead.from_item(i) for i in report.items],
+        )
+
+
+class AdoptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subscription_id: str = Field(min_length=1, max_length=100)
+    child_subscription_id: str | None = Field(default=None, max_length=100)
+    """The linked child that takes the difference (required when the subscription has linked children)."""
+
+
+class PushRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subscription_id: str = Field(min_length=1, max_length=100)
+
+
+class ImportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider_account_id: str = Field(min_length=1, max_length=300)
+    tenant_id: str = Field(min_length=1, max_length=100)
+    external_id: str = Field(min_length=1, max_length=100)
+    contract_id: str = Field(min_length=1, max_length=300)
+    unit_price: PriceIn | None = None
+
+
+class MismatchRead(BaseModel):
+    subscription_id: IdStr
+    quantity: int
+    change_log_quantity: int
+
+    @classmethod
+    def from_mismatch(cls, found: LogMismatch) -> MismatchRead:
+        return cls(
+            subscription_id=str(found.subscription_id),
+            quantity=found.quantity,
+            change_log_quantity=found.change_log_quantity,
+        )

@@ -1,0 +1,187 @@
+"""Reconciliation against the simulator (SPEC §9): drift found, classified, and fixed in one call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from seatflow.provisioning.worker import Worker
+from seatflow.simulator import SimulatorServer
+from seatflow.subscriptions.models import ChangeOrigin, Subscription
+from tests.factories import DemoCatalog, create_contract, load_demo_catalog
+from tests.subscriptions.helpers import PineConeVet, pine_cone_vet
+
+
+@pytest.fixture
+def vet(session: Session, simulator: SimulatorServer, make_worker: Callable[..., Worker]) -> PineConeVet:
+    """Pine Cone Vet bought at the simulator: parents 50 E3 and 20 EMS, provisioned."""
+    catalog: DemoCatalog = load_demo_catalog(session)
+    catalog.partner_center.settings = {"base_url": simulator.url}
+    setup = pine_cone_vet(session, catalog)
+    make_worker().drain(max_wait_seconds=30)
+    session.expire_all()
+    return setup
+
+
+def _report(client: TestClient) -> list[dict[str, Any]]:
+    response = client.post("/api/v1/reconciliations", json={"provider_account_id": "Partner Center"})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def _sim_patch(simulator: SimulatorServer, tenant: str, external_id: str, **body: Any) -> None:
+    httpx.patch(f"{simulator.url}/v1/customers/{tenant}/subscriptions/{external_id}", json=body).raise_for_status()
+
+
+def test_in_sync_after_provisioning_there_is_nothing_to_report(client: TestClient, vet: PineConeVet) -> None:
+    assert _report(client) == []
+
+
+def test_a_quantity_changed_at_the_provider_is_adopted_onto_the_chosen_child(
+    client: TestClient, session: Session, vet: PineConeVet, simulator: SimulatorServer
+) -> None:
+    parent = session.get_one(Subscription, vet.parent_e3.id)
+    assert parent.external_id
+    _sim_patch(simulator, "pine-cone-vet-tenant", parent.external_id, quantity=53)
+
+    (item,) = _report(client)
+
+    assert item["classification"] == "changed_at_provider"
+    assert (item["provider_quantity"], item["seatflow_quantity"], item["children_quantity"]) == (53, 50, 50)
+    assert item["subscription_id"] == str(parent.id)
+    assert item["fixes"] == ["adopt", "push"]
+
+    memphis = vet.locations["Memphis"].e3
+    refused = client.post("/api/v1/reconciliations/adopt", json={"subscription_id": str(parent.id)})
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "child_required"
+    adopted = client.post(
+        "/api/v1/reconciliations/adopt",
+        json={"subscription_id": str(parent.id), "child_subscription_id": str(memphis.id)},
+    )
+
+    assert adopted.status_code == 200, adopted.text
+    assert {(c["subscription_id"], c["quantity_before"], c["quantity_after"], c["origin"]) for c in adopted.json()} == {
+        (str(memphis.id), 15, 18, "provider_sync"),
+        (str(parent.id), 50, 53, "provider_sync"),
+    }
+    assert {c["provisioning_status"] for c in adopted.json()} == {"provisioned"}
+    session.expire_all()
+    children = [session.get_one(Subscription, loc.e3.id).quantity for loc in vet.locations.values()]
+    assert session.get_one(Subscription, parent.id).quantity == sum(children) == 53
+    assert _report(client) == []
+    assert client.get("/api/v1/reconciliations/change-log-check").json() == []
+
+
+def test_push_sends_seatflows_quantity_back_to_the_provider(
+    client: TestClient,
+    session: Session,
+    vet: PineConeVet,
+    simulator: SimulatorServer,
+    make_worker: Callable[..., Worker],
+) -> None:
+    parent = session.get_one(Subscription, vet.parent_ems.id)
+    assert parent.external_id
+    _sim_patch(simulator, "pine-cone-vet-tenant", parent.external_id, quantity=25)
+
+    pushed = client.post("/api/v1/reconciliations/push", json={"subscription_id": str(parent.id)})
+
+    assert pushed.status_code == 200, pushed.text
+    assert (pushed.json()["quantity_before"], pushed.json()["quantity_after"]) == (20, 20)
+    assert pushed.json()["provisioning_status"] == "awaiting_provisioning"
+    (pending,) = _report(client)
+    assert pending["classification"] == "provisioning_pending"
+    make_worker().drain(max_wait_seconds=30)
+    state = httpx.get(f"{simulator.url}/_sim/state").json()
+    assert next(s for s in state["subscriptions"] if s["id"] == parent.external_id)["quantity"] == 20
+    assert _report(client) == []
+
+
+def test_a_subscription_bought_only_at_the_provider_is_unknown_and_can_be_imported(
+    client: TestClient, session: Session, vet: PineConeVet, simulator: SimulatorServer
+) -> None:
+    catalog = vet.catalog
+    order = httpx.post(
+        f"{simulator.url}/v1/customers/pine-cone-vet-tenant/orders",
+        json={"lineItems": [{"lineItemNumber": 0, "offerId": catalog.business_premium.offer_id, "quantity": 4}]},
+    )
+    order.raise_for_status()
+    external_id = order.json()["lineItems"][0]["subscriptionId"]
+
+    (item,) = _report(client)
+
+    assert item["classification"] == "unknown_to_seatflow"
+    assert (item["external_id"], item["provider_quantity"], item["fixes"]) == (external_id, 4, ["import"])
+    contract = create_contract(session, customer=vet.customer, name="Pine Cone Vet - Head office")
+    session.commit()
+    imported = client.post(
+        "/api/v1/reconciliations/import",
+        json={
+            "provider_account_id": "Partner Center",
+            "tenant_id": "pine-cone-vet-tenant",
+            "external_id": external_id,
+            "contract_id": str(contract.id),
+        },
+    )
+
+    assert imported.status_code == 201, imported.text
+    assert (imported.json()["external_id"], imported.json()["quantity"]) == (external_id, 4)
+    assert imported.json()["product_id"] == str(catalog.business_premium.id)
+    (created,) = client.get(f"/api/v1/subscriptions/{imported.json()['id']}/changes").json()
+    assert (created["origin"], created["provisioning_status"]) == (ChangeOrigin.PROVIDER_SYNC.value, "provisioned")
+    assert _report(client) == []
+    again = client.post(
+        "/api/v1/reconciliations/import",
+        json={
+            "provider_account_id": "Partner Center",
+            "tenant_id": "pine-cone-vet-tenant",
+            "external_id": external_id,
+            "contract_id": str(contract.id),
+        },
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "already_mapped")
+
+
+def test_missing_and_unmapped_are_reported(
+    client: TestClient, session: Session, vet: PineConeVet, simulator: SimulatorServer
+) -> None:
+    httpx.post(
+        f"{simulator.url}/v1/customers",
+        json={"companyProfile": {"tenantId": "stray-tenant", "companyName": "Stray Co"}},
+    ).raise_for_status()
+    parent = session.get_one(Subscription, vet.parent_ems.id)
+    parent.external_id = "00000000-0000-0000-0000-00000000dead"
+    session.commit()
+
+    items = {i["classification"]: i for i in _report(client)}
+
+    assert set(items) == {"unmapped_tenant", "missing_at_provider", "unknown_to_seatflow"}
+    assert items["unmapped_tenant"]["tenant_id"] == "stray-tenant"
+    assert items["missing_at_provider"]["subscription_id"] == str(parent.id)
+
+
+def test_the_change_log_check_finds_a_quantity_its_log_does_not_explain(
+    client: TestClient, session: Session, vet: PineConeVet
+) -> None:
+    atlanta = session.get_one(Subscription, vet.locations["Atlanta"].e3.id)
+    atlanta.quantity = 12  # written behind the change log's back
+    session.commit()
+
+    found = client.get("/api/v1/reconciliations/change-log-check").json()
+
+    assert found == [{"subscription_id": str(atlanta.id), "quantity": 12, "change_log_quantity": 10}]
+
+
+def test_bad_reconciliation_requests(client: TestClient, vet: PineConeVet) -> None:
+    manual = client.post("/api/v1/reconciliations", json={"provider_account_id": "Manual"})
+    assert (manual.status_code, manual.json()["code"]) == (409, "not_reconcilable")
+    missing = client.post("/api/v1/reconciliations", json={"provider_account_id": "Nope"})
+    assert missing.status_code == 404
+    assert client.post("/api/v1/reconciliations/adopt", json={"subscription_id": "nope"}).status_code == 404
+    assert client.post("/api/v1/reconciliations", json={}).status_code == 422
