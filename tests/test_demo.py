@@ -1,4 +1,5 @@
-"""The README's demo command, as a new user runs it: it serves the API with the demo catalog."""
+"""The README's demo command, as a new user runs it: the API, portal and console, a worker and the Partner Center
+simulator, with the demo catalog, Pine Cone Vet and the E5 voice chain loaded and provisioned."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_demo_serves_the_demo_catalog_with_the_printed_key(tmp_path: Path) -> None:
-    port = _free_port()
+def test_demo_serves_everything_and_provisions_pine_cone_vet(tmp_path: Path) -> None:
+    port, simulator_port = _free_port(), _free_port()
     env = {**os.environ, "SEATFLOW_DEMO_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}", "COLUMNS": "200"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "seatflow", "demo", "--port", str(port)],
+        [sys.executable, "-m", "seatflow", "demo", "--port", str(port), "--simulator-port", str(simulator_port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -68,6 +69,34 @@ def test_demo_serves_the_demo_catalog_with_the_printed_key(tmp_path: Path) -> No
             "Office 365 Extra File Storage",
         } <= names
         assert len(names) == 10
+
+        # The worker provisions the demo at the simulator: Pine Cone Vet's parents and the E5 voice chain.
+        simulator = f"http://127.0.0.1:{simulator_port}"
+        assert any(simulator in line for line in output)
+        held: dict[str, int] = {}
+        for _ in range(100):
+            held = {
+                s["offerName"]: s["quantity"]
+                for s in httpx.get(f"{simulator}/_sim/state", timeout=5).json()["subscriptions"]
+            }
+            if len(held) == 6:
+                break
+            time.sleep(0.2)
+        assert held["Microsoft 365 E3"] == 50
+        assert held["Enterprise Mobility + Security E3"] == 20
+        assert held["Microsoft Teams Domestic Calling Plan"] == 5
+
+        # The printed portal login works (the login form's CSRF cookie and field, then the session).
+        login_line = next(line for line in output if "newyork@" in line)
+        email, password = (part.strip() for part in login_line.split("New York:")[1].split(" / "))
+        with httpx.Client(base_url=base, timeout=5) as browser:
+            page = browser.get("/portal/login")
+            token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+            answer = browser.post("/portal/login", data={"email": email, "password": password, "csrf_token": token})
+            assert answer.status_code == 303, answer.text
+            home = browser.get("/portal/")
+            assert "Pine Cone Vet - New York City" in home.text
+            assert "Pine Cone Vet - Atlanta" not in home.text
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -78,3 +107,5 @@ def test_demo_serves_the_demo_catalog_with_the_printed_key(tmp_path: Path) -> No
             proc.wait()
             stopped_by_ctrl_c = False
     assert stopped_by_ctrl_c, "Ctrl-C (SIGINT) did not stop the demo within 15 s"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{simulator_port}/_sim/state", timeout=2)  # the simulator stopped too

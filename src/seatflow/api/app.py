@@ -16,6 +16,7 @@ from seatflow.api.deps import require_operator
 from seatflow.api.routes import billing, catalog, customers, provisioning, reconciliation, subscriptions, system
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
+from seatflow.console import views as console
 from seatflow.db.engine import make_engine
 from seatflow.db.session import make_sessionmaker
 from seatflow.portal import views as portal
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(system.test_clock_router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(system.router)
     portal.install(app)
+    console.install(app)
 
     @app.middleware("http")
     async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

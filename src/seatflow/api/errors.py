@@ -109,18 +109,22 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, code, code.replace("_", " ").capitalize(), str(exc.detail))
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
         # The services check uniqueness first with a named error; this is the race between two requests.
         log.warning("api.integrity_error %s", exc.orig)
+        if page := html_page_for(request):
+            return page(request, 409, "Conflict", "This conflicts with a change made at the same time: try again.")
         return problem(409, "conflict", "Conflict", "The change conflicts with another one made at the same time.")
 
     @app.exception_handler(DataError)
-    async def _data(_request: Request, exc: DataError) -> JSONResponse:
+    async def _data(request: Request, exc: DataError) -> Response:
         # A value the database cannot hold (PostgreSQL: a NUL character in text, a string too long for its
         # column) that validation let through is still the client's bad input, never a 500.
         log.warning("api.data_error %s", exc.orig)
         reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
         detail = f"A value sent is not valid for the database: {reason}."
+        if page := html_page_for(request):
+            return page(request, 422, "Check the form", "A value sent is not valid: go back and correct it.")
         return problem(422, "validation_failed", "Validation failed", detail)
 
     @app.exception_handler(Exception)

@@ -101,7 +101,7 @@ def _header(pdf: _Document, invoice: Invoice, seller: Seller) -> None:
 def _address_lines(address: object) -> list[str]:
     if not isinstance(address, dict):
         return []
-    keys = ("line1", "line2", "street", "city", "state", "postal_code", "country")
+    keys = ("line1", "line2", "city", "region", "postal_code", "country")
     parts = [str(address[k]) for k in keys if address.get(k)]
     return parts or [str(v) for v in address.values() if v]
 

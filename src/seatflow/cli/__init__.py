@@ -10,6 +10,7 @@ from seatflow.cli import (
     catalog,
     customers,
     db,
+    operators,
     provisioning,
     reconciliation,
     serve,
@@ -41,6 +42,7 @@ app.command("worker")(provisioning.worker)
 app.command("bill")(billing.bill)
 app.add_typer(billing.invoices_app, name="invoices")
 app.add_typer(reconciliation.app, name="reconcile")
+app.add_typer(operators.app, name="operators")
 app.command("renew")(subscriptions.renew)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)

@@ -29,7 +29,7 @@ THROTTLE_PER_EMAIL = 5
 THROTTLE_PER_IP = 20
 """Failed logins allowed per e-mail address, and per client address, in the window."""
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # shared with the console's operator logins
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
 
 

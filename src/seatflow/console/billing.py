@@ -1,0 +1,210 @@
+"""Billing (SPEC §8): runs, a preview that writes nothing, a run, invoices with their PDF, and voiding one."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import TypeAdapter, ValidationError
+
+from seatflow.api.deps import SettingsDep
+from seatflow.billing import service as billing
+from seatflow.billing.models import BillingRun, InvoiceStatus
+from seatflow.billing.pdf import render_invoice, seller_of
+from seatflow.billing.runs import RunSummary, run_billing
+from seatflow.console import queries
+from seatflow.console.models import OperatorRole
+from seatflow.console.web import (
+    PREFIX,
+    Console,
+    ConsoleDep,
+    CsrfField,
+    FormProblem,
+    clean_text,
+    error_status,
+    not_found,
+    now_of,
+    redirect,
+    render,
+    require_id,
+)
+from seatflow.errors import SeatflowError
+from seatflow.ids import parse_id
+from seatflow.schemas import DayIn
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+INVOICES_PER_PAGE = 50
+PREVIEW_LIMIT = 200
+_day = TypeAdapter(DayIn)
+
+
+def _billing_page(request: Request, console: Console, status: int = 200, **extra: Any) -> Response:
+    extra.setdefault("run_date", now_of(request).date().isoformat())
+    return render(
+        request,
+        "billing.html",
+        status,
+        console=console,
+        active="billing",
+        runs=queries.recent_runs(console.db, limit=20),
+        **extra,
+    )
+
+
+@router.get("/billing", response_class=HTMLResponse)
+def billing_page(request: Request, console: ConsoleDep) -> Response:
+    return _billing_page(request, console)
+
+
+def _run_date(value: str) -> date:
+    try:
+        return _day.validate_python(value.strip())
+    except ValidationError as error:
+        raise FormProblem("Enter the run's date as YYYY-MM-DD (from 2000 on).") from error
+
+
+DateField = Annotated[str, Form(alias="date", max_length=20)]
+
+
+@router.post("/billing/preview", response_class=HTMLResponse)
+def preview(
+    request: Request, console: ConsoleDep, settings: SettingsDep, day: DateField = "", csrf_token: CsrfField = None
+) -> Response:
+    """What a run on that date would invoice, computed the same way; nothing is written."""
+    console.authorize(csrf_token)
+    try:
+        run_date = _run_date(day)
+    except FormProblem as problem:
+        return _billing_page(request, console, 422, error=problem.message, run_date=day)
+    summary = run_billing(
+        console.db,
+        run_date=run_date,
+        now=now_of(request),
+        requested_by=console.actor.name,
+        dry_run=True,
+        invoice_prefix=settings.invoice_prefix,
+        preview_limit=PREVIEW_LIMIT,
+    )
+    return _billing_page(request, console, preview=_preview(console, summary), run_date=run_date.isoformat())
+
+
+def _preview(console: Console, summary: RunSummary) -> dict[str, Any]:
+    contracts = queries.contracts_by_id(console.db, {d.contract.id for d in summary.preview})
+    customers = queries.names_of_customers(console.db, {d.contract.customer_id for d in summary.preview})
+    return {
+        "summary": summary,
+        "drafts": summary.preview,
+        "contracts": contracts,
+        "customers": customers,
+        "invoices": sum(t.invoices for t in summary.totals.values()),
+    }
+
+
+@router.post("/billing/runs", response_class=HTMLResponse)
+def run(
+    request: Request, console: ConsoleDep, settings: SettingsDep, day: DateField = "", csrf_token: CsrfField = None
+) -> Response:
+    """Invoice every contract whose cycle is due on that date; a rerun for the same date creates nothing."""
+    console.authorize(csrf_token)
+    try:
+        run_date = _run_date(day)
+        with console.attempt():
+            summary = run_billing(
+                console.db,
+                run_date=run_date,
+                now=now_of(request),
+                requested_by=console.actor.name,
+                invoice_prefix=settings.invoice_prefix,
+            )
+    except FormProblem as problem:
+        return _billing_page(request, console, 422, error=problem.message, run_date=day)
+    except SeatflowError as error:
+        return _billing_page(request, console, error_status(error), error=error.message, run_date=day)
+    return redirect(f"{PREFIX}/billing/runs/{summary.run_id}")
+
+
+@router.get("/billing/runs/{run_id}", response_class=HTMLResponse)
+def run_page(run_id: str, request: Request, console: ConsoleDep) -> Response:
+    found = console.db.get(BillingRun, require_id(run_id, "billing run"))
+    if found is None:
+        raise not_found("billing run")
+    invoices, more = queries.invoices_newest_first(
+        console.db, status=None, contract_id=None, run_id=found.id, before=None, limit=500
+    )
+    return render(
+        request, "run.html", console=console, active="billing", run=found, invoices=invoices, more=more is not None
+    )
+
+
+@router.get("/invoices", response_class=HTMLResponse)
+def invoices_page(
+    request: Request, console: ConsoleDep, status: str = "", contract: str = "", before: str = ""
+) -> Response:
+    chosen = InvoiceStatus(status) if status in InvoiceStatus.__members__.values() else None
+    invoices, next_before = queries.invoices_newest_first(
+        console.db,
+        status=chosen,
+        contract_id=parse_id(contract),
+        run_id=None,
+        before=parse_id(before),
+        limit=INVOICES_PER_PAGE,
+    )
+    return render(
+        request,
+        "invoices.html",
+        console=console,
+        active="invoices",
+        invoices=invoices,
+        next_before=next_before,
+        chosen_status=chosen.value if chosen else "",
+        contract=contract if parse_id(contract) else "",
+        statuses=[s.value for s in InvoiceStatus],
+    )
+
+
+def _invoice_page(request: Request, console: Console, invoice_id: str, status: int = 200, **extra: Any) -> Response:
+    invoice = billing.require_invoice(console.db, require_id(invoice_id, "invoice"))
+    lines = billing.lines_of(console.db, invoice.id)
+    return render(
+        request, "invoice.html", status, console=console, active="invoices", invoice=invoice, lines=lines, **extra
+    )
+
+
+@router.get("/invoices/{invoice_id}", response_class=HTMLResponse)
+def invoice_page(invoice_id: str, request: Request, console: ConsoleDep) -> Response:
+    return _invoice_page(request, console, invoice_id)
+
+
+@router.get("/invoices/{invoice_id}/pdf")
+def invoice_pdf(invoice_id: str, console: ConsoleDep, settings: SettingsDep) -> Response:
+    invoice = billing.require_invoice(console.db, require_id(invoice_id, "invoice"))
+    body = render_invoice(invoice, billing.lines_of(console.db, invoice.id), seller_of(settings))
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{invoice.number}.pdf"'},
+    )
+
+
+@router.post("/invoices/{invoice_id}/void", response_class=HTMLResponse)
+def void(
+    invoice_id: str,
+    request: Request,
+    console: ConsoleDep,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: CsrfField = None,
+) -> Response:
+    """Admins only: the invoice is void, its cycle is billed again by the next run (with a new number)."""
+    console.authorize(csrf_token, OperatorRole.ADMIN)
+    invoice = billing.require_invoice(console.db, require_id(invoice_id, "invoice"))
+    try:
+        text = clean_text(reason, field="The reason")
+        with console.attempt():
+            billing.void_invoice(console.db, invoice=invoice, reason=text, now=now_of(request))
+    except FormProblem as problem:
+        return _invoice_page(request, console, invoice_id, 422, error=problem.message)
+    except SeatflowError as error:
+        return _invoice_page(request, console, invoice_id, error_status(error), error=error.message)
+    return redirect(f"{PREFIX}/invoices/{invoice.id}?done=void")

@@ -1,0 +1,180 @@
+"""The console's web plumbing: templates, the logged-in operator and what its role allows, CSRF, errors as pages.
+
+Every POST carries a CSRF token (the session's, or before login a double-submit cookie) and is checked in this
+order: logged in, token, role. A refusal changes nothing: it is raised before any service is called.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from seatflow.api.deps import SessionDep, get_clock
+from seatflow.api.errors import status_of
+from seatflow.clock import Clock
+from seatflow.config import Settings
+from seatflow.console import accounts
+from seatflow.console.models import ConsoleSession, Operator, OperatorRole
+from seatflow.errors import SeatflowError
+from seatflow.ids import parse_id
+from seatflow.money import format_money
+from seatflow.subscriptions.models import ChangeOrigin
+from seatflow.subscriptions.schemas import Actor
+
+PREFIX = "/console"
+SESSION_COOKIE = "seatflow_console"
+CSRF_COOKIE = "seatflow_console_csrf"
+ROLE_RANK = {OperatorRole.READ_ONLY: 0, OperatorRole.OPERATOR: 1, OperatorRole.ADMIN: 2}
+ROLE_LABELS = {OperatorRole.READ_ONLY: "read-only", OperatorRole.OPERATOR: "operator", OperatorRole.ADMIN: "admin"}
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["money"] = lambda value: format_money(value) or ""
+templates.env.filters["words"] = lambda value: str(getattr(value, "value", value)).replace("_", " ")
+templates.env.filters["signed"] = lambda value: f"{value:+d}"
+templates.env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+class ConsoleError(Exception):
+    """Rendered as a page with a message (never a stack trace or JSON)."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+class LoginRequired(Exception):
+    pass
+
+
+def not_found(what: str) -> ConsoleError:
+    return ConsoleError(404, "Not found", f"There is no {what} here.")
+
+
+def secure(request: Request, settings: Settings) -> bool:
+    return request.url.scheme == "https" or settings.public_base_url.startswith("https://")
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def now_of(request: Request) -> datetime:
+    clock: Clock = get_clock(request)
+    return clock.now()
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, context, status_code=status)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+class Console:
+    """The logged-in operator of a request, what its role allows, and its CSRF token."""
+
+    def __init__(self, session: Session, console_session: ConsoleSession, operator: Operator) -> None:
+        self.db = session
+        self.console_session = console_session
+        self.operator = operator
+
+    @property
+    def csrf(self) -> str:
+        return self.console_session.csrf_token
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(ChangeOrigin.OPERATOR, f"console {self.operator.email}")
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.operator.role]
+
+    def may(self, role: OperatorRole) -> bool:
+        return ROLE_RANK[self.operator.role] >= ROLE_RANK[role]
+
+    @property
+    def operates(self) -> bool:
+        """Runs the work: the queue, billing runs, the worker, reconciliation fixes."""
+        return self.may(OperatorRole.OPERATOR)
+
+    @property
+    def voids(self) -> bool:
+        return self.may(OperatorRole.ADMIN)
+
+    def check_csrf(self, token: str | None) -> None:
+        if not token or not secrets.compare_digest(token, self.csrf):
+            raise ConsoleError(403, "Refused", "This form has expired or did not come from seatflow. Reload the page.")
+
+    def authorize(self, token: str | None, role: OperatorRole = OperatorRole.OPERATOR) -> None:
+        """For every POST that changes something: the session's token, then the role."""
+        self.check_csrf(token)
+        if not self.may(role):
+            needed = "an administrator" if role is OperatorRole.ADMIN else "an operator or an administrator"
+            raise ConsoleError(403, "Not allowed", f"Your role ({self.role_label}) may not do this: it takes {needed}.")
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """A use case in a savepoint: when it raises, nothing it wrote stays, and the caller shows the message."""
+        try:
+            with self.db.begin_nested():
+                yield
+        except SeatflowError:
+            self.db.expire_all()
+            raise
+
+
+def get_console(request: Request, session: SessionDep) -> Console:
+    found = accounts.current(session, request.cookies.get(SESSION_COOKIE), now_of(request))
+    if found is None:
+        raise LoginRequired
+    console_session, operator = found
+    return Console(session, console_session, operator)
+
+
+ConsoleDep = Annotated[Console, Depends(get_console)]
+CsrfField = Annotated[str | None, Form(alias="csrf_token")]
+
+
+def error_status(error: SeatflowError) -> int:
+    return status_of(error)
+
+
+def require_id(ref: str, what: str) -> uuid.UUID:
+    """The UUID in a path, or the not-found page."""
+    parsed = parse_id(ref)
+    if parsed is None:
+        raise not_found(what)
+    return parsed
+
+
+class FormProblem(Exception):
+    """Bad form input: the page is shown again with the message, and nothing is changed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def plain(value: str) -> str:
+    """A search or a name to look up, without NUL characters: PostgreSQL refuses them in text, and no name
+    holds one."""
+    return value.replace("\x00", "")
+
+
+def clean_text(value: str, *, field: str) -> str:
+    """Form text as the database can hold it (PostgreSQL refuses NUL characters in text)."""
+    if "\x00" in value:
+        raise FormProblem(f"{field} holds a character that is not allowed.")
+    return value.strip()
