@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from seatflow.subscriptions.rules import add_months
 
@@ -56,10 +57,7 @@ class Schedule:
     """The contract's last day when it does not renew."""
 
     def cycle(self, index: int) -> Cycle:
-        start = add_months(self.start, index * self.months)
-        full_end = add_months(self.start, (index + 1) * self.months) - ONE_DAY
-        end = min(full_end, self.ends) if self.ends else full_end
-        return Cycle(index, start, end, full_end, self.months, self.start)
+        return _cycle(self.start, self.months, self.ends, index)
 
     def index_of(self, day: date) -> int:
         """The cycle containing ``day`` (which is on or after the start)."""
@@ -78,6 +76,16 @@ class Schedule:
 
     def exists(self, cycle: Cycle) -> bool:
         return self.ends is None or cycle.start <= self.ends
+
+
+@lru_cache(maxsize=65_536)
+def _cycle(first: date, months: int, ends: date | None, index: int) -> Cycle:
+    """Cycle ``index`` of a schedule. Cached (Cycle is immutable): a billing run asks for the same few cycles of
+    every contract that shares a start date and frequency, six times per contract."""
+    start = add_months(first, index * months)
+    full_end = add_months(first, (index + 1) * months) - ONE_DAY
+    end = min(full_end, ends) if ends else full_end
+    return Cycle(index, start, end, full_end, months, first)
 
 
 def due_cycles(schedule: Schedule, *, after: int | None, run_date: date, advance: bool) -> list[Cycle]:

@@ -81,17 +81,11 @@ class Draft:
     settled_changes: list[uuid.UUID] = field(default_factory=list)
     """Open changes this invoice accounts for (with a line, or inside the starting quantity)."""
 
-    @property
-    def subtotal(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal(0))
-
-    @property
-    def tax(self) -> Decimal:
-        return tax_of(self.subtotal, self.contract.tax_rate, self.contract.currency)
-
-    @property
-    def total(self) -> Decimal:
-        return self.subtotal + self.tax
+    subtotal: Decimal = Decimal(0)
+    tax: Decimal = Decimal(0)
+    total: Decimal = Decimal(0)
+    """Set once by ``draft_invoice`` when the lines are final (as properties they summed the lines on every read:
+    eight times per invoice in a run)."""
 
 
 def draft_invoice(
@@ -120,6 +114,9 @@ def draft_invoice(
             draft.settled_changes.append(change.id)
             if isinstance(line, DraftLine) and line.amount != 0:
                 draft.lines.append(line)
+    draft.subtotal = sum((line.amount for line in draft.lines), Decimal(0))
+    draft.tax = tax_of(draft.subtotal, contract.tax_rate, contract.currency)
+    draft.total = draft.subtotal + draft.tax
     return draft
 
 

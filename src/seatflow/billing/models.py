@@ -57,7 +57,9 @@ class Invoice(IdMixin, Base):
     )
 
     number: Mapped[str] = mapped_column(String(40), unique=True)
-    contract_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("billing_contracts.id", ondelete="RESTRICT"))
+    contract_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("billing_contracts.id", ondelete="RESTRICT"), index=True
+    )
     customer_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("customer_accounts.id", ondelete="RESTRICT"), index=True
     )

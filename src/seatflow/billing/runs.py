@@ -27,6 +27,7 @@ from seatflow.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSta
 from seatflow.catalog.models import Product
 from seatflow.contracts.models import BillingContract, BillingPolicy, ContractStatus, ProrationUnit
 from seatflow.customers.models import CustomerAccount
+from seatflow.db.bulk import execute_many
 from seatflow.db.sequences import allocate
 from seatflow.ids import new_id
 from seatflow.money import format_money
@@ -103,7 +104,7 @@ def run_billing(
         stmt = _billable_contracts(run_date).order_by(BillingContract.id).limit(chunk_size)
         if after is not None:
             stmt = stmt.where(BillingContract.id > after)
-        rows = session.execute(stmt).all()
+        rows = session.connection().execute(stmt).all()  # Core rows: no ORM result machinery
         if not rows:
             break
         after = rows[-1].id
@@ -176,7 +177,7 @@ def _drafts_for(
     ids = [c.id for c in contracts]
     billed = {
         row.contract_id: (row.first, row.last)
-        for row in session.execute(
+        for row in session.connection().execute(
             select(
                 Invoice.contract_id,
                 func.min(Invoice.cycle_index).label("first"),
@@ -239,7 +240,7 @@ def _voided_cycles(session: Session, contract_ids: list[uuid.UUID]) -> dict[uuid
         ),
     )
     found: dict[uuid.UUID, list[int]] = defaultdict(list)
-    for contract_id, index in session.execute(stmt):
+    for contract_id, index in session.connection().execute(stmt):
         found[contract_id].append(index)
     return found
 
@@ -266,7 +267,7 @@ def _subscriptions_and_changes(
         .order_by(s.contract_id, Product.name, s.id)
     )
     subscriptions: dict[uuid.UUID, list[SubscriptionRow]] = defaultdict(list)
-    for row in session.execute(stmt):
+    for row in session.connection().execute(stmt):
         quantity = 0 if row.status is SubscriptionStatus.CANCELLED else row.quantity
         subscriptions[row.contract_id].append(
             SubscriptionRow(row.id, row.product_id, row.name, row.unit_price, quantity)
@@ -279,7 +280,7 @@ def _subscriptions_and_changes(
         .order_by(c.created_at, c.id)
     )
     changes: dict[uuid.UUID, list[ChangeRow]] = defaultdict(list)
-    for change in session.execute(change_stmt):
+    for change in session.connection().execute(change_stmt):
         changes[change.subscription_id].append(
             ChangeRow(
                 change.id,
@@ -346,11 +347,12 @@ def _write(
                 }
             )
         settled.extend({"b_change": change_id, "b_invoice": invoice_id} for change_id in draft.settled_changes)
-    session.execute(insert(Invoice), invoices)
-    session.execute(insert(InvoiceLine), lines)
+    execute_many(session, insert(cast(Table, Invoice.__table__)), invoices)
+    execute_many(session, insert(cast(Table, InvoiceLine.__table__)), lines)
     if settled:
         changes = cast(Table, LicenseChange.__table__)  # Core: one UPDATE per row, no ORM bookkeeping
-        session.execute(
+        execute_many(
+            session,
             update(changes)
             .where(changes.c.id == bindparam("b_change"))
             .values(billing_status=BillingStatus.INVOICED, invoice_id=bindparam("b_invoice")),
