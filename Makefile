@@ -24,7 +24,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 
 install: $(VENV)/.installed ## Create .venv and install seatflow with its pinned dependencies
 
-demo: install ## Run the demo: migrate a SQLite file, load the demo catalog, print an API key, serve on :8000
+demo: install ## The demo on SQLite: API, console, portal (:8000), worker, simulator (:8100), Pine Cone Vet loaded
 	$(BIN)/seatflow demo
 
 serve: install ## Serve the API on the configured database (SEATFLOW_DATABASE_URL)
@@ -57,6 +57,10 @@ check: lint typecheck test ## Everything CI checks except PostgreSQL
 bench: install ## Run the benchmarks on SQLite and PostgreSQL (figures go to docs/benchmarks.md)
 	$(BIN)/python bench/catalog_import.py
 	$(BIN)/python bench/catalog_import.py --postgres
+	$(BIN)/python bench/provisioning.py
+	$(BIN)/python bench/provisioning.py --postgres
+	$(BIN)/python bench/billing_run.py --dry-run-too
+	$(BIN)/python bench/billing_run.py --dry-run-too --postgres
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
