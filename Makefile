@@ -41,9 +41,10 @@ test-pg: install ## Run the tests against a fresh PostgreSQL database on $(PG_HO
 	SEATFLOW_TEST_DATABASE_URL=postgresql+psycopg://postgres@$(PG_HOST):$(PG_PORT)/$(PG_TEST_DB) $(BIN)/pytest; \
 	  status=$$?; $(BIN)/python scripts/pg_test_db.py drop $(PG_TEST_DB); exit $$status
 
-lint: install ## ruff: lint and formatting
+lint: install ## ruff (lint and formatting) and the layer rules of docs/architecture.md (import-linter)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/lint-imports --no-cache
 
 fmt: install ## Format the code
 	$(BIN)/ruff format $(CODE)

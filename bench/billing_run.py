@@ -61,6 +61,7 @@ from sqlalchemy import Engine, Table, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow.billing import runs
 from seatflow.billing.models import BillingRun, Invoice, InvoiceLine
 from seatflow.catalog.models import BillingFrequency, ProductKind, ProviderKind, ReductionBehavior, Term

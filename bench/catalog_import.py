@@ -51,6 +51,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow.catalog.imports import ImportFormat, import_catalog
 from seatflow.catalog.microsoft_csv import decode, parse
 from seatflow.catalog.models import Product, ProviderKind

@@ -22,7 +22,10 @@ spawning them until the queue is empty and until they have exited:
 * latency: p50 / p99 of a child change's ``provisioned_at - created_at``. Every change was recorded before
   the workers started, so this is recording time + waiting in the queue, not a worker's reaction time; the
   same percentiles measured from the moment the workers were spawned (queue position) are printed beside it;
-* CPU seconds and peak RSS of each worker process (``os.wait4``), CPU seconds of the simulator during the
+* CPU seconds of each worker process (``os.wait4``) and its peak RSS (``VmHWM`` in ``/proc/PID/status``,
+  sampled every 50 ms while it runs: ``ru_maxrss`` of a child started by ``subprocess`` never reads below
+  this process's own peak, since the child's memory before ``exec`` was a copy of ours), CPU seconds of the
+  simulator during the
   drain, and how busy the machine's CPUs were (``/proc/stat``) during the drain.
 
 The simulator runs in a process of its own (``seatflow simulator --port P``) unless --simulator thread puts it
@@ -65,6 +68,7 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.imports import ImportFormat, import_catalog
 from seatflow.catalog.models import ProviderAccount
@@ -419,6 +423,8 @@ class WorkerExit:
     """From spawning the workers until this one exited."""
     cpu_seconds: float
     max_rss: int
+    last_rss: int
+    """The resident set at the last sample before the process exited."""
     result: dict[str, Any]
     stderr_tail: str
 
@@ -463,8 +469,16 @@ def run_workers(
 
 
 def _wait_workers(count: int, outputs: dict[int, tuple[Path, Path]], exits: list[WorkerExit], t0: float) -> None:
+    peaks = dict.fromkeys(outputs, 0)
+    last = dict.fromkeys(outputs, 0)
     while len(exits) < count:
-        pid, status, usage = os.wait4(-1, 0)
+        pid, status, usage = os.wait4(-1, os.WNOHANG)
+        if pid == 0:
+            for running in set(outputs) - {e.pid for e in exits}:
+                peak, rss = _memory(running)
+                peaks[running], last[running] = max(peaks[running], peak), rss or last[running]
+            time.sleep(0.05)
+            continue
         seconds = time.perf_counter() - t0
         if pid not in outputs:
             raise SystemExit(f"process {pid} (the simulator?) exited during the drain")
@@ -480,11 +494,26 @@ def _wait_workers(count: int, outputs: dict[int, tuple[Path, Path]], exits: list
                 code,
                 seconds,
                 usage.ru_utime + usage.ru_stime,
-                usage.ru_maxrss * 1024,
+                peaks[pid],
+                last[pid],
                 result,
                 err.read_text(errors="replace")[-2000:],
             )
         )
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """The process's resident-set high-water mark and resident set now (``VmHWM``, ``VmRSS``; bytes);
+    zeros once it is gone."""
+    values = {"VmHWM:": 0, "VmRSS:": 0}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, *rest = line.split()
+            if name in values:
+                values[name] = int(rest[0]) * 1024
+    except OSError:
+        pass
+    return values["VmHWM:"], values["VmRSS:"]
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -712,6 +741,9 @@ def _run(
     if args.profile:
         _profile(args, url, run, simulator)
         return run
+    if args.analyze:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
     # The workers refuse a database that is not at the code's head revision: migrate again in case the tree gained
     # a migration since the setup (a no-op otherwise).
     upgrade(url)
@@ -750,7 +782,7 @@ def report(run: Run) -> None:
         tally = {k: v for k, v in e.result.items() if v}
         print(
             f"    worker {n + 1} (pid {e.pid}): exit {e.exit_code} after {e.seconds:.2f} s, CPU {e.cpu_seconds:.2f} s, "
-            f"peak RSS {e.max_rss / MB:.1f} MB, {tally}"
+            f"peak RSS {e.max_rss / MB:.1f} MB (at the end {e.last_rss / MB:.1f} MB), {tally}"
         )
         if e.exit_code != 0:
             print("      stderr: " + e.stderr_tail.replace("\n", "\n      "))
@@ -905,6 +937,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="drain with one in-process worker with timed phases instead"
     )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="run ANALYZE after recording the changes, so the planner's statistics know the queue's size",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database at the end")
     parser.add_argument(
         "--sql",
@@ -932,6 +969,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  extra SQL after migrating: {statement}")
     if args.latency_ms:
         print(f"  simulator latency during the drain: {args.latency_ms} ms a request")
+    if args.analyze:
+        print("  ANALYZE after recording the changes")
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="seatflow-bench-") as tmp:
         for workers in counts:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,13 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from seatflow.api.app import create_app
-from seatflow.api.deps import get_session
+import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow.auth.service import create_api_key
 from seatflow.config import Settings
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
+from seatflow.web.app import create_app
+from seatflow.web.deps import get_read_session, get_read_unit, get_session
 
 pytest_plugins = ["tests.simulator_fixtures"]
 
@@ -104,7 +106,15 @@ def app_client(engine: Engine, session: Session, settings: Settings) -> Iterator
             session.rollback()
             raise
 
+    @contextmanager
+    def _read_unit() -> Iterator[Session]:
+        session.commit()
+        session.expire_all()
+        yield session
+
     app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_read_session] = _session
+    app.dependency_overrides[get_read_unit] = lambda: _read_unit
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
-from seatflow.db.metadata import metadata
+from seatflow.models import metadata
 
 
 def test_upgrade_head_on_an_empty_database_builds_every_table(empty_database_url: str) -> None:

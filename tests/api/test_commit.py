@@ -7,13 +7,13 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, func, select
 
-from seatflow.api.app import create_app
 from seatflow.auth.service import create_api_key
 from seatflow.catalog.models import ProviderAccount
 from seatflow.config import Settings
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
 from seatflow.db.session import make_sessionmaker, unit_of_work
+from seatflow.web.app import create_app
 
 
 def test_a_commit_that_fails_is_reported_and_keeps_nothing(tmp_path: Path) -> None:

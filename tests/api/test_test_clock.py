@@ -15,11 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from seatflow.api.app import create_app
 from seatflow.auth.service import create_api_key
 from seatflow.config import Settings
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
+from seatflow.web.app import create_app
 from tests.api.helpers import create_account, create_product, problem
 
 SET_TO = datetime(2026, 12, 1, tzinfo=UTC)

@@ -17,7 +17,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from seatflow.api.app import create_app
 from seatflow.catalog import repository
 from seatflow.catalog import service as product_service
 from seatflow.catalog.imports import ImportFormat, import_catalog
@@ -25,6 +24,7 @@ from seatflow.catalog.schemas import ProductRead
 from seatflow.config import Settings
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
+from seatflow.web.app import create_app
 from tests.cli.conftest import Run
 
 DEMO = Path(str(resources.files("seatflow.catalog").joinpath("demo_catalog.yaml")))

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from seatflow.api.deps import get_session_factory
 from seatflow.console import accounts
 from seatflow.console.models import OperatorRole
 from seatflow.provisioning.worker import Worker
+from seatflow.web.deps import get_session_factory
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
 from tests.provisioning.conftest import FAST, ManualClock
 from tests.subscriptions.helpers import PineConeVet, pine_cone_vet

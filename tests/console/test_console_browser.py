@@ -18,7 +18,6 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Viewport
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from seatflow.api.app import create_app
 from seatflow.billing.models import BillingRun, Invoice
 from seatflow.config import Settings
 from seatflow.console import accounts
@@ -26,6 +25,7 @@ from seatflow.console.models import OperatorRole
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import Subscription
+from seatflow.web.app import create_app
 from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, screenshot, serve
 from tests.factories import (
     FACTORY_TODAY,

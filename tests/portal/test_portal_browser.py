@@ -29,7 +29,6 @@ from playwright.sync_api import (
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from seatflow.api.app import create_app
 from seatflow.billing.models import Invoice
 from seatflow.billing.runs import run_billing
 from seatflow.config import Settings
@@ -39,6 +38,7 @@ from seatflow.customers.service import invite_contact
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import Subscription
+from seatflow.web.app import create_app
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
 from tests.portal.browser import CHROMIUM, CHROMIUM_ARGS, screenshot, serve
 from tests.portal.conftest import PASSWORD, make_contact

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from seatflow.api.deps import get_clock, get_session_factory
 from seatflow.simulator import SimulatorServer
+from seatflow.web.deps import get_clock, get_session_factory
 from tests.factories import DemoCatalog, load_demo_catalog
 from tests.provisioning.conftest import ManualClock
 from tests.subscriptions.helpers import PineConeVet, pine_cone_vet

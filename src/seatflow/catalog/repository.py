@@ -162,12 +162,25 @@ def bundles_using(session: Session, product_id: uuid.UUID) -> Sequence[Bundle]:
     return session.execute(stmt).scalars().all()
 
 
-def subscription_count(session: Session, product_id: uuid.UUID) -> int:
-    """How many subscriptions (of any status) are of this product: history keeps referring to them."""
-    from seatflow.subscriptions.models import Subscription  # the catalog is below subscriptions; read only
+def uses_elsewhere(session: Session, product_id: uuid.UUID) -> dict[str, int]:
+    """Rows outside the catalog that refer to this product (subscriptions, invoice lines), by table.
 
-    stmt = select(func.count()).select_from(Subscription).where(Subscription.product_id == product_id)
-    return int(session.execute(stmt).scalar_one())
+    The catalog sits below every other domain and imports none of them: the tables are found through their
+    foreign keys to ``products`` in the mapped metadata, so a new referring table is counted without a change
+    here (the entry points map every model through ``seatflow.models``)."""
+    own = {Product.__tablename__, ProductParent.__tablename__, BundleItem.__tablename__}
+    counts: dict[str, int] = {}
+    for table in Product.metadata.sorted_tables:
+        if table.name in own:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table.name != Product.__tablename__:
+                continue
+            stmt = select(func.count()).select_from(table).where(fk.parent == product_id)
+            found = int(session.execute(stmt).scalar_one())
+            if found:
+                counts[table.name] = counts.get(table.name, 0) + found
+    return counts
 
 
 def bundles_hanging(session: Session, product_id: uuid.UUID, parent_id: uuid.UUID) -> Sequence[str]:

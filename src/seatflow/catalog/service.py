@@ -203,7 +203,7 @@ def update_product(session: Session, *, product: Product, data: ProductUpdate) -
 
 
 def _check_kind_change(session: Session, *, product: Product, kind: ProductKind) -> None:
-    if repository.subscription_count(session, product.id):
+    if repository.uses_elsewhere(session, product.id):
         raise ProductInUse(f"{label(product)} has subscriptions: its kind can no longer change.")
     bundles = repository.bundles_using(session, product.id)
     if bundles:
@@ -285,9 +285,8 @@ def reactivate_product(session: Session, *, product: Product) -> Product:
 def product_usage(session: Session, product: Product) -> list[str]:
     """Where the product is used; a used product can only be retired."""
     uses = [f"bundle {bundle.name!r}" for bundle in repository.bundles_using(session, product.id)]
-    subscriptions = repository.subscription_count(session, product.id)
-    if subscriptions:
-        uses.append(f"{subscriptions} subscription(s)")
+    for table, count in repository.uses_elsewhere(session, product.id).items():
+        uses.append(f"{count} {table.replace('_', ' ').removesuffix('s')}(s)")
     uses += [f"possible parent of {label(child)}" for child in repository.children_of(session, product.id)]
     return uses
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
 from seatflow.db import migrate

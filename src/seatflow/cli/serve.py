@@ -28,7 +28,7 @@ def serve(
     Run `seatflow worker` beside it to provision changes."""
     import uvicorn  # the web stack loads only for the commands that serve (every other command starts faster)
 
-    from seatflow.api.app import create_app
+    from seatflow.web.app import create_app
 
     config = settings()
     session_factory()  # refuses an unreachable or unmigrated database with a one-line reason
@@ -50,10 +50,10 @@ def demo(
     Each run starts from a fresh database (the simulator keeps nothing either), unless --keep."""
     import uvicorn
 
-    from seatflow.api.app import create_app
     from seatflow.clock import DatabaseTestClock
     from seatflow.provisioning.worker import Worker, WorkerConfig
     from seatflow.simulator import SimulatorServer, SimulatorState
+    from seatflow.web.app import create_app
 
     config = Settings(**{**settings().model_dump(), "database_url": database_url, "test_clock": True})
     if not keep:

@@ -85,7 +85,9 @@ def login(session: Session, *, email: str, password: str, ip: str, now: datetime
     return Started(token, row)
 
 
-def current(session: Session, token: str | None, now: datetime) -> tuple[ConsoleSession, Operator] | None:
+def current(
+    session: Session, token: str | None, now: datetime, *, touch: bool = True
+) -> tuple[ConsoleSession, Operator] | None:
     if not token:
         return None
     row = session.execute(
@@ -96,7 +98,8 @@ def current(session: Session, token: str | None, now: datetime) -> tuple[Console
     operator = session.get(Operator, row.operator_id)
     if operator is None or operator.status is not OperatorStatus.ACTIVE:
         return None
-    row.last_seen_at = now
+    if touch:
+        row.last_seen_at = now
     return row, operator
 
 

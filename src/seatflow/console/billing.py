@@ -9,7 +9,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
-from seatflow.api.deps import SettingsDep
 from seatflow.billing import service as billing
 from seatflow.billing.models import BillingRun, InvoiceStatus
 from seatflow.billing.pdf import render_invoice, seller_of
@@ -33,6 +32,7 @@ from seatflow.console.web import (
 from seatflow.errors import SeatflowError
 from seatflow.ids import parse_id
 from seatflow.schemas import DayIn
+from seatflow.web.deps import SettingsDep
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 INVOICES_PER_PAGE = 50

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from seatflow.api.deps import SessionDep, SettingsDep
 from seatflow.config import Settings
 from seatflow.console import accounts
 from seatflow.console.web import (
@@ -25,6 +24,7 @@ from seatflow.console.web import (
     secure,
 )
 from seatflow.portal.accounts import LoginFailed, LoginThrottled
+from seatflow.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from seatflow.api.deps import SessionFactoryDep, SettingsDep, get_clock
 from seatflow.catalog.models import ProviderKind
 from seatflow.console import queries
 from seatflow.console.web import (
@@ -31,6 +30,7 @@ from seatflow.provisioning import queue
 from seatflow.provisioning.providers import ProviderRegistry
 from seatflow.provisioning.worker import Worker, WorkerConfig, default_worker_id
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus
+from seatflow.web.deps import SessionFactoryDep, SettingsDep, get_clock
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PER_PAGE = 100

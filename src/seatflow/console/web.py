@@ -19,8 +19,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from seatflow.api.deps import SessionDep, get_clock
-from seatflow.api.errors import status_of
 from seatflow.clock import Clock
 from seatflow.config import Settings
 from seatflow.console import accounts
@@ -30,6 +28,8 @@ from seatflow.ids import parse_id
 from seatflow.money import format_money
 from seatflow.subscriptions.models import ChangeOrigin
 from seatflow.subscriptions.schemas import Actor
+from seatflow.web.deps import SAFE_METHODS, SessionDep, get_clock
+from seatflow.web.errors import status_of
 
 PREFIX = "/console"
 SESSION_COOKIE = "seatflow_console"
@@ -136,7 +136,10 @@ class Console:
 
 
 def get_console(request: Request, session: SessionDep) -> Console:
-    found = accounts.current(session, request.cookies.get(SESSION_COOKIE), now_of(request))
+    # A page (GET) reads only: its transaction must not write, so the session is not touched then.
+    found = accounts.current(
+        session, request.cookies.get(SESSION_COOKIE), now_of(request), touch=request.method not in SAFE_METHODS
+    )
     if found is None:
         raise LoginRequired
     console_session, operator = found

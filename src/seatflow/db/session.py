@@ -6,10 +6,6 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-# Every model is mapped before the first session: a foreign key to a table whose module the entry point happened
-# not to import (invoices from license_changes) would otherwise fail at flush.
-from seatflow.db import metadata as _all_models  # noqa: F401
-
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)

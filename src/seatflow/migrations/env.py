@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from seatflow.db.engine import make_engine
-from seatflow.db.metadata import metadata
 from seatflow.db.types import ScaledDecimal, UTCDateTime
+from seatflow.models import metadata
 
 config = context.config
 

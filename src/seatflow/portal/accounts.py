@@ -170,7 +170,9 @@ def _verify(hashed: str | None, password: str) -> bool:
         return False
 
 
-def current(session: Session, token: str | None, now: datetime) -> tuple[PortalSession, Contact] | None:
+def current(
+    session: Session, token: str | None, now: datetime, *, touch: bool = True
+) -> tuple[PortalSession, Contact] | None:
     """The session and contact of a cookie, if it is valid and the contact may still log in."""
     if not token:
         return None
@@ -185,7 +187,8 @@ def current(session: Session, token: str | None, now: datetime) -> tuple[PortalS
     customer = session.get(CustomerAccount, contact.customer_id)
     if customer is None or customer.status is not AccountStatus.ACTIVE:
         return None
-    row.last_seen_at = now
+    if touch:
+        row.last_seen_at = now
     return row, contact
 
 

@@ -18,7 +18,6 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from seatflow.api.deps import SessionDep, SettingsDep, get_clock
 from seatflow.billing import service as billing
 from seatflow.billing.pdf import render_invoice, seller_of
 from seatflow.catalog.models import Product
@@ -37,6 +36,7 @@ from seatflow.subscriptions import repository as subscriptions_repository
 from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.models import ChangeOrigin, LicenseChange, ProvisioningStatus, ScheduledChange, Subscription
 from seatflow.subscriptions.schemas import Actor
+from seatflow.web.deps import SAFE_METHODS, SessionDep, SettingsDep, get_clock
 
 SESSION_COOKIE = "seatflow_portal"
 CSRF_COOKIE = "seatflow_portal_csrf"
@@ -100,7 +100,10 @@ class LoginRequired(Exception):
 
 
 def get_portal(request: Request, session: SessionDep) -> Portal:
-    found = accounts.current(session, request.cookies.get(SESSION_COOKIE), _now(request))
+    # A page (GET) reads only: its transaction must not write, so the session is not touched then.
+    found = accounts.current(
+        session, request.cookies.get(SESSION_COOKIE), _now(request), touch=request.method not in SAFE_METHODS
+    )
     if found is None:
         raise LoginRequired
     portal_session, contact = found

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from seatflow.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, TodayDep
 from seatflow.api.routes.catalog import Limit, filter_id
 from seatflow.billing import service
 from seatflow.billing.models import BillingRun, InvoiceStatus
@@ -16,6 +15,7 @@ from seatflow.billing.runs import run_billing
 from seatflow.billing.schemas import BillingRunCreate, BillingRunRead, InvoiceRead, VoidRequest
 from seatflow.pagination import page
 from seatflow.schemas import DayIn, Page
+from seatflow.web.deps import ActorDep, NowDep, SessionDep, SettingsDep, TodayDep
 
 router = APIRouter(tags=["billing"])
 

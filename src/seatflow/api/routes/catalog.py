@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from seatflow.api.deps import NowDep, SessionDep, SettingsDep
 from seatflow.catalog import bundles as bundle_service
 from seatflow.catalog import document, providers, repository
 from seatflow.catalog import service as product_service
@@ -31,6 +30,7 @@ from seatflow.catalog.schemas import (
 from seatflow.errors import ValidationFailed
 from seatflow.ids import parse_id
 from seatflow.schemas import Page
+from seatflow.web.deps import NowDep, SessionDep, SettingsDep
 
 router = APIRouter()
 Limit = Annotated[int, Query(ge=1, le=500)]

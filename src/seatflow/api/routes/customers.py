@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from seatflow.api.deps import NowDep, SessionDep, SettingsDep
 from seatflow.api.routes.catalog import Limit, filter_id
 from seatflow.contracts import service as contract_service
 from seatflow.contracts.schemas import ContractCreate, ContractRead, ContractUpdate, SetupProblem
@@ -21,6 +20,7 @@ from seatflow.customers.schemas import (
 )
 from seatflow.schemas import Page
 from seatflow.subscriptions.linking import setup_check
+from seatflow.web.deps import NowDep, SessionDep, SettingsDep
 
 router = APIRouter()
 

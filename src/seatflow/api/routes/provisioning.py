@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from seatflow.api.deps import ActorDep, ClockDep, NowDep, SessionDep, SessionFactoryDep, SettingsDep
 from seatflow.api.routes.catalog import Limit, filter_id
 from seatflow.ids import parse_id
 from seatflow.pagination import page, where_equal
@@ -21,6 +20,7 @@ from seatflow.provisioning.worker import Worker, WorkerConfig
 from seatflow.schemas import IdStr, Page
 from seatflow.subscriptions.models import ProvisioningStatus
 from seatflow.subscriptions.schemas import LicenseChangeRead
+from seatflow.web.deps import ActorDep, ClockDep, NowDep, SessionDep, SessionFactoryDep, SettingsDep
 
 router = APIRouter()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from seatflow.api.deps import ActorDep, NowDep, SessionDep, TodayDep
 from seatflow.catalog.providers import require_provider_account
 from seatflow.reconciliation import service
 from seatflow.reconciliation.schemas import (
@@ -17,6 +16,7 @@ from seatflow.reconciliation.schemas import (
 )
 from seatflow.subscriptions.lifecycle import require_subscription
 from seatflow.subscriptions.schemas import LicenseChangeRead, SubscriptionRead
+from seatflow.web.deps import ActorDep, NowDep, SessionDep, TodayDep
 
 router = APIRouter(tags=["reconciliation"])
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
 
-from seatflow.api.deps import ActorDep, NowDep, SessionDep, TodayDep
 from seatflow.api.routes.catalog import Limit, filter_id
 from seatflow.catalog.bundles import require_bundle
 from seatflow.catalog.providers import require_provider_account
@@ -34,6 +33,7 @@ from seatflow.subscriptions.schemas import (
     SubscriptionUpdate,
     UnlinkRequest,
 )
+from seatflow.web.deps import ActorDep, NowDep, SessionDep, TodayDep
 
 router = APIRouter()
 

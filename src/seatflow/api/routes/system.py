@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
-from seatflow.api.deps import ClockDep, SessionDep
 from seatflow.clock import DatabaseTestClock
+from seatflow.web.deps import ClockDep, SessionDep
 
 router = APIRouter(tags=["system"])
 test_clock_router = APIRouter(tags=["test clock"])

@@ -10,17 +10,18 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import Engine
 
+import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow import __version__
-from seatflow.api import errors
-from seatflow.api.deps import require_operator
 from seatflow.api.routes import billing, catalog, customers, provisioning, reconciliation, subscriptions, system
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
 from seatflow.console import views as console
-from seatflow.db.engine import make_engine
+from seatflow.db.engine import make_engine, read_only
 from seatflow.db.session import make_sessionmaker
 from seatflow.portal import views as portal
 from seatflow.provisioning.providers import ProviderRegistry
+from seatflow.web import errors
+from seatflow.web.deps import require_operator
 
 log = logging.getLogger("seatflow.api")
 API_PREFIX = "/api/v1"
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.read_session_factory = make_sessionmaker(read_only(engine))
     app.state.clock = clock
     registry = ProviderRegistry(order_poll_seconds=settings.worker_order_poll_seconds)
     app.state.provider_registry = registry

@@ -1,4 +1,8 @@
-"""Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
+"""The model registry: imports every model so that ``Base.metadata`` is complete.
+
+Entry points (the web app, the CLI, migrations, benchmarks, tests) import this module before the first session:
+a foreign key to a table whose module happened not to be imported (invoices from license_changes) would
+otherwise fail at flush. It lives above every domain so that the base (``db``) imports none."""
 
 from seatflow import clock as _clock  # noqa: F401
 from seatflow.auth import models as _auth  # noqa: F401

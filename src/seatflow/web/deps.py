@@ -1,0 +1,119 @@
+"""Request dependencies: sessions, the operator, the clock.
+
+Transactions follow SPEC §11. A request's session begins its transaction at the first statement, not before:
+- ``SessionDep``: on GET and HEAD a reading transaction (SQLite: DEFERRED, so it never takes the write lock;
+  PostgreSQL: READ ONLY); on every other method a writing one (SQLite: IMMEDIATE). It commits when the route
+  returns and rolls back when it raises.
+- ``ReadSessionDep``: always a reading transaction, for writes-free work on any method (a reconciliation report).
+- The API-key check runs in a reading unit of its own that has ended before the route starts, so a route that
+  calls a provider or runs the worker (which commits in sessions of its own) holds no transaction meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from seatflow.auth.models import ApiKey
+from seatflow.auth.service import authenticate
+from seatflow.clock import Clock
+from seatflow.config import Settings
+from seatflow.db.session import unit_of_work
+from seatflow.subscriptions.models import ChangeOrigin
+from seatflow.subscriptions.schemas import Actor
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Commits when the route returns, rolls back when it raises (services never commit); reads only on GET."""
+    state = request.app.state
+    factory = state.read_session_factory if request.method in SAFE_METHODS else state.session_factory
+    with unit_of_work(factory) as session:
+        yield session
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A transaction that only reads, whatever the method."""
+    with unit_of_work(request.app.state.read_session_factory) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+
+ReadUnit = Callable[[], AbstractContextManager[Session]]
+
+
+def get_read_unit(request: Request) -> ReadUnit:
+    """Opens a short reading unit of work that ends when its ``with`` block does (the credentials check)."""
+    factory: sessionmaker[Session] = request.app.state.read_session_factory
+    return lambda: unit_of_work(factory)
+
+
+ReadUnitDep = Annotated[ReadUnit, Depends(get_read_unit)]
+
+
+# scope="function": commit before the response is sent, so a failed commit is the client's error, not a
+# silent loss after a 2xx (the default "request" scope would exit after the response).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    """For work that commits several times in one request (the worker's run-once)."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def get_now(clock: ClockDep) -> datetime:
+    return clock.now()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def require_operator(request: Request, read_unit: ReadUnitDep) -> ApiKey:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    with read_unit() as session:
+        return authenticate(session, token.strip() if scheme.lower() == "bearer" else None)
+
+
+OperatorDep = Annotated[ApiKey, Depends(require_operator)]
+
+
+def get_actor(operator: OperatorDep) -> Actor:
+    return Actor(ChangeOrigin.API, f"api key {operator.name}")
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def get_today(now: NowDep) -> date:
+    return now.date()
+
+
+TodayDep = Annotated[date, Depends(get_today)]
