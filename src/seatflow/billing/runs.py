@@ -29,6 +29,7 @@ from seatflow.contracts.models import BillingContract, BillingPolicy, ContractSt
 from seatflow.customers.models import CustomerAccount
 from seatflow.db.bulk import execute_many
 from seatflow.db.sequences import allocate
+from seatflow.errors import ValidationFailed
 from seatflow.ids import new_id
 from seatflow.money import format_money
 from seatflow.subscriptions.models import BillingStatus, ChangeKind, LicenseChange, Subscription, SubscriptionStatus
@@ -73,6 +74,17 @@ class RunSummary:
     preview: list[Draft] = field(default_factory=list)
     """The drafts of a dry run (at most ``preview_limit``)."""
     invoice_ids: list[uuid.UUID] = field(default_factory=list)
+    contracts_with_more: int = 0
+    """Contracts that had more cycles due than one run bills (``MAX_CYCLES_PER_RUN``): run again to go on."""
+
+    @property
+    def more(self) -> bool:
+        return self.contracts_with_more > 0
+
+
+MAX_CYCLES_PER_RUN = 36
+"""Cycles one run bills per contract at most, oldest first: a contract imported with a start long ago is caught
+up over several runs (SPEC §11), each a bounded transaction; the next run goes on after the last cycle billed."""
 
 
 def run_billing(
@@ -87,8 +99,20 @@ def run_billing(
     chunk_size: int = 2000,
     preview_limit: int = 200,
     keep_ids: bool = False,
+    today: date | None = None,
+    max_cycles: int = MAX_CYCLES_PER_RUN,
 ) -> RunSummary:
-    """Bill every due cycle on ``run_date``; with ``dry_run`` compute the same and write nothing."""
+    """Bill every due cycle on ``run_date``; with ``dry_run`` compute the same and write nothing.
+
+    ``run_date`` may not lie after ``today`` (the clock's; ``now``'s date when absent): an invoice is never
+    issued for days that have not come. At most ``max_cycles`` cycles per contract are billed in one run."""
+    today = today or now.date()
+    if run_date > today:
+        raise ValidationFailed(
+            f"A billing run cannot be dated after today ({today.isoformat()}): {run_date.isoformat()} has not come.",
+            code="billing_date_in_future",
+            today=today.isoformat(),
+        )
     summary = RunSummary(run_date=run_date, dry_run=dry_run)
     run: BillingRun | None = None
     if not dry_run:
@@ -108,7 +132,8 @@ def run_billing(
         if not rows:
             break
         after = rows[-1].id
-        drafts, quiet = _drafts_for(session, [_terms(row) for row in rows], run_date)
+        drafts, quiet, capped = _drafts_for(session, [_terms(row) for row in rows], run_date, max_cycles=max_cycles)
+        summary.contracts_with_more += capped
         for draft in drafts:
             summary.totals[draft.contract.currency].add(draft)
         if dry_run:
@@ -170,10 +195,11 @@ def _terms(row: Any) -> ContractTerms:
 
 
 def _drafts_for(
-    session: Session, contracts: list[ContractTerms], run_date: date
-) -> tuple[list[Draft], list[uuid.UUID]]:
-    """The invoices due for these contracts, and the open changes settled without any line (a reduction
-    without refunds on a cycle with nothing else to bill), which are marked invoiced with no invoice."""
+    session: Session, contracts: list[ContractTerms], run_date: date, *, max_cycles: int = MAX_CYCLES_PER_RUN
+) -> tuple[list[Draft], list[uuid.UUID], int]:
+    """The invoices due for these contracts, the open changes settled without any line (a reduction
+    without refunds on a cycle with nothing else to bill), which are marked invoiced with no invoice, and how
+    many contracts had more than ``max_cycles`` cycles due (the oldest are billed now, the rest next run)."""
     ids = [c.id for c in contracts]
     billed = {
         row.contract_id: (row.first, row.last)
@@ -189,6 +215,7 @@ def _drafts_for(
     }
     rebill = _voided_cycles(session, ids)
     due: dict[uuid.UUID, list[Cycle]] = {}
+    capped = 0
     for contract in contracts:
         first, last = billed.get(contract.id, (None, None))
         cycles = due_cycles(contract.schedule, after=last, run_date=run_date, advance=contract.advance)
@@ -197,9 +224,13 @@ def _drafts_for(
             if (cycle.start if contract.advance else cycle.end + timedelta(days=1)) <= run_date:
                 cycles.append(cycle)
         if cycles:
-            due[contract.id] = sorted(set(cycles))
+            ordered = sorted(set(cycles))
+            if len(ordered) > max_cycles:
+                capped += 1
+                ordered = ordered[:max_cycles]
+            due[contract.id] = ordered
     if not due:
-        return [], []
+        return [], [], capped
     earliest = min(cycles[0].start for cycles in due.values())
     subscriptions, changes = _subscriptions_and_changes(session, list(due), earliest)
     drafts: list[Draft] = []
@@ -224,7 +255,7 @@ def _drafts_for(
                 drafts.append(draft)
             else:
                 quiet.extend(draft.settled_changes)
-    return drafts, quiet
+    return drafts, quiet, capped
 
 
 def _voided_cycles(session: Session, contract_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[int]]:

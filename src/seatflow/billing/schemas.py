@@ -130,6 +130,11 @@ class BillingRunRead(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     requested_by: str | None = None
+    more: bool = Field(
+        default=False,
+        description="Some contracts had more cycles due than one run bills (36): run again for the same date.",
+    )
+    contracts_with_more: int = 0
 
     @classmethod
     def from_summary(cls, summary: RunSummary, run: BillingRun | None) -> BillingRunRead:
@@ -146,6 +151,8 @@ class BillingRunRead(BaseModel):
             started_at=run.started_at if run else None,
             finished_at=run.finished_at if run else None,
             requested_by=run.requested_by if run else None,
+            more=summary.more,
+            contracts_with_more=summary.contracts_with_more,
         )
 
     @classmethod

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from seatflow.billing import service
@@ -29,31 +30,42 @@ def bill(
     as_json: bool = typer.Option(False, "--json", help="The run (and a dry run's invoices) as JSON."),
 ) -> None:
     """Invoice every billable, active contract whose cycle is due: one invoice per contract and cycle, never
-    twice (a rerun for the same date creates nothing)."""
-    with transaction() as session:
-        today, now = moment()
-        run_date = day.date() if day else today
-        with Progress(
-            TextColumn("billing {task.fields[day]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-            disable=as_json or not sys.stderr.isatty(),
-        ) as bar:
-            task = bar.add_task("bill", total=None, day=run_date.isoformat())
-            summary = run_billing(
-                session,
-                run_date=run_date,
-                now=now,
-                requested_by=operator_actor().name,
-                dry_run=dry_run,
-                invoice_prefix=settings().invoice_prefix,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        run = session.get(BillingRun, summary.run_id) if summary.run_id else None
-        read = BillingRunRead.from_summary(summary, run)
+    twice (a rerun for the same date creates nothing). The date may not lie after today; a contract with
+    many cycles due is caught up over several committed runs of at most 36 cycles each."""
+    runs = 0
+    while True:
+        with transaction() as session:
+            today, now = moment()
+            run_date = day.date() if day else today
+            with Progress(
+                TextColumn("billing {task.fields[day]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+                disable=as_json or not sys.stderr.isatty(),
+            ) as bar:
+                task = bar.add_task("bill", total=None, day=run_date.isoformat())
+                summary = run_billing(
+                    session,
+                    run_date=run_date,
+                    now=now,
+                    today=today,
+                    requested_by=operator_actor().name,
+                    dry_run=dry_run,
+                    invoice_prefix=settings().invoice_prefix,
+                    progress=partial(_advance, bar, task),
+                )
+            run = session.get(BillingRun, summary.run_id) if summary.run_id else None
+            read = BillingRunRead.from_summary(summary, run)
+        runs += 1
+        # A contract with more cycles due than one run bills is caught up by further runs, each committed on
+        # its own (a dry run previews the first only).
+        if dry_run or not summary.more or runs >= MAX_CATCH_UP_RUNS:
+            break
+        if not as_json:
+            console.print(f"{run_date}: {summary.invoices_created} invoice(s); more cycles due, billing on")
     if as_json:
         print_json(read.model_dump(mode="json"))
         return
@@ -67,6 +79,14 @@ def bill(
             f"  {currency}: subtotal {totals['subtotal']}, tax {totals['tax']}, total {totals['total']} "
             f"({totals['invoices']} invoices)"
         )
+
+
+def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
+    bar.update(task, completed=done, total=total)
+
+
+MAX_CATCH_UP_RUNS = 100
+"""Runs one `seatflow bill` makes at most to catch up (100 runs of 36 cycles: 300 years of monthly cycles)."""
 
 
 def _print_invoices(rows: list[InvoiceRead]) -> None:

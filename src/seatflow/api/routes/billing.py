@@ -31,11 +31,15 @@ def create_billing_run(
     response: Response,
 ) -> BillingRunRead:
     """Invoice every billable, active contract whose cycle is due on ``date``; ``dry_run`` previews the
-    same (totals and the invoices) and writes nothing. A rerun for the same date creates nothing."""
+    same (totals and the invoices) and writes nothing. A rerun for the same date creates nothing.
+
+    ``date`` may not lie after today (422 ``billing_date_in_future``). One run bills at most 36 cycles per
+    contract, oldest first; ``more: true`` says a contract has cycles left: run again for the same date."""
     summary = run_billing(
         session,
         run_date=body.date or today,
         now=now,
+        today=today,
         requested_by=actor.name,
         dry_run=body.dry_run,
         invoice_prefix=settings.invoice_prefix,
