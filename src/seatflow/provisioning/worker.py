@@ -232,10 +232,12 @@ class Worker:
             return self._renew(session, subscription_id, self.clock.now())
 
     def renew(self) -> RenewalResult:
+        """One capped batch of the day's renewals; the day counts as done only when nothing was left."""
         now = self.clock.now()
         with unit_of_work(self.session_factory) as session:
             result = run_renewals(session, today=now.date(), now=now)
-        self._renewed_on = now.date()
+        if not result.more:
+            self._renewed_on = now.date()
         return result
 
     def _renewal_due(self) -> bool:

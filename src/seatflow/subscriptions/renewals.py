@@ -1,6 +1,10 @@
 """The daily step (``seatflow renew --date``; the worker calls it too): pending subscriptions start,
 scheduled changes whose date has come are applied, and terms that ended renew (applying the changes
-scheduled "at renewal") or, without auto-renew, end."""
+scheduled "at renewal") or, without auto-renew, end.
+
+A call does at most ``limit`` items of each kind (SPEC §11: a date far ahead must not hold one transaction for
+minutes); ``RenewalResult.more`` says that work is left, and calling again with the same date goes on where
+the last call stopped, because every item done is no longer due."""
 
 from __future__ import annotations
 
@@ -27,18 +31,39 @@ class RenewalResult:
     scheduled_failed: int = 0
     renewed: int = 0
     ended: int = 0
+    more: bool = False
+    """Work was left for another call (the limit was reached)."""
 
 
-def run_renewals(session: Session, *, today: date, now: datetime) -> RenewalResult:
+RENEWAL_BATCH = 500
+"""Items of each kind one call handles at most (subscriptions to start, scheduled changes, terms to renew)."""
+TERM_STEPS = 5_000
+"""Terms renewed in one call at most, over all subscriptions (a monthly term caught up over decades)."""
+
+
+def run_renewals(
+    session: Session, *, today: date, now: datetime, limit: int = RENEWAL_BATCH, term_steps: int = TERM_STEPS
+) -> RenewalResult:
     result = RenewalResult()
-    for subscription in repository.due_to_start(session, today):
+    starting = repository.due_to_start(session, today, limit=limit)
+    for subscription in starting:
         subscription.status = SubscriptionStatus.ACTIVE
         result.started += 1
-    for scheduled in repository.due_scheduled(session, today):
+    scheduled_due = repository.due_scheduled(session, today, limit=limit)
+    for scheduled in scheduled_due:
         _apply_scheduled(session, scheduled, today=today, now=now, result=result)
-    for subscription in repository.due_for_renewal(session, today):
+    renewing = repository.due_for_renewal(session, today, limit=limit)
+    result.more = limit in (len(starting), len(scheduled_due), len(renewing))
+    for subscription in renewing:
         subscription = lock(session, subscription.id)
+        # Read once: the changes scheduled "at renewal" apply at the first renewal, and none can be added while
+        # this runs, so the later terms of a long catch-up are date arithmetic only.
+        at_renewal = list(repository.at_renewal_of(session, subscription.id))
+        months = product_of(session, subscription).term.months
         while subscription.status is not SubscriptionStatus.CANCELLED and subscription.term_end < today:
+            if result.renewed >= term_steps:
+                result.more = True  # the subscription keeps the term it reached; the next call goes on from there
+                break
             renewal = subscription.term_end + timedelta(days=1)
             if not subscription.auto_renew:
                 cancel(
@@ -53,13 +78,13 @@ def run_renewals(session: Session, *, today: date, now: datetime) -> RenewalResu
                 )
                 result.ended += 1
                 break
-            months = product_of(session, subscription).term.months
             subscription.term_start, subscription.term_end = next_term(
                 subscription.start_date, subscription.term_end, months
             )
             result.renewed += 1
-            for scheduled in repository.at_renewal_of(session, subscription.id):
+            for scheduled in at_renewal:
                 _apply_scheduled(session, scheduled, today=renewal, now=now, result=result)
+            at_renewal = []
     session.flush()
     return result
 

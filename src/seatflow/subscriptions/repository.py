@@ -114,13 +114,14 @@ def scheduled_of(session: Session, subscription_id: uuid.UUID) -> Sequence[Sched
     return session.execute(stmt.order_by(ScheduledChange.id)).scalars().all()
 
 
-def due_scheduled(session: Session, today: date) -> Sequence[ScheduledChange]:
+def due_scheduled(session: Session, today: date, *, limit: int | None = None) -> Sequence[ScheduledChange]:
     stmt = select(ScheduledChange).where(
         ScheduledChange.status == ScheduledStatus.SCHEDULED,
         ScheduledChange.at_renewal.is_(False),
         ScheduledChange.effective_date <= today,
     )
-    return session.execute(stmt.order_by(ScheduledChange.effective_date, ScheduledChange.id)).scalars().all()
+    stmt = stmt.order_by(ScheduledChange.effective_date, ScheduledChange.id).limit(limit)
+    return session.execute(stmt).scalars().all()
 
 
 def at_renewal_of(session: Session, subscription_id: uuid.UUID) -> Sequence[ScheduledChange]:
@@ -132,17 +133,17 @@ def at_renewal_of(session: Session, subscription_id: uuid.UUID) -> Sequence[Sche
     return session.execute(stmt.order_by(ScheduledChange.id)).scalars().all()
 
 
-def due_for_renewal(session: Session, today: date) -> Sequence[Subscription]:
+def due_for_renewal(session: Session, today: date, *, limit: int | None = None) -> Sequence[Subscription]:
     """Live subscriptions whose term ended before ``today``."""
     stmt = select(Subscription).where(
         Subscription.status.in_((SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED)),
         Subscription.term_end < today,
     )
-    return session.execute(stmt.order_by(Subscription.id)).scalars().all()
+    return session.execute(stmt.order_by(Subscription.id).limit(limit)).scalars().all()
 
 
-def due_to_start(session: Session, today: date) -> Sequence[Subscription]:
+def due_to_start(session: Session, today: date, *, limit: int | None = None) -> Sequence[Subscription]:
     stmt = select(Subscription).where(
         Subscription.status == SubscriptionStatus.PENDING, Subscription.start_date <= today
     )
-    return session.execute(stmt.order_by(Subscription.id)).scalars().all()
+    return session.execute(stmt.order_by(Subscription.id).limit(limit)).scalars().all()

@@ -260,5 +260,8 @@ class RenewalRun(BaseModel):
 
 @router.post("/renewals", response_model=renewals.RenewalResult, tags=["subscriptions"])
 def run_renewals(body: RenewalRun, session: SessionDep, today: TodayDep, now: NowDep) -> renewals.RenewalResult:
-    """Start pending subscriptions, apply scheduled changes that are due, renew or end terms that ended."""
+    """Start pending subscriptions, apply scheduled changes that are due, renew or end terms that ended.
+
+    One call does a bounded batch (at most 500 items of each kind and 5,000 renewed terms) in one transaction;
+    when `more` is true, work is left: call again with the same date to go on where this call stopped."""
     return renewals.run_renewals(session, today=body.date or today, now=now)
