@@ -20,7 +20,7 @@ import seatflow.models  # noqa: F401  (every model mapped before the first sessi
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
 from seatflow.db import migrate
-from seatflow.db.engine import make_engine
+from seatflow.db.engine import make_engine, read_only
 from seatflow.db.session import make_sessionmaker, unit_of_work
 from seatflow.errors import (
     Conflict,
@@ -92,6 +92,15 @@ def moment() -> tuple[date, datetime]:
 @contextmanager
 def transaction() -> Iterator[Session]:
     with unit_of_work(session_factory()) as session:
+        yield session
+
+
+@contextmanager
+def read_transaction() -> Iterator[Session]:
+    """A transaction that only reads: on SQLite it never takes the write lock (for commands that call a
+    provider, which must not hold up the server and the workers meanwhile)."""
+    engine = session_factory().kw["bind"]
+    with unit_of_work(make_sessionmaker(read_only(engine))) as session:
         yield session
 
 

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from seatflow.catalog.providers import require_provider_account
-from seatflow.cli.context import console, moment, operator_actor, print_json, transaction
+from seatflow.cli.context import console, moment, operator_actor, print_json, read_transaction, transaction
 from seatflow.reconciliation import service
 from seatflow.reconciliation.schemas import ItemRead, MismatchRead
 from seatflow.subscriptions.lifecycle import require_subscription
@@ -39,7 +39,7 @@ def report(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Read the provider's subscriptions of every mapped tenant and classify every difference."""
-    with transaction() as session:
+    with read_transaction() as session:
         _, now = moment()
         provider = require_provider_account(session, account)
         client = service.client_for(provider)
@@ -86,16 +86,19 @@ def adopt(
     child: str | None = typer.Option(None, help="The linked child that takes the difference."),
 ) -> None:
     """Take the provider's quantity for SUBSCRIPTION (read again now)."""
-    with transaction() as session:
-        today, now = moment()
+    # Read, then ask the provider with no transaction open, then write (the provider may be slow).
+    with read_transaction() as session:
         found = require_subscription(session, subscription)
         provider = require_provider_account(session, str(found.provider_account_id))
-        client = service.client_for(provider)
-        try:
-            quantity = service.provider_quantity(session, client, found)
-        finally:
-            client.close()
         child_id = require_subscription(session, child).id if child else None
+        tenant = service.tenant_of_subscription(session, found)
+    client = service.client_for(provider)
+    try:
+        quantity = service.provider_quantity_of(client, tenant, found)
+    finally:
+        client.close()
+    with transaction() as session:
+        today, now = moment()
         changes = service.adopt(
             session,
             subscription_id=found.id,
@@ -130,14 +133,15 @@ def import_(
     unit_price: Decimal | None = typer.Option(None, help="The price per unit per month; the list price if absent."),
 ) -> None:
     """Make a subscription found only at the provider a seatflow subscription on CONTRACT."""
+    with read_transaction() as session:
+        provider = require_provider_account(session, account)
+    client = service.client_for(provider)
+    try:
+        found = service.provider_subscription(client, tenant, external_id)
+    finally:
+        client.close()
     with transaction() as session:
         today, now = moment()
-        provider = require_provider_account(session, account)
-        client = service.client_for(provider)
-        try:
-            found = service.provider_subscription(client, tenant, external_id)
-        finally:
-            client.close()
         subscription = service.import_subscription(
             session,
             account=provider,

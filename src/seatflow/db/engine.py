@@ -21,20 +21,40 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, echo: bool = False, busy_timeout_seconds: float = 30) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    busy_timeout_seconds: float = 30,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+) -> Engine:
     """An engine for ``url``. SQLite gets foreign keys, WAL and real SAVEPOINT support."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        memory = parsed.database in (None, "", ":memory:")
+        # A file database gets a queue pool sized like PostgreSQL's; memory keeps SQLAlchemy's one connection.
+        pool = (
+            {}
+            if memory
+            else {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": busy_timeout_seconds}
+        )
         engine = create_engine(
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds},
+            **pool,
         )
-        _configure_sqlite(
-            engine, memory=parsed.database in (None, "", ":memory:"), busy_ms=int(busy_timeout_seconds * 1000)
-        )
+        _configure_sqlite(engine, memory=memory, busy_ms=int(busy_timeout_seconds * 1000))
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=busy_timeout_seconds,
+    )
 
 
 def _configure_sqlite(engine: Engine, *, memory: bool, busy_ms: int) -> None:

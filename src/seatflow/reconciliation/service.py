@@ -527,7 +527,14 @@ def provider_quantity(session: Session, client: PartnerCenterClient, subscriptio
     """The quantity the provider holds now (read again: a fix never trusts a report that may be stale)."""
     if not subscription.external_id:
         raise NotReconcilable("The subscription has no provider subscription to read.")
-    found = client.get_subscription(tenant_of_subscription(session, subscription), subscription.external_id)
+    return provider_quantity_of(client, tenant_of_subscription(session, subscription), subscription)
+
+
+def provider_quantity_of(client: PartnerCenterClient, tenant: str, subscription: Subscription) -> int:
+    """As ``provider_quantity``, with the tenant already read, so the caller can end its transaction first."""
+    if not subscription.external_id:
+        raise NotReconcilable("The subscription has no provider subscription to read.")
+    found = client.get_subscription(tenant, subscription.external_id)
     return int(found.get("quantity") or 0)
 
 

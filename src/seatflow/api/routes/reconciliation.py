@@ -1,4 +1,8 @@
-"""Reconciliation (SPEC §9, §13): the report, its fixes, and the change-log check."""
+"""Reconciliation (SPEC §9, §13): the report, its fixes, and the change-log check.
+
+No write transaction is open while the provider is called (SPEC §11): the report only reads, and adopt and
+import read what they need, end that transaction, call the provider, then write in a transaction of their own
+(``SessionDep`` on a POST begins at its first statement)."""
 
 from __future__ import annotations
 
@@ -16,13 +20,13 @@ from seatflow.reconciliation.schemas import (
 )
 from seatflow.subscriptions.lifecycle import require_subscription
 from seatflow.subscriptions.schemas import LicenseChangeRead, SubscriptionRead
-from seatflow.web.deps import ActorDep, NowDep, SessionDep, TodayDep
+from seatflow.web.deps import ActorDep, NowDep, ReadSessionDep, SessionDep, TodayDep
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.post("/reconciliations", response_model=ReportRead)
-def reconcile(body: ReconciliationRequest, session: SessionDep, now: NowDep) -> ReportRead:
+def reconcile(body: ReconciliationRequest, session: ReadSessionDep, now: NowDep) -> ReportRead:
     """Read the provider's subscriptions of every mapped tenant and classify every difference."""
     account = require_provider_account(session, body.provider_account_id)
     client = service.client_for(account)
@@ -34,17 +38,24 @@ def reconcile(body: ReconciliationRequest, session: SessionDep, now: NowDep) -> 
 
 @router.post("/reconciliations/adopt", response_model=list[LicenseChangeRead])
 def adopt(
-    body: AdoptRequest, session: SessionDep, actor: ActorDep, today: TodayDep, now: NowDep
+    body: AdoptRequest,
+    read: ReadSessionDep,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    now: NowDep,
 ) -> list[LicenseChangeRead]:
     """Take the provider's quantity (read again now); the chosen linked child takes the difference."""
-    subscription = require_subscription(session, body.subscription_id)
-    account = require_provider_account(session, str(subscription.provider_account_id))
+    subscription = require_subscription(read, body.subscription_id)
+    account = require_provider_account(read, str(subscription.provider_account_id))
+    child = require_subscription(read, body.child_subscription_id).id if body.child_subscription_id else None
+    tenant = service.tenant_of_subscription(read, subscription)
+    read.commit()  # nothing is held while the provider answers
     client = service.client_for(account)
     try:
-        quantity = service.provider_quantity(session, client, subscription)
+        quantity = service.provider_quantity_of(client, tenant, subscription)
     finally:
         client.close()
-    child = require_subscription(session, body.child_subscription_id).id if body.child_subscription_id else None
     changes = service.adopt(
         session,
         subscription_id=subscription.id,
@@ -68,10 +79,16 @@ def push(body: PushRequest, session: SessionDep, actor: ActorDep, today: TodayDe
 
 @router.post("/reconciliations/import", response_model=SubscriptionRead, status_code=201)
 def import_subscription(
-    body: ImportRequest, session: SessionDep, actor: ActorDep, today: TodayDep, now: NowDep
+    body: ImportRequest,
+    read: ReadSessionDep,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    now: NowDep,
 ) -> SubscriptionRead:
     """Make a subscription found only at the provider a seatflow subscription on the chosen contract."""
-    account = require_provider_account(session, body.provider_account_id)
+    account = require_provider_account(read, body.provider_account_id)
+    read.commit()  # nothing is held while the provider answers
     client = service.client_for(account)
     try:
         found = service.provider_subscription(client, body.tenant_id, body.external_id)
