@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from fastapi import FastAPI
@@ -74,6 +75,6 @@ def test_a_contract_started_years_ago_is_caught_up_over_several_runs(session: Se
     assert periods[0] == (date(2020, 1, 1), date(2020, 1, 31))
     assert periods[-1] == (date(2026, 12, 1), date(2026, 12, 31))
     # No month twice, none skipped: each period starts the day after the last one ended.
-    assert all((b[0] - a[1]).days == 1 for a, b in zip(periods, periods[1:], strict=False))
+    assert all((b[0] - a[1]).days == 1 for a, b in pairwise(periods))
     # Each month: 2 seats x 5.00 = 10.00.
     assert {i.subtotal for i in issued} == {Decimal("10.00")}

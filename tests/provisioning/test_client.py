@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from urllib.parse import parse_qs
 
 import httpx
@@ -10,6 +11,8 @@ import pytest
 
 from seatflow.catalog.providers import PartnerCenterSettings
 from seatflow.partner_center.client import PartnerCenterClient, PartnerCenterError
+from seatflow.simulator import SimulatorServer
+from tests.simulator.helpers import BUSINESS_PREMIUM, CUSTOMER, line
 
 TOKEN_URL = "https://login.example.test/tenant/oauth2/v2.0/token"
 
@@ -112,3 +115,56 @@ def test_a_dropped_connection_is_a_transient_failure() -> None:
         client_for(httpx.MockTransport(handle)).update_subscription("tenant-1", "sub-1", {"quantity": 3})
     assert failed.value.retryable is True
     assert "No answer from Partner Center for PATCH" in failed.value.message
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    ["/..", "?quantity=1", "#addons", "/../../../", "/addons", "%2F..", " /.."],
+    ids=["dot-dot", "query", "fragment", "climb", "addons", "pre-quoted", "space"],
+)
+def test_an_identifier_reaches_the_simulator_as_one_path_segment(simulator: SimulatorServer, suffix: str) -> None:
+    client = PartnerCenterClient(PartnerCenterSettings.model_validate({"base_url": simulator.url}))
+    try:
+        bought = client.create_order(CUSTOMER, [line(BUSINESS_PREMIUM, 3)], request_id=str(uuid.uuid4()))
+        real_id = bought["lineItems"][0]["subscriptionId"]
+        assert client.get_subscription(CUSTOMER, real_id)["quantity"] == 3
+        odd_id = real_id + suffix
+
+        with pytest.raises(PartnerCenterError) as read:
+            client.get_subscription(CUSTOMER, odd_id)
+        with pytest.raises(PartnerCenterError) as changed:
+            client.update_subscription(CUSTOMER, odd_id, {"quantity": 9})
+        with pytest.raises(PartnerCenterError) as listed:
+            client.list_subscriptions(CUSTOMER + suffix)
+    finally:
+        client.close()
+
+    for failed in (read, changed):
+        assert (failed.value.status, failed.value.provider_code) == (404, "20003")
+        assert f"Subscription {odd_id} not found" in failed.value.message
+    assert (listed.value.status, listed.value.provider_code) == (404, "1000")
+    assert f"Customer {CUSTOMER + suffix} not found" in listed.value.message
+    state = httpx.get(f"{simulator.url}/_sim/state").json()
+    assert [s["quantity"] for s in state["subscriptions"]] == [3]
+
+
+@pytest.mark.parametrize("odd_id", ["", ".", ".."])
+def test_an_identifier_that_is_no_path_segment_is_refused_before_anything_is_sent(odd_id: str) -> None:
+    sent: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"id": odd_id})
+
+    client = client_for(httpx.MockTransport(handle))
+
+    for call in (
+        lambda: client.get_subscription("tenant-1", odd_id),
+        lambda: client.update_subscription("tenant-1", odd_id, {"quantity": 2}),
+        lambda: client.get_order(odd_id, "order-1"),
+    ):
+        with pytest.raises(PartnerCenterError) as refused:
+            call()
+        assert refused.value.retryable is False
+        assert "is not an identifier Partner Center can have" in refused.value.message
+    assert sent == []

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -68,7 +69,7 @@ class PartnerCenterClient:
     # --- customers ---------------------------------------------------------------------------------------
 
     def get_customer(self, customer_id: str) -> dict[str, Any]:
-        return self._json("GET", f"/v1/customers/{customer_id}")
+        return self._json("GET", f"/v1/customers/{_segment(customer_id)}")
 
     def list_customers(self) -> list[dict[str, Any]]:
         return self._items(self._json("GET", "/v1/customers", params={"size": 500}))
@@ -84,26 +85,26 @@ class PartnerCenterClient:
         """``request_id`` is the MS-RequestId stored before the first send: a re-send with it is answered with
         the first answer instead of a second purchase."""
         body = {"referenceCustomerId": customer_id, "billingCycle": billing_cycle, "lineItems": line_items}
-        return self._json("POST", f"/v1/customers/{customer_id}/orders", body=body, request_id=request_id)
+        return self._json("POST", f"/v1/customers/{_segment(customer_id)}/orders", body=body, request_id=request_id)
 
     def get_order(self, customer_id: str, order_id: str) -> dict[str, Any]:
-        return self._json("GET", f"/v1/customers/{customer_id}/orders/{order_id}")
+        return self._json("GET", f"/v1/customers/{_segment(customer_id)}/orders/{_segment(order_id)}")
 
     def list_orders(self, customer_id: str) -> list[dict[str, Any]]:
-        return self._items(self._json("GET", f"/v1/customers/{customer_id}/orders"))
+        return self._items(self._json("GET", f"/v1/customers/{_segment(customer_id)}/orders"))
 
     # --- subscriptions -----------------------------------------------------------------------------------
 
     def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
-        return self._items(self._json("GET", f"/v1/customers/{customer_id}/subscriptions"))
+        return self._items(self._json("GET", f"/v1/customers/{_segment(customer_id)}/subscriptions"))
 
     def get_subscription(self, customer_id: str, subscription_id: str) -> dict[str, Any]:
-        return self._json("GET", f"/v1/customers/{customer_id}/subscriptions/{subscription_id}")
+        return self._json("GET", _subscription_path(customer_id, subscription_id))
 
     def update_subscription(self, customer_id: str, subscription_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         """PATCH the changed properties (``quantity`` is absolute, so a repeat cannot double it)."""
         body = {"id": subscription_id, **changes}
-        return self._json("PATCH", f"/v1/customers/{customer_id}/subscriptions/{subscription_id}", body=body)
+        return self._json("PATCH", _subscription_path(customer_id, subscription_id), body=body)
 
     # --- the wire ----------------------------------------------------------------------------------------
 
@@ -208,6 +209,19 @@ class PartnerCenterClient:
             return _Token(str(data["access_token"]), time.monotonic() + float(data.get("expires_in", 3600)))
         except (KeyError, TypeError, ValueError) as exc:
             raise PartnerCenterError("The token endpoint answered without an access_token.", retryable=False) from exc
+
+
+def _segment(identifier: str) -> str:
+    """An identifier as exactly one path segment: ``/``, ``?``, ``#`` and ``%`` are quoted, so an id can never
+    name another resource; ``.``, ``..`` and the empty id would still (the URL is normalised), so they are refused
+    before anything is sent."""
+    if identifier in {"", ".", ".."}:
+        raise PartnerCenterError(f"{identifier!r} is not an identifier Partner Center can have.", retryable=False)
+    return quote(identifier, safe="")
+
+
+def _subscription_path(customer_id: str, subscription_id: str) -> str:
+    return f"/v1/customers/{_segment(customer_id)}/subscriptions/{_segment(subscription_id)}"
 
 
 def _token_error(response: httpx.Response) -> str:

@@ -1,0 +1,117 @@
+"""Load shedding (SPEC §11): past capacity the server answers ``503`` with ``Retry-After`` after a bounded wait.
+
+One process serves at most ``max_concurrent_requests`` requests at once; a request beyond that waits for a place
+at most ``request_queue_seconds`` and is then refused with ``503 server_busy``. A request that got a place but
+cannot get a database connection or SQLite's write lock in time (another process holds it) is refused the same
+way (``503 database_busy``): load is never answered with a 500, and a client is never left waiting without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger("seatflow.web")
+
+EXEMPT_PREFIXES = ("/healthz", "/console/static", "/portal/static", "/static")
+"""Cheap answers that never touch the database: served even when the server is full."""
+
+LOCK_MESSAGES = ("database is locked", "database table is locked", "could not obtain lock", "lock timeout")
+
+
+def busy_response(path: str, *, code: str, retry_after: int, detail: str) -> Response:
+    headers = {"Retry-After": str(retry_after)}
+    if path.startswith(("/console", "/portal")) or path == "/":
+        html = (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Busy</title></head><body>"
+            "<h1>seatflow is busy</h1><p>Too many requests at once: try again in a few seconds.</p></body></html>"
+        )
+        return Response(html, status_code=503, media_type="text/html; charset=utf-8", headers=headers)
+    body = {
+        "type": f"urn:seatflow:problem:{code}",
+        "title": "Service busy",
+        "status": 503,
+        "detail": detail,
+        "code": code,
+        "retry_after": retry_after,
+    }
+    return Response(json.dumps(body), status_code=503, media_type="application/problem+json", headers=headers)
+
+
+class CapacityLimit:
+    """A pure ASGI middleware: at most ``limit`` requests in the app at once, the others wait a bounded time."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, wait_seconds: float) -> None:
+        self.app = app
+        self.limit = limit
+        self.wait_seconds = wait_seconds
+        self.retry_after = max(1, math.ceil(wait_seconds))
+        self._places: asyncio.Semaphore | None = None
+
+    @property
+    def places(self) -> asyncio.Semaphore:
+        # Made on first use, inside the server's event loop.
+        if self._places is None:
+            self._places = asyncio.Semaphore(self.limit)
+        return self._places
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(EXEMPT_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        try:
+            await asyncio.wait_for(self.places.acquire(), timeout=self.wait_seconds)
+        except TimeoutError:
+            log.warning("http.shed path=%s limit=%d wait=%.1fs", scope.get("path"), self.limit, self.wait_seconds)
+            response = busy_response(
+                str(scope.get("path", "")),
+                code="server_busy",
+                retry_after=self.retry_after,
+                detail=f"The server is at capacity ({self.limit} requests at once): retry after {self.retry_after} s.",
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.places.release()
+
+
+def is_lock_timeout(error: OperationalError) -> bool:
+    text = str(error.orig or error).lower()
+    return any(message in text for message in LOCK_MESSAGES)
+
+
+def install(app: FastAPI, *, limit: int, wait_seconds: float) -> None:
+    retry_after = max(1, math.ceil(wait_seconds))
+    app.add_middleware(CapacityLimit, limit=limit, wait_seconds=wait_seconds)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> Response:
+        log.warning("http.shed path=%s reason=pool_timeout", request.url.path)
+        return busy_response(
+            request.url.path,
+            code="database_busy",
+            retry_after=retry_after,
+            detail="No database connection was free in time: retry shortly.",
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> Response:
+        if not is_lock_timeout(exc):
+            raise exc
+        log.warning("http.shed path=%s reason=lock_timeout", request.url.path)
+        return busy_response(
+            request.url.path,
+            code="database_busy",
+            retry_after=retry_after,
+            detail="The database is busy with other writes: retry shortly.",
+        )
