@@ -22,13 +22,16 @@ def test_the_demo_seed_matches_the_demo_catalog(pc: httpx.Client) -> None:
     catalog = yaml.safe_load(resources.files("seatflow.catalog").joinpath("demo_catalog.yaml").read_text())
     products = [p for p in catalog["products"] if p["provider_account"] == "Partner Center"]
     offer_of = {p["provisioning_id"]: p["offer_id"] for p in products}
-    offers = {o["id"]: o for o in pc.get("/_sim/offers").json()["items"]}
+    offers = {o["id"]: o for o in pc.get("/_sim/offers").json()["items"] if "productId" not in o}  # legacy ones
     assert set(offers) == {p["offer_id"] for p in products}
     for product in products:
         offer = offers[product["offer_id"]]
         assert offer["name"] == product["name"]
         assert offer["isAddOn"] == (product["kind"] == "addon")
         assert offer["prerequisiteOffers"] == [offer_of[parent] for parent in product.get("parents", [])]
+        # SPEC §18: seatflow refuses what the provider would, so the catalog's limits are the offer's.
+        limits = (product.get("min_quantity", 1), product.get("max_quantity"))
+        assert limits == (offer["minimumQuantity"], offer["maximumQuantity"]), product["name"]
     assert pc.get(f"/v1/customers/{CUSTOMER}").json()["companyProfile"]["companyName"] == "Pine Cone Vet"
 
 
@@ -81,12 +84,12 @@ def test_the_clock_keeps_running_from_the_set_moment(pc: httpx.Client) -> None:
 def test_state_and_reset(pc: httpx.Client) -> None:
     bought = buy(pc, M365_E3, 3)
     state = pc.get("/_sim/state").json()
-    assert set(state) == {"customers", "orders", "subscriptions"}
+    assert set(state) == {"customers", "carts", "orders", "subscriptions"}
     assert [s["id"] for s in state["subscriptions"]] == [bought["id"]]
     assert [o["id"] for o in state["orders"]] == [bought["orderId"]]
 
     assert pc.post("/_sim/reset").status_code == 200
-    assert pc.get("/_sim/state").json() == {"customers": [], "orders": [], "subscriptions": []}
+    assert pc.get("/_sim/state").json() == {"customers": [], "carts": [], "orders": [], "subscriptions": []}
     pc.post("/_sim/reset", json=demo_seed())
     assert pc.get(f"/v1/customers/{CUSTOMER}").status_code == 200
     assert patch(pc, bought["id"], quantity=4).status_code == 404

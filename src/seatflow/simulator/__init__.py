@@ -1,11 +1,15 @@
 """The Partner Center simulator (SPEC §10): a local HTTP server speaking the subset of the Partner Center REST API
 that seatflow uses, with Microsoft's rules and fault injection.
 
-It owns offers, customer tenants, orders and subscriptions in memory. Its invariants are Partner Center's: an
-add-on needs an active parent of one of its prerequisite offers on the same customer; seats may be reduced only
-within 168 hours of buying them and a subscription cancelled only within 7 days of its term's start; quantities
-stay within the offer's limits; an order is all or nothing; a repeated ``MS-RequestId`` replays the first answer.
-seatflow's Partner Center client talks to it over HTTP and cannot tell it from the real service.
+It owns offers, customer tenants, carts, orders and subscriptions in memory, and speaks both ways Partner Center
+sells: legacy orders (``/v1/customers/{id}/orders``, add-ons on a parent subscription) and new commerce (the catalog
+of products, SKUs and availabilities; carts and their idempotent checkout; NCE subscriptions changed by a PATCH of
+the full resource with an etag). Its invariants are Partner Center's: a legacy add-on needs an active parent of one
+of its prerequisite offers, an NCE add-on a prerequisite SKU active on the tenant (400041); seats may be reduced only
+within 168 hours of buying them, batch by batch, and a subscription cancelled only within 7 days of its term's start;
+quantities stay within the offer's limits; a legacy order is all or nothing, a cart fails line by line; a repeated
+``MS-RequestId`` replays the first answer; terms renew on the simulator's clock, applying their scheduled changes, or
+expire. seatflow's Partner Center client talks to it over HTTP and cannot tell it from the real service.
 """
 
 from seatflow.simulator.server import SimulatorServer

@@ -1,4 +1,5 @@
-"""Fault injection settings (SPEC §10: error rate, 429s, latency, lost responses, slow provisioning)."""
+"""Fault injection settings (SPEC §10: error rate, 429s, latency, lost responses, slow provisioning, slow
+subscription changes) and the largest page ``GET /v1/customers`` answers."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ class FaultSettings:
     provisioning_delay_s: float = 0.0
     retry_after_s: int = 1
     seed: int | None = None
+    accepted_rate: float = 0.0
+    """The share of new-commerce subscription changes answered ``202 Accepted`` and applied only after
+    ``provisioning_delay_s`` (Partner Center's answer when a PATCH "takes longer than the expected time")."""
+    max_page_size: int = 500
+    """The most customers one page of ``GET /v1/customers`` holds, whatever ``size`` asks for."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,7 +41,7 @@ class FaultSettings:
         return replace(self, **values)
 
 
-_RATES = {"error_rate", "throttle_rate", "lost_response_rate"}
+_RATES = {"error_rate", "throttle_rate", "lost_response_rate", "accepted_rate"}
 
 
 def _check(name: str, value: Any) -> Any:
@@ -51,6 +57,10 @@ def _check(name: str, value: Any) -> Any:
     if name == "seed":
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise ControlError("seed must be an integer or null")
+        return value
+    if name == "max_page_size":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ControlError(f"{name} must be a whole number, 1 or more")
         return value
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:  # latency_ms, retry_after_s
         raise ControlError(f"{name} must be a whole number, 0 or more")

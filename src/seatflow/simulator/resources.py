@@ -2,7 +2,10 @@
 
 Responses use camelCase names, lower snake_case enum values, ``links`` of ``{uri, method, headers}`` (URIs
 without the ``/v1`` prefix, as Partner Center writes them) and ``attributes{objectType, etag}``
-(research/partner-center.md §1.3, §3, §5.1, §6.2).
+(research/partner-center.md §1.3, §3, §5.1, §6.2). A subscription bought through a cart is a new-commerce one
+(``productType.id`` ``OnlineServicesNCE``, ``offerId`` ``productId:skuId:availabilityId``) and renders the
+fields of Microsoft's new-commerce examples (developer/change-the-quantity-of-a-subscription.md,
+developer/create-scheduled-changes.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ CANCELLATION_WINDOW = timedelta(days=7)
 """An NCE license subscription may be cancelled for 7 days after its term starts (research §7, 900117)."""
 TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 DEFAULT_TERM = "P1Y"
+LEGACY_PRODUCT_TYPE = "OnlineServices"
+NCE_PRODUCT_TYPE = "OnlineServicesNCE"
+COUNTRY = "US"
+"""The market the simulator's catalog and links speak for."""
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
 class SubscriptionStatus:
@@ -29,6 +37,7 @@ class SubscriptionStatus:
     SUSPENDED = "suspended"
     DELETED = "deleted"
     EXPIRED = "expired"
+    DISABLED = "disabled"
 
 
 def iso(moment: datetime) -> str:
@@ -61,6 +70,12 @@ def new_etag() -> str:
     return uuid.uuid4().hex
 
 
+def catalog_parts(catalog_item_id: str) -> tuple[str, str, str]:
+    """``(productId, skuId, availabilityId)`` of a ``productId:skuId:availabilityId`` (missing parts empty)."""
+    product_id, sku_id, availability_id, *_ = [*catalog_item_id.split(":"), "", "", ""]
+    return product_id, sku_id, availability_id
+
+
 def link(uri: str, method: str = "GET") -> JSON:
     return {"uri": uri, "method": method, "headers": []}
 
@@ -74,7 +89,7 @@ def collection(items: list[JSON], self_uri: str) -> JSON:
     }
 
 
-def _q(identifier: str) -> str:
+def quoted(identifier: str) -> str:
     return quote(identifier, safe="")
 
 
@@ -102,7 +117,7 @@ class Offer:
             "maximumQuantity": self.maximum_quantity,
             "unitType": "Licenses",
             "billing": "license",
-            "links": {"self": link(f"/offers/{_q(self.id)}")},
+            "links": {"self": link(f"/offers/{quoted(self.id)}")},
             "attributes": {"objectType": "Offer"},
         }
 
@@ -116,7 +131,7 @@ class Customer:
     etag: str = field(default_factory=new_etag)
 
     def to_json(self) -> JSON:
-        uri = f"/customers/{_q(self.id)}"
+        uri = f"/customers/{quoted(self.id)}"
         return {
             "id": self.id,
             "commerceId": self.commerce_id,
@@ -142,6 +157,39 @@ class RefundBatch:
     allowed_until: datetime
 
 
+@dataclass(frozen=True)
+class ScheduledInstructions:
+    """``scheduledNextTermInstructions``: what the next renewal applies (developer/create-scheduled-changes.md)."""
+
+    product_id: str
+    sku_id: str
+    availability_id: str
+    billing_cycle: str
+    term_duration: str
+    quantity: int
+    custom_term_end: datetime | None = None
+    promotion_id: str | None = None
+
+    @property
+    def catalog_item_id(self) -> str:
+        return f"{self.product_id}:{self.sku_id}:{self.availability_id}"
+
+    def to_json(self) -> JSON:
+        product: JSON = {
+            "productId": self.product_id,
+            "skuId": self.sku_id,
+            "availabilityId": self.availability_id,
+            "billingCycle": self.billing_cycle,
+            "termDuration": self.term_duration,
+        }
+        if self.promotion_id is not None:
+            product["promotionId"] = self.promotion_id
+        body: JSON = {"product": product, "quantity": self.quantity}
+        if self.custom_term_end is not None:
+            body["customTermEndDate"] = iso(self.custom_term_end)
+        return body
+
+
 @dataclass
 class Subscription:
     id: str
@@ -160,6 +208,16 @@ class Subscription:
     auto_renew_enabled: bool = True
     batches: list[RefundBatch] = field(default_factory=list)
     etag: str = field(default_factory=new_etag)
+    product_type: str = LEGACY_PRODUCT_TYPE
+    custom_term_end: datetime | None = None
+    """The current term's co-termed end (``customTermEndDate``); None: the term's own length."""
+    scheduled: ScheduledInstructions | None = None
+    ended_at: datetime | None = None
+    """When the last term ended without a renewal (expired or disabled since)."""
+
+    @property
+    def is_nce(self) -> bool:
+        return self.product_type == NCE_PRODUCT_TYPE
 
     @property
     def effective_start_date(self) -> datetime:
@@ -168,8 +226,15 @@ class Subscription:
     @property
     def commitment_end_date(self) -> datetime:
         """NCE end dates are inclusive: a P1Y term starting 2025-03-10 ends on 2026-03-09 (research §6.2)."""
+        if self.custom_term_end is not None:
+            return self.custom_term_end.replace(hour=0, minute=0, second=0, microsecond=0)
         months = TERM_MONTHS.get(self.term_duration, 12)
         return add_months(self.effective_start_date, months) - timedelta(days=1)
+
+    @property
+    def term_end(self) -> datetime:
+        """The moment the term is over: 00:00 UTC after the (inclusive) commitment end date, when renewals run."""
+        return self.commitment_end_date + timedelta(days=1)
 
     @property
     def cancellation_allowed_until(self) -> datetime:
@@ -182,8 +247,10 @@ class Subscription:
         return sum(batch.quantity for batch in self.refundable_batches(now))
 
     def to_json(self, now: datetime) -> JSON:
-        uri = f"/customers/{_q(self.customer_id)}/subscriptions/{_q(self.id)}"
-        links: JSON = {"offer": link(f"/offers/{_q(self.offer_id)}")}
+        if self.is_nce:
+            return self._nce_json(now)
+        uri = f"/customers/{quoted(self.customer_id)}/subscriptions/{quoted(self.id)}"
+        links: JSON = {"offer": link(f"/offers/{quoted(self.offer_id)}")}
         body: JSON = {
             "id": self.id,
             "offerId": self.offer_id,
@@ -195,10 +262,9 @@ class Subscription:
         if self.parent_subscription_id is not None:
             body["parentSubscriptionId"] = self.parent_subscription_id
             links["parentSubscription"] = link(
-                f"/customers/{_q(self.customer_id)}/subscriptions/{_q(self.parent_subscription_id)}"
+                f"/customers/{quoted(self.customer_id)}/subscriptions/{quoted(self.parent_subscription_id)}"
             )
         links["self"] = link(uri)
-        refundable = self.refundable_batches(now)
         body |= {
             "creationDate": iso(self.creation_date),
             "effectiveStartDate": iso(self.effective_start_date),
@@ -210,92 +276,73 @@ class Subscription:
             "billingCycle": self.billing_cycle,
             "termDuration": self.term_duration,
             "orderId": self.order_id,
-            "refundableQuantity": {
-                "totalQuantity": sum(batch.quantity for batch in refundable),
-                "details": [
-                    {"quantity": batch.quantity, "allowedUntilDateTime": iso(batch.allowed_until)}
-                    for batch in refundable
-                ],
-            },
+            "refundableQuantity": self._refundable_json(now),
+            "scheduledNextTermInstructions": None,
             "links": links,
             "attributes": {"etag": self.etag, "objectType": "Subscription"},
         }
         return body
 
-
-@dataclass
-class LineItem:
-    number: int
-    offer_id: str
-    quantity: int
-    friendly_name: str
-    term_duration: str
-    parent_subscription_id: str | None
-    subscription_id: str
-
-
-@dataclass
-class Order:
-    id: str
-    customer_id: str
-    reference_customer_id: str
-    billing_cycle: str
-    currency_code: str
-    line_items: list[LineItem]
-    creation_date: datetime
-    status: str
-    ready_at: float | None
-    """Monotonic time at which a pending order completes (``provisioning_delay_s``); None once completed."""
-    etag: str = field(default_factory=new_etag)
-
-    @property
-    def completed(self) -> bool:
-        return self.status == "completed"
-
-    def _uri(self) -> str:
-        return f"/customers/{_q(self.customer_id)}/orders/{_q(self.id)}"
-
-    def _line_json(self, line: LineItem) -> JSON:
-        body: JSON = {"lineItemNumber": line.number, "offerId": line.offer_id}
-        links: JSON = {}
-        if self.completed:  # the subscription id shows only once provisioned (research §5.1)
-            body["subscriptionId"] = line.subscription_id
-            links["subscription"] = link(f"/customers/{_q(self.customer_id)}/subscriptions/{_q(line.subscription_id)}")
-        if line.parent_subscription_id is not None:
-            body["parentSubscriptionId"] = line.parent_subscription_id
-        links["provisioningStatus"] = link(f"{self._uri()}/provisioningstatus")
-        return body | {
-            "termDuration": line.term_duration,
-            "friendlyName": line.friendly_name,
-            "quantity": line.quantity,
-            "transactionType": "new",
-            "links": links,
+    def _refundable_json(self, now: datetime) -> JSON:
+        refundable = self.refundable_batches(now)
+        return {
+            "totalQuantity": sum(batch.quantity for batch in refundable),
+            "details": [
+                {"quantity": batch.quantity, "allowedUntilDateTime": iso(batch.allowed_until)} for batch in refundable
+            ],
         }
 
-    def to_json(self) -> JSON:
+    def _nce_json(self, now: datetime) -> JSON:
+        """The new-commerce Subscription, field for field as Microsoft's NCE examples show it."""
+        product_id, sku_id, availability_id = catalog_parts(self.offer_id)
+        refund_open = now < self.cancellation_allowed_until
         return {
             "id": self.id,
-            "alternateId": self.id,
-            "referenceCustomerId": self.reference_customer_id,
-            "billingCycle": self.billing_cycle,
-            "currencyCode": self.currency_code,
-            "lineItems": [self._line_json(line) for line in self.line_items],
+            "offerId": self.offer_id,
+            "offerName": self.offer_name,
+            "friendlyName": self.friendly_name,
+            "productType": {"id": NCE_PRODUCT_TYPE, "displayName": NCE_PRODUCT_TYPE},
+            "quantity": self.quantity,
+            "unitType": "Licenses",
+            "hasPurchasableAddons": False,
             "creationDate": iso(self.creation_date),
+            "effectiveStartDate": iso(self.effective_start_date),
+            "commitmentEndDate": iso(self.commitment_end_date),
+            "commitmentEndDateTime": iso(self.term_end - timedelta(seconds=1)),
+            "cancellationAllowedUntilDate": iso(self.cancellation_allowed_until),
             "status": self.status,
-            "transactionType": "UserPurchase",
-            "links": {"provisioningStatus": link(f"{self._uri()}/provisioningstatus"), "self": link(self._uri())},
-            "attributes": {"objectType": "Order", "etag": self.etag},
+            "autoRenewEnabled": self.auto_renew_enabled,
+            "isTrial": False,
+            "billingType": "license",
+            "billingCycle": self.billing_cycle,
+            "termDuration": self.term_duration,
+            "renewalTermDuration": "",
+            "refundOptions": [{"type": "Full", "expiresAt": iso(self.cancellation_allowed_until)}]
+            if refund_open
+            else [],
+            "isMicrosoftProduct": True,
+            "partnerId": "",
+            "attentionNeeded": False,
+            "actionTaken": False,
+            "contractType": "subscription",
+            "publisherName": "Microsoft Corporation",
+            "refundableQuantity": self._refundable_json(now),
+            "scheduledNextTermInstructions": self.scheduled.to_json() if self.scheduled is not None else None,
+            "orderId": self.order_id,
+            "links": {
+                **catalog_links(product_id, sku_id, availability_id),
+                "self": link(f"/customers/{quoted(self.customer_id)}/subscriptions/{quoted(self.id)}"),
+            },
+            "attributes": {"etag": self.etag, "objectType": "Subscription"},
         }
 
-    def provisioning_status_json(self) -> list[JSON]:
-        line_status = "fulfilled" if self.completed else "prefulfillmentPending"
-        quantity_status = "fulfilled" if self.completed else "unfulfilled"
-        return [
-            {
-                "lineItemNumber": line.number,
-                "status": line_status,
-                "quantityProvisioningInformation": [{"quantity": line.quantity, "status": quantity_status}],
-                "attributes": {"objectType": "OrderLineItemProvisioningStatus"},
-            }
-            for line in self.line_items
-        ]
+
+def catalog_links(product_id: str, sku_id: str, availability_id: str) -> JSON:
+    """The ``product``, ``sku`` and ``availability`` links of a new-commerce order line or subscription."""
+    product = f"/products/{quoted(product_id)}"
+    sku = f"{product}/skus/{quoted(sku_id)}"
+    return {
+        "product": link(f"{product}?country={COUNTRY}"),
+        "sku": link(f"{sku}?country={COUNTRY}"),
+        "availability": link(f"{sku}/availabilities/{quoted(availability_id)}?country={COUNTRY}"),
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeGuard
+from typing import Any, Protocol, TypeGuard
 
 from seatflow.simulator.resources import (
     DEFAULT_TERM,
@@ -113,7 +113,18 @@ def _order_line(line: dict[str, Any]) -> OrderLine:
     )
 
 
-def check_quantity(offer: Offer, quantity: int) -> None:
+class Limits(Protocol):
+    """What a quantity is checked against: a legacy offer or an NCE SKU."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def minimum_quantity(self) -> int: ...
+    @property
+    def maximum_quantity(self) -> int: ...
+
+
+def check_quantity(offer: Limits, quantity: int) -> None:
     """2002: the quantity must lie within the offer's minimum and maximum."""
     if not offer.minimum_quantity <= quantity <= offer.maximum_quantity:
         raise SimFault(
@@ -180,10 +191,10 @@ def plan_update(
 ) -> SubscriptionUpdate:
     """Check a PATCH body (the whole Subscription or part of it) against the rules; nothing is changed here.
     Only ``quantity``, ``status``, ``autoRenewEnabled`` and ``friendlyName`` are honoured."""
-    if subscription.status in (SubscriptionStatus.DELETED, SubscriptionStatus.EXPIRED):
+    if subscription.status in (SubscriptionStatus.DELETED, SubscriptionStatus.EXPIRED, SubscriptionStatus.DISABLED):
         raise SimFault(400, "2011", f"Subscription {subscription.id} is {subscription.status} and cannot be updated.")
-    status = _target_status(subscription, body.get("status"), parent=parent, now=now)
-    quantity = _target_quantity(subscription, body.get("quantity"), status=status, offer=offer, now=now)
+    status = target_status(subscription, body.get("status"), parent=parent, now=now)
+    quantity = target_quantity(subscription, body.get("quantity"), status=status, offer=offer, now=now)
     auto_renew = body.get("autorenewenabled")
     if auto_renew is not None and not isinstance(auto_renew, bool):
         raise invalid_input("autoRenewEnabled must be true or false.")
@@ -196,11 +207,11 @@ def plan_update(
     )
 
 
-def _in_progress(subscription: Subscription) -> SimFault:
+def in_progress(subscription: Subscription) -> SimFault:
     return SimFault(409, "800060", f"Subscription {subscription.id} is still being provisioned; try again later.")
 
 
-def _target_status(subscription: Subscription, value: Any, *, parent: Subscription | None, now: datetime) -> str | None:
+def target_status(subscription: Subscription, value: Any, *, parent: Subscription | None, now: datetime) -> str | None:
     """The new status, or None when it does not change. Cancelling (``deleted``) is allowed only inside the 7-day
     cancellation window (900117); reactivating an add-on needs an active parent (409 27009)."""
     if value is None or value == subscription.status:
@@ -208,7 +219,7 @@ def _target_status(subscription: Subscription, value: Any, *, parent: Subscripti
     if not isinstance(value, str) or value not in UPDATABLE_STATUSES:
         raise invalid_input(f"status can be set to {', '.join(sorted(UPDATABLE_STATUSES))}, not {value!r}.")
     if subscription.status == SubscriptionStatus.PENDING:
-        raise _in_progress(subscription)
+        raise in_progress(subscription)
     if value == SubscriptionStatus.DELETED and now >= subscription.cancellation_allowed_until:
         raise SimFault(
             400, "900117", "You have passed your 7-day cancellation window. We are unable to cancel your purchase"
@@ -225,22 +236,25 @@ def _target_status(subscription: Subscription, value: Any, *, parent: Subscripti
     return value
 
 
-def _target_quantity(
-    subscription: Subscription, value: Any, *, status: str | None, offer: Offer, now: datetime
+def target_quantity(
+    subscription: Subscription, value: Any, *, status: str | None, offer: Limits, now: datetime
 ) -> int | None:
     """The new seat count, or None when it does not change (a cancellation ignores it). A suspended subscription
     keeps its seats (800091); the count stays within the offer's limits (2002); a reduction may remove only seats
-    still refundable, i.e. bought less than 168 hours ago (800090)."""
+    still refundable, i.e. bought less than 168 hours ago (800090; for new commerce with the exact description of
+    developer/change-the-quantity-of-a-subscription.md)."""
     if value is None or value == subscription.quantity or status == SubscriptionStatus.DELETED:
         return None
     if not is_int(value):
         raise invalid_input(f"quantity must be an integer, not {value!r}.")
     if subscription.status == SubscriptionStatus.PENDING:
-        raise _in_progress(subscription)
+        raise in_progress(subscription)
     if (status or subscription.status) == SubscriptionStatus.SUSPENDED:
         raise SimFault(400, "800091", f"Subscription {subscription.id} is suspended; its quantity cannot be changed.")
     check_quantity(offer, value)
     floor = subscription.quantity - subscription.refundable_quantity(now)
+    if value < floor and subscription.is_nce:
+        raise SimFault(400, "800090", "Subscription quantity cannot be decreased.")
     if value < floor:
         raise SimFault(
             400,

@@ -1,7 +1,8 @@
 """Reading offers, customers and subscriptions from JSON: the control paths, the seed files and ``POST /v1/customers``.
 
 A seed is ``{"offers": [...], "customers": [...], "subscriptions": [...]?, "faults": {...}?, "clock": "ISO"?}``.
-Property names are matched case-insensitively, as on Partner Center's own paths.
+An offer with ``productId`` and ``skuId`` is a new-commerce SKU (SPEC §10, catalog.py); one with an ``id`` a legacy
+offer. Property names are matched case-insensitively, as on Partner Center's own paths.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import re
 from datetime import datetime
 from typing import Any
 
+from seatflow.simulator.catalog import NceOffer, parse_nce_offer
 from seatflow.simulator.faults import ControlError
 from seatflow.simulator.resources import (
     DEFAULT_TERM,
+    LEGACY_PRODUCT_TYPE,
+    NCE_PRODUCT_TYPE,
     REFUND_WINDOW,
     TERM_MONTHS,
     Customer,
@@ -33,6 +37,12 @@ def control_fields(body: Any, what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ControlError(f"{what} must be a JSON object")
     return {str(key).lower(): value for key, value in body.items()}
+
+
+def parse_any_offer(body: Any) -> Offer | NceOffer:
+    """A new-commerce SKU when the body has a ``productId``, else a legacy offer."""
+    values = control_fields(body, "an offer")
+    return parse_nce_offer(values) if "productid" in values else parse_offer(body)
 
 
 def parse_offer(body: Any) -> Offer:
@@ -77,12 +87,19 @@ def _slug(name: str) -> str:
 
 
 def parse_seed_subscription(
-    body: Any, *, offers: dict[str, Offer], subscriptions: dict[str, Subscription], now: datetime
+    body: Any,
+    *,
+    offers: dict[str, Offer],
+    nce_offers: dict[str, NceOffer],
+    subscriptions: dict[str, Subscription],
+    now: datetime,
 ) -> Subscription:
     """A subscription preloaded by a seed: ``customerId``, ``offerId``, ``quantity`` and optionally ``id``,
     ``friendlyName``, ``parentSubscriptionId``, ``status``, ``termDuration``, ``billingCycle``, ``creationDate``,
     ``autoRenewEnabled``, ``orderId``. Its seats are refundable for 168 hours from ``creationDate``. The offer
-    must exist; the order rules are not re-checked (a seed may describe any state)."""
+    must exist: a legacy offer id, or a ``productId:skuId:availabilityId`` of a new-commerce SKU (the
+    subscription is then a new-commerce one). The order rules are not re-checked (a seed may describe any
+    state)."""
     values = control_fields(body, "a subscription")
     try:
         customer_id, offer_id = optional_str(values, "customerId"), optional_str(values, "offerId")
@@ -92,11 +109,15 @@ def parse_seed_subscription(
     except SimFault as fault:
         raise ControlError(f"subscription: {fault.description}") from fault
     offer = offers.get((offer_id or "").lower())
+    nce = (
+        nce_offers.get(":".join((offer_id or "").lower().split(":")[:2])) if (offer_id or "").count(":") == 2 else None
+    )
     quantity = values.get("quantity")
     status = values.get("status", SubscriptionStatus.ACTIVE)
-    if not customer_id or offer is None or not is_int(quantity) or quantity < 0 or term not in TERM_MONTHS:
+    known = offer or nce
+    if not customer_id or known is None or not is_int(quantity) or quantity < 0 or term not in TERM_MONTHS:
         raise ControlError(f"subscription {values.get('id')}: needs customerId, a known offerId, a quantity, a term")
-    if status not in {"active", "suspended", "deleted", "expired"}:
+    if status not in {"active", "suspended", "deleted", "expired", "disabled"}:
         raise ControlError(f"subscription {values.get('id')}: status {status!r} cannot be seeded")
     if parent_id is not None and parent_id.lower() not in subscriptions:
         raise ControlError(f"subscription {values.get('id')}: parent {parent_id} must be seeded before it")
@@ -104,9 +125,9 @@ def parse_seed_subscription(
     return Subscription(
         id=str(values.get("id") or new_guid()),
         customer_id=customer_id,
-        offer_id=offer.id,
-        offer_name=offer.name,
-        friendly_name=name or offer.name,
+        offer_id=offer.id if offer is not None else str(offer_id),
+        offer_name=known.name,
+        friendly_name=name or known.name,
         quantity=quantity,
         term_duration=term,
         billing_cycle=str(values.get("billingcycle") or "monthly").lower(),
@@ -117,6 +138,8 @@ def parse_seed_subscription(
         parent_subscription_id=parent_id,
         auto_renew_enabled=bool(values.get("autorenewenabled", True)),
         batches=[RefundBatch(quantity, created + REFUND_WINDOW)] if quantity else [],
+        product_type=LEGACY_PRODUCT_TYPE if offer is not None else NCE_PRODUCT_TYPE,
+        ended_at=now if status in {"expired", "disabled"} else None,
     )
 
 

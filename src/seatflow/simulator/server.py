@@ -44,6 +44,8 @@ class Request:
     query: dict[str, str]
     raw_body: bytes
     if_match: str | None
+    headers: dict[str, str]
+    """The request's headers, names in lower case."""
 
     def json(self) -> Any:
         """The body as JSON (an empty body is ``{}``); 800002 when it is not JSON."""
@@ -73,7 +75,7 @@ def _route(method: str, template: str, handler: Handler) -> Route:
 
 API_ROUTES = [
     _route("POST", "/v1/customers", lambda s, r: s.create_customer(r.json())),
-    _route("GET", "/v1/customers", lambda s, r: s.list_customers()),
+    _route("GET", "/v1/customers", lambda s, r: s.list_customers(r.query, r.headers)),
     _route("GET", "/v1/customers/{id}", lambda s, r: s.get_customer(*r.params)),
     _route("POST", "/v1/customers/{id}/orders", lambda s, r: s.create_order(r.params[0], r.json())),
     _route("GET", "/v1/customers/{id}/orders", lambda s, r: s.list_orders(*r.params)),
@@ -86,6 +88,11 @@ API_ROUTES = [
         "/v1/customers/{id}/subscriptions",
         lambda s, r: s.list_subscriptions(r.params[0], order_id=r.query.get("order_id")),
     ),
+    _route(
+        "GET",
+        "/v1/customers/{id}/subscriptions/customTermEndDates",
+        lambda s, r: s.list_custom_term_end_dates(r.params[0], r.query),
+    ),
     _route("GET", "/v1/customers/{id}/subscriptions/{id}", lambda s, r: s.get_subscription(*r.params)),
     _route(
         "PATCH",
@@ -93,6 +100,30 @@ API_ROUTES = [
         lambda s, r: s.update_subscription(r.params[0], r.params[1], r.json(), if_match=r.if_match),
     ),
     _route("GET", "/v1/customers/{id}/subscriptions/{id}/addons", lambda s, r: s.list_addons(*r.params)),
+    # new commerce: the catalog, carts and checkout (commerce.py)
+    _route("GET", "/v1/products", lambda s, r: s.list_products(r.query)),
+    _route("GET", "/v1/products/{id}", lambda s, r: s.get_product(r.params[0], r.query)),
+    _route("GET", "/v1/products/{id}/skus", lambda s, r: s.list_skus(r.params[0], r.query)),
+    _route("GET", "/v1/products/{id}/skus/{id}", lambda s, r: s.get_sku(r.params[0], r.params[1], r.query)),
+    _route(
+        "GET",
+        "/v1/products/{id}/skus/{id}/availabilities",
+        lambda s, r: s.list_availabilities(r.params[0], r.params[1], r.query),
+    ),
+    _route(
+        "GET",
+        "/v1/products/{id}/skus/{id}/availabilities/{id}",
+        lambda s, r: s.get_availability(r.params[0], r.params[1], r.params[2], r.query),
+    ),
+    _route(
+        "GET",
+        "/v1/customers/{id}/products/{id}/skus/{id}/availabilities",
+        lambda s, r: s.list_availabilities(r.params[1], r.params[2], r.query, customer_id=r.params[0]),
+    ),
+    _route("POST", "/v1/customers/{id}/carts", lambda s, r: s.create_cart(r.params[0], r.json())),
+    _route("GET", "/v1/customers/{id}/carts/{id}", lambda s, r: s.get_cart(*r.params)),
+    _route("PUT", "/v1/customers/{id}/carts/{id}", lambda s, r: s.update_cart(r.params[0], r.params[1], r.json())),
+    _route("POST", "/v1/customers/{id}/carts/{id}/checkout", lambda s, r: s.checkout_cart(*r.params)),
 ]
 
 
@@ -109,6 +140,7 @@ def _reset_stats(state: SimulatorState, request: Request) -> Reply:
 CONTROL_ROUTES = [
     _route("GET", "/_sim/offers", lambda s, r: s.list_offers()),
     _route("POST", "/_sim/offers", lambda s, r: s.put_offers(r.json())),
+    _route("POST", "/_sim/customers/bulk", lambda s, r: s.bulk_customers(r.json())),
     _route("GET", "/_sim/faults", lambda s, r: s.faults()),
     _route("POST", "/_sim/faults", lambda s, r: s.update_faults(r.json())),
     _route("GET", "/_sim/clock", lambda s, r: s.clock()),
@@ -200,6 +232,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             query={key: values[0] for key, values in parse_qs(split.query).items()},
             raw_body=self._read_body(),
             if_match=self.headers.get("If-Match"),
+            headers={name.lower(): value for name, value in self.headers.items()},
         )
         if path == "/_sim" or path.startswith("/_sim/"):
             reply: Reply | None = self._control(request)

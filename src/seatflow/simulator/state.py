@@ -1,30 +1,31 @@
 """Everything the Partner Center simulator holds, and the operations on it (no HTTP here).
 
-One ``threading.RLock`` guards every operation, so concurrent requests see one consistent state. Operations
-answer ``Reply(status, body, headers)`` or raise ``SimFault`` (an ApiFault answer) / ``ControlError`` (bad input
-on a control path). Time comes from the simulator's clock: real UTC time plus an offset that ``set_clock`` moves,
-so time keeps running from a set moment. Provisioning delays are real seconds (``time.monotonic``), evaluated
-lazily on every operation.
+Operations answer ``Reply(status, body, headers)`` or raise ``SimFault`` (an ApiFault answer) / ``ControlError``
+(bad input on a control path). The collections, the clock and the lazy settling are in store.py; new commerce
+(catalog, carts, NCE subscription changes) in commerce.py; this module has customers, legacy orders, subscription
+reads and the control paths.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from seatflow.simulator.catalog import NceOffer
+from seatflow.simulator.commerce import Commerce
 from seatflow.simulator.faults import ControlError
+from seatflow.simulator.orders import LineItem, Order
+from seatflow.simulator.paging import page_json, page_request
 from seatflow.simulator.resources import (
     REFUND_WINDOW,
     Customer,
-    LineItem,
     Offer,
-    Order,
     RefundBatch,
     Subscription,
     SubscriptionStatus,
@@ -45,8 +46,10 @@ from seatflow.simulator.rules import (
     parse_order_lines,
     plan_update,
 )
-from seatflow.simulator.seed import control_fields, parse_customer, parse_offer, parse_seed_subscription
-from seatflow.simulator.traffic import Reply, Traffic, ok
+from seatflow.simulator.seed import control_fields, parse_any_offer, parse_customer, parse_seed_subscription
+from seatflow.simulator.traffic import Reply, ok
+
+BULK_MAXIMUM = 100_000
 
 __all__ = ["ControlError", "Reply", "SimFault", "SimulatorState", "demo_seed"]
 
@@ -58,16 +61,7 @@ def demo_seed() -> dict[str, Any]:
     return seed
 
 
-class SimulatorState:
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self._clock_offset = timedelta(0)
-        self._offers: dict[str, Offer] = {}
-        self._customers: dict[str, Customer] = {}
-        self._orders: dict[str, Order] = {}
-        self._subscriptions: dict[str, Subscription] = {}
-        self.traffic = Traffic(self.lock)
-
+class SimulatorState(Commerce):
     # --- construction, clock, reset ---------------------------------------------------------------------------
 
     @classmethod
@@ -89,15 +83,6 @@ class SimulatorState:
     def demo(cls) -> SimulatorState:
         return cls.from_seed(demo_seed())
 
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._clock_offset
-
-    def set_clock(self, now: datetime) -> None:
-        """From now on the clock reads ``now`` and keeps running from there."""
-        with self.lock:
-            moment = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-            self._clock_offset = moment - datetime.now(UTC)
-
     def reset(self, seed: Any = None) -> None:
         """Forget everything (resources, faults, clock, replays, counters), then load ``seed`` if given."""
         with self.lock:
@@ -105,20 +90,12 @@ class SimulatorState:
             if seed is not None:
                 self._load_seed(seed)
 
-    def _clear(self) -> None:
-        self._clock_offset = timedelta(0)
-        self._offers.clear()
-        self._customers.clear()
-        self._orders.clear()
-        self._subscriptions.clear()
-        self.traffic.reset()
-
     def _load_seed(self, seed: Any) -> None:
         values = control_fields(seed, "a seed")
         if values.get("clock") is not None:
             self.set_clock(_control_moment(values["clock"]))
         for offer in _list(values, "offers"):
-            self._put_offer(parse_offer(offer))
+            self._put_offer(parse_any_offer(offer))
         for body in _list(values, "customers"):
             try:
                 customer = parse_customer(body)
@@ -126,10 +103,16 @@ class SimulatorState:
                 raise ControlError(f"customer: {fault.description}") from fault
             self._customers[customer.id.lower()] = customer
         for body in _list(values, "subscriptions"):
-            sub = parse_seed_subscription(body, offers=self._offers, subscriptions=self._subscriptions, now=self.now())
+            sub = parse_seed_subscription(
+                body,
+                offers=self._offers,
+                nce_offers=self._nce_offers,
+                subscriptions=self._subscriptions,
+                now=self.now(),
+            )
             if sub.customer_id.lower() not in self._customers:
                 raise ControlError(f"subscription {sub.id}: unknown customer {sub.customer_id}")
-            self._subscriptions[sub.id.lower()] = sub
+            self._add_subscription(sub)
         if values.get("faults") is not None:
             self.update_faults(values["faults"])
 
@@ -143,19 +126,36 @@ class SimulatorState:
             self._customers[customer.id.lower()] = customer
             return ok(customer.to_json(), 201)
 
-    def list_customers(self) -> Reply:
+    def list_customers(self, query: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> Reply:
+        """A page of at most ``size`` (and ``max_page_size``) customers, in the order they were created (paging.py)."""
         with self.lock:
-            return ok(collection([c.to_json() for c in self._customers.values()], "/customers"))
+            request = page_request(query or {}, headers or {}, max_size=self.traffic.faults.max_page_size)
+            customers = list(self._customers.values())
+            page = [c.to_json() for c in customers[request.start : request.start + request.size]]
+            return ok(page_json(page, request, total=len(customers), uri="/customers"))
 
     def get_customer(self, customer_id: str) -> Reply:
         with self.lock:
             return ok(self._customer(customer_id).to_json())
 
-    def _customer(self, customer_id: str) -> Customer:
-        customer = self._customers.get(customer_id.lower())
-        if customer is None:
-            raise SimFault(404, "1000", f"Customer {customer_id} not found.")
-        return customer
+    def bulk_customers(self, body: Any) -> Reply:
+        """``POST /_sim/customers/bulk {"count": n, "prefix"?: "bulk"}``: n customers ``<prefix>-000001``… at once."""
+        values = control_fields(body, "bulk customers")
+        count, prefix = values.get("count"), values.get("prefix") or "bulk"
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= BULK_MAXIMUM:
+            raise ControlError(f"count must be a whole number from 1 to {BULK_MAXIMUM}")
+        if not isinstance(prefix, str) or "/" in prefix:
+            raise ControlError("prefix must be a string without '/'")
+        with self.lock:
+            made = [
+                Customer(f"{prefix}-{n:06d}", new_guid(), f"{prefix}{n}.onmicrosoft.com", f"{prefix} {n}")
+                for n in range(1, count + 1)
+            ]
+            taken = [c.id for c in made if c.id.lower() in self._customers]
+            if taken:
+                raise ControlError(f"customer {taken[0]} exists already; use another prefix")
+            self._customers.update((c.id.lower(), c) for c in made)
+            return ok({"created": count, "customers": len(self._customers)}, 201)
 
     # --- orders ------------------------------------------------------------------------------------------------
 
@@ -220,7 +220,7 @@ class SimulatorState:
             parent_subscription_id=parent.id if parent is not None else None,
             batches=[RefundBatch(line.quantity, order.creation_date + REFUND_WINDOW)],
         )
-        self._subscriptions[sub.id.lower()] = sub
+        self._add_subscription(sub)
         return sub
 
     def _check_line(self, customer: Customer, offer_id: str, quantity: int, parent_id: str | None) -> Offer:
@@ -253,26 +253,6 @@ class SimulatorState:
             uri = f"/customers/{order.customer_id}/orders/{order.id}/provisioningstatus"
             return ok(collection(order.provisioning_status_json(), uri))
 
-    def _order(self, customer_id: str, order_id: str) -> Order:
-        customer = self._customer(customer_id)
-        order = self._orders.get(order_id.lower())
-        if order is None or order.customer_id != customer.id:
-            raise SimFault(404, "20000", f"Order {order_id} not found.")
-        return order
-
-    def _settle(self) -> None:
-        """Complete the orders whose provisioning delay has passed: they and their subscriptions turn
-        completed / active (a subscription changed meanwhile keeps its status)."""
-        moment = time.monotonic()
-        for order in self._orders.values():
-            if order.ready_at is None or moment < order.ready_at:
-                continue
-            order.status, order.ready_at, order.etag = "completed", None, new_etag()
-            for line in order.line_items:
-                sub = self._subscriptions[line.subscription_id.lower()]
-                if sub.status == SubscriptionStatus.PENDING:
-                    sub.status, sub.etag = SubscriptionStatus.ACTIVE, new_etag()
-
     # --- subscriptions -----------------------------------------------------------------------------------------
 
     def list_subscriptions(self, customer_id: str, order_id: str | None = None) -> Reply:
@@ -286,9 +266,11 @@ class SimulatorState:
             return ok(collection([s.to_json(now) for s in subs], f"/customers/{customer.id}/subscriptions"))
 
     def get_subscription(self, customer_id: str, subscription_id: str) -> Reply:
+        """The subscription, its etag also in an ``ETag`` header (the one ``If-Match`` takes)."""
         with self.lock:
             self._settle()
-            return ok(self._subscription(customer_id, subscription_id).to_json(self.now()))
+            sub = self._subscription(customer_id, subscription_id)
+            return Reply(200, sub.to_json(self.now()), {"ETag": sub.etag})
 
     def list_addons(self, customer_id: str, subscription_id: str) -> Reply:
         with self.lock:
@@ -301,11 +283,14 @@ class SimulatorState:
     def update_subscription(
         self, customer_id: str, subscription_id: str, body: Any, *, if_match: str | None = None
     ) -> Reply:
-        """PATCH: honour ``quantity``, ``status``, ``autoRenewEnabled`` and ``friendlyName`` (rules in
-        ``rules.plan_update``). A stale ``If-Match`` etag is refused with 2055."""
+        """PATCH: a new-commerce subscription takes the full resource (commerce.py); a legacy one honours
+        ``quantity``, ``status``, ``autoRenewEnabled`` and ``friendlyName`` (rules in ``rules.plan_update``). A
+        stale ``If-Match`` etag is refused with 2055."""
         with self.lock:
             self._settle()
             sub = self._subscription(customer_id, subscription_id)
+            if sub.is_nce:
+                return self._update_nce(sub, body, if_match)
             if if_match not in (None, "*", sub.etag):
                 raise SimFault(400, "2055", f"Etag {if_match} is no longer valid for subscription {sub.id}.")
             now = self.now()
@@ -316,13 +301,6 @@ class SimulatorState:
                 sub.etag = new_etag()
             return ok(sub.to_json(now))
 
-    def _subscription(self, customer_id: str, subscription_id: str) -> Subscription:
-        customer = self._customer(customer_id)
-        sub = self._subscriptions.get(subscription_id.lower())
-        if sub is None or sub.customer_id != customer.id:
-            raise SimFault(404, "20003", f"Subscription {subscription_id} not found.")
-        return sub
-
     def _offer_of(self, sub: Subscription) -> Offer:
         """The offer as it is now: limits replaced through ``/_sim/offers`` apply to existing subscriptions."""
         return self._offers[sub.offer_id.lower()]
@@ -330,20 +308,26 @@ class SimulatorState:
     # --- control paths -----------------------------------------------------------------------------------------
 
     def put_offers(self, body: Any) -> Reply:
-        """Add or replace one offer or a list of them (all checked first)."""
+        """Add or replace one offer or a list of them (all checked first): legacy offers (``id``) and new-commerce
+        SKUs (``productId``, ``skuId``; a new ``availabilityId`` makes older catalog item ids stale)."""
         with self.lock:
-            offers = [parse_offer(item) for item in body] if isinstance(body, list) else [parse_offer(body)]
+            offers = [parse_any_offer(item) for item in body] if isinstance(body, list) else [parse_any_offer(body)]
             for offer in offers:
                 self._put_offer(offer)
-            rendered = [offer.to_json() for offer in offers]
+            rendered = [_offer_json(offer) for offer in offers]
             return ok(rendered if isinstance(body, list) else rendered[0], 201)
 
-    def _put_offer(self, offer: Offer) -> None:
-        self._offers[offer.id.lower()] = offer
+    def _put_offer(self, offer: Offer | NceOffer) -> None:
+        if isinstance(offer, NceOffer):
+            self._nce_offers[offer.id.lower()] = offer
+        else:
+            self._offers[offer.id.lower()] = offer
 
     def list_offers(self) -> Reply:
+        """The legacy offers, then the new-commerce SKUs (``productId`` marks them)."""
         with self.lock:
-            return ok(collection([offer.to_json() for offer in self._offers.values()], "/_sim/offers"))
+            offers: list[Offer | NceOffer] = [*self._offers.values(), *self._nce_offers.values()]
+            return ok(collection([_offer_json(offer) for offer in offers], "/_sim/offers"))
 
     def update_faults(self, body: Any) -> Reply:
         return ok(self.traffic.update_faults(body).to_json())
@@ -355,17 +339,21 @@ class SimulatorState:
         return ok({"now": iso(self.now())})
 
     def move_clock(self, body: Any) -> Reply:
-        self.set_clock(_control_moment(control_fields(body, "the clock").get("now")))
-        return self.clock()
+        """Set the clock; the renewals and lifecycle steps it reaches run at once."""
+        with self.lock:
+            self.set_clock(_control_moment(control_fields(body, "the clock").get("now")))
+            self._settle()
+            return self.clock()
 
     def snapshot(self) -> Reply:
-        """Customers, orders and subscriptions as the simulator holds them, in their API shapes."""
+        """Customers, carts, orders and subscriptions as the simulator holds them, in their API shapes."""
         with self.lock:
             self._settle()
             now = self.now()
             return ok(
                 {
                     "customers": [c.to_json() for c in self._customers.values()],
+                    "carts": [c.to_json() for c in self._carts.values()],
                     "orders": [o.to_json() for o in self._orders.values()],
                     "subscriptions": [s.to_json(now) for s in self._subscriptions.values()],
                 }
@@ -373,6 +361,10 @@ class SimulatorState:
 
     def stats(self) -> Reply:
         return ok(self.traffic.stats())
+
+
+def _offer_json(offer: Offer | NceOffer) -> dict[str, Any]:
+    return offer.to_control_json() if isinstance(offer, NceOffer) else offer.to_json()
 
 
 def _list(values: dict[str, Any], name: str) -> list[Any]:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from seatflow.simulator.faults import FaultDraw, FaultSettings
 
-WRITE_METHODS = frozenset({"POST", "PATCH"})
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
 ReplayKey = tuple[str, str, str]
 """(method, path, MS-RequestId)"""
 
@@ -37,6 +37,7 @@ class Traffic:
         self._requests: Counter[str] = Counter()
         self._fault_counts: Counter[str] = Counter()
         self._replays = 0
+        self._accepted = 0
 
     def reset(self) -> None:
         """Default fault settings, a fresh random stream, no stored answers, zero counters."""
@@ -57,13 +58,19 @@ class Traffic:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             faults = {kind: self._fault_counts[kind] for kind in ("error", "throttle", "lost")}
-            return {"requests": dict(self._requests), "faults": faults, "replays": self._replays}
+            return {
+                "requests": dict(self._requests),
+                "faults": faults,
+                "replays": self._replays,
+                "accepted": self._accepted,
+            }
 
     def reset_stats(self) -> None:
         with self._lock:
             self._requests.clear()
             self._fault_counts.clear()
             self._replays = 0
+            self._accepted = 0
 
     def record_request(self, route: str) -> None:
         with self._lock:
@@ -85,6 +92,14 @@ class Traffic:
             if lose:
                 self._fault_counts["lost"] += 1
             return FaultDraw(latency, lose_response=lose)
+
+    def draw_accepted(self) -> bool:
+        """Whether this subscription change is answered 202 and applied later (``accepted_rate``)."""
+        with self._lock:
+            accepted = self._hit(self.faults.accepted_rate)
+            if accepted:
+                self._accepted += 1
+            return accepted
 
     def _hit(self, rate: float) -> bool:
         return rate > 0 and self._random.random() < rate
