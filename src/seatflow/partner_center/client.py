@@ -1,12 +1,18 @@
 """The Partner Center HTTP client: tokens, the MS-RequestId / MS-CorrelationId headers, and every failure
-classified as transient (worth retrying) or permanent (research/partner-center.md §1.2, §2, §8)."""
+classified as transient (worth retrying) or permanent (research/partner-center.md §1.2, §2, §8).
+
+New commerce (SPEC §7; research/nce-and-market.md §1): customers are read page by page with the continuation
+token; a purchase is an availability looked up at purchase time, a cart and its checkout; a change is a GET of the
+subscription and a PATCH of the full resource with ``If-Match``. The client never re-sends a request by itself:
+a transient failure is raised, and the caller decides (a checkout is idempotent per cart, so the caller checks
+out the same cart again; a ``202`` is polled, never re-sent; a stale etag means read again and re-apply)."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -14,33 +20,32 @@ from urllib.parse import quote
 import httpx
 
 from seatflow.catalog.providers import PartnerCenterSettings
-from seatflow.errors import ProviderError
+from seatflow.partner_center.errors import (
+    AvailabilityNotFound,
+    PartnerCenterError,
+    error_of,
+    retry_after_seconds,
+)
+from seatflow.partner_center.purchases import (
+    Availability,
+    Cart,
+    CartLineItem,
+    CheckoutResult,
+    read_availability,
+    read_cart,
+    read_checkout,
+)
+from seatflow.partner_center.reading import objects_at
+from seatflow.partner_center.subscriptions import SubscriptionUpdated, UpdatePending
 
-TRANSIENT_CONFLICTS = frozenset({"800060", "800064", "800014"})
-"""409s that mean "busy, look again later": an order in progress, a cart being processed, an adjustment pending."""
+__all__ = ["PartnerCenterClient", "PartnerCenterError"]
 
 TOKEN_MARGIN_SECONDS = 120.0
 """A token is renewed this long before it expires, so no call goes out with one about to lapse."""
 
-
-class PartnerCenterError(ProviderError):
-    """A failed Partner Center call: the provider's code and description, and whether a retry may succeed."""
-
-    code = "provider_error"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retryable: bool,
-        status: int | None = None,
-        provider_code: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, retryable=retryable, status=status, provider_code=provider_code)
-        self.status = status
-        self.provider_code = provider_code
-        self.retry_after = retry_after
+CUSTOMER_PAGE_SIZE = 500
+MAX_CUSTOMER_PAGES = 2_000
+"""A million customers: a partner with more pages than that is a paging loop, not a partner."""
 
 
 @dataclass
@@ -71,8 +76,31 @@ class PartnerCenterClient:
     def get_customer(self, customer_id: str) -> dict[str, Any]:
         return self._json("GET", f"/v1/customers/{_segment(customer_id)}")
 
-    def list_customers(self) -> list[dict[str, Any]]:
-        return self._items(self._json("GET", "/v1/customers", params={"size": 500}))
+    def list_customers(self, *, max_pages: int = MAX_CUSTOMER_PAGES) -> list[dict[str, Any]]:
+        """Every customer. A page of Microsoft's seek-based customer collection carries a ``continuationToken``
+        until the last; the next page is ``GET /v1/customers?seekOperation=Next`` with the token in the
+        ``MS-ContinuationToken`` header (the SDK's ``CustomerCollectionOperations``). A token seen twice, or more
+        than ``max_pages`` pages, is a permanent error: the list would be incomplete or endless."""
+        page = self._json("GET", "/v1/customers", params={"size": CUSTOMER_PAGE_SIZE})
+        customers = list(self._items(page))
+        seen: set[str] = set()
+        while (token := _continuation_token(page)) is not None:
+            if token in seen:
+                raise PartnerCenterError(
+                    f"Partner Center answered page {len(seen) + 1} of the customer list with a continuation token "
+                    "it had already given: a paging loop, so the customer list is incomplete.",
+                    retryable=False,
+                )
+            if len(seen) + 1 >= max_pages:
+                raise PartnerCenterError(
+                    f"The customer list goes on past {max_pages} pages; stopped reading it.", retryable=False
+                )
+            seen.add(token)
+            page = self._json(
+                "GET", "/v1/customers", params={"seekOperation": "Next"}, headers={"MS-ContinuationToken": token}
+            )
+            customers.extend(self._items(page))
+        return customers
 
     def create_customer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._json("POST", "/v1/customers", body=body)
@@ -106,6 +134,90 @@ class PartnerCenterClient:
         body = {"id": subscription_id, **changes}
         return self._json("PATCH", _subscription_path(customer_id, subscription_id), body=body)
 
+    # --- new commerce: catalog and carts ------------------------------------------------------------------
+
+    def find_availability(
+        self, product_id: str, sku_id: str, country: str | None, term_duration: str, billing_cycle: str
+    ) -> Availability:
+        """The purchasable availability of ``productId:skuId`` whose terms include the term and billing cycle, read
+        at purchase time (availability IDs change over time). ``country`` defaults to the account's."""
+        country = country or self.settings.country
+        path = f"/v1/products/{_segment(product_id)}/skus/{_segment(sku_id)}/availabilities"
+        collection = self._json("GET", path, params={"country": country})
+        availabilities = [read_availability(item) for item in objects_at(collection, "items", "availability list")]
+        for availability in availabilities:
+            if availability.is_purchasable and availability.offers(term_duration, billing_cycle):
+                return availability
+        offered = sorted(
+            {f"{t.duration} {t.billing_cycle}" for a in availabilities if a.is_purchasable for t in a.terms}
+        )
+        raise AvailabilityNotFound(
+            f"{product_id}:{sku_id} has no purchasable availability in {country} for {term_duration} billed "
+            f"{billing_cycle} (offered: {', '.join(offered) or 'nothing'}).",
+            retryable=False,
+        )
+
+    def create_cart(self, customer_id: str, lines: Sequence[CartLineItem], *, request_id: str | None = None) -> Cart:
+        """One line per subscription to buy, with the partner-of-record attestation. A cart buys nothing and
+        expires after 7 days, so after a lost answer another cart may be created (or this one re-sent with the
+        same ``request_id``); what must be stored before checkout is the cart ID."""
+        if not lines or len({line.id for line in lines}) != len(lines):
+            raise PartnerCenterError("A cart needs at least one line, each with its own id.", retryable=False)
+        body = {"PartnerOnRecordAttestationAccepted": True, "lineItems": [line.to_json() for line in lines]}
+        path = f"/v1/customers/{_segment(customer_id)}/carts"
+        return read_cart(self._json("POST", path, body=body, request_id=request_id))
+
+    def get_cart(self, customer_id: str, cart_id: str) -> Cart:
+        return read_cart(self._json("GET", _cart_path(customer_id, cart_id)))
+
+    def checkout_cart(
+        self, customer_id: str, cart_id: str, *, cart: Cart | None = None, request_id: str | None = None
+    ) -> CheckoutResult:
+        """Check the cart out, read per line (``CheckoutResult``). Idempotent per cart at Microsoft: after a lost
+        answer (a transient error here) the caller checks out the same cart again and gets the first result, so a
+        purchase is never made twice; this method never re-sends on its own. Without ``cart`` the cart is read
+        after checkout to learn which line is in which order group. 800065 (already submitted) raises
+        ``CartAlreadySubmitted``: the purchase happened, never buy again."""
+        raw = self._json("POST", _cart_path(customer_id, cart_id) + "/checkout", request_id=request_id)
+        lines = (cart or self.get_cart(customer_id, cart_id)).lines
+        return read_checkout(raw, cart_id=cart_id, lines=lines)
+
+    # --- new commerce: subscription changes ----------------------------------------------------------------
+
+    def get_subscription_with_etag(self, customer_id: str, subscription_id: str) -> tuple[dict[str, Any], str | None]:
+        """The full resource and its etag (``attributes.etag``, else an ``ETag`` header; None when Microsoft
+        gives neither, as some NCE examples show, and then the PATCH goes without ``If-Match``)."""
+        path = _subscription_path(customer_id, subscription_id)
+        response = self._request("GET", path)
+        resource = _object_of(response, "GET", path)
+        attributes = resource.get("attributes")
+        etag = attributes.get("etag") if isinstance(attributes, Mapping) else None
+        etag = etag if isinstance(etag, str) and etag else response.headers.get("ETag")
+        return resource, etag
+
+    def update_subscription_with_etag(
+        self, customer_id: str, subscription_id: str, resource: Mapping[str, Any], etag: str | None
+    ) -> SubscriptionUpdated | UpdatePending:
+        """PATCH the full resource (build it with ``subscriptions.with_*``) with ``If-Match: <etag>``.
+        ``200`` → ``SubscriptionUpdated``; ``202`` → ``UpdatePending`` with the ``Location`` to ``poll`` (the
+        subscription itself when Microsoft names none); a stale etag → ``SubscriptionEtagStale``: read the
+        subscription again, re-apply the change, send again."""
+        path = _subscription_path(customer_id, subscription_id)
+        headers = {"If-Match": etag} if etag else None
+        response = self._request("PATCH", path, body=resource, headers=headers)
+        if response.status_code == 202:
+            location = response.headers.get("Location") or path
+            return UpdatePending(
+                location=location, retry_after=retry_after_seconds(response.headers.get("Retry-After"))
+            )
+        return SubscriptionUpdated(_object_of(response, "PATCH", path))
+
+    def poll(self, location: str) -> dict[str, Any]:
+        """Read what a ``202``'s ``Location`` points at (the subscription): the caller compares it with the change
+        it asked for, and polls again later (its own backoff) until it shows. Only Partner Center's own host is
+        followed: the token goes with the request."""
+        return self._json("GET", self._location_path(location))
+
     # --- the wire ----------------------------------------------------------------------------------------
 
     def _items(self, collection: dict[str, Any]) -> list[dict[str, Any]]:
@@ -122,23 +234,30 @@ class PartnerCenterClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        response = self._send(method, path, body=body, params=params, request_id=request_id)
+        response = self._request(method, path, body=body, params=params, request_id=request_id, headers=headers)
+        return _object_of(response, method, path)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One call, answered below 400, or the failure classified."""
+        response = self._send(method, path, body=body, params=params, request_id=request_id, headers=headers)
         if response.status_code == 401 and self.settings.auth != "none":
             with self._lock:
                 self._token = None  # revoked or expired early: one more try with a fresh token
-            response = self._send(method, path, body=body, params=params, request_id=request_id)
+            response = self._send(method, path, body=body, params=params, request_id=request_id, headers=headers)
         if response.status_code >= 400:
-            raise _error_of(response, method, path)
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise PartnerCenterError(
-                f"Partner Center answered {method} {path} with something that is not JSON.", retryable=True
-            ) from exc
-        if not isinstance(data, dict):
-            raise PartnerCenterError(f"Partner Center answered {method} {path} with no object.", retryable=True)
-        return data
+            raise error_of(response, method, path)
+        return response
 
     def _send(
         self,
@@ -148,20 +267,22 @@ class PartnerCenterClient:
         body: Mapping[str, Any] | None,
         params: Mapping[str, Any] | None,
         request_id: str | None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        headers = {
+        sent = {
             "Accept": "application/json",
             "MS-RequestId": request_id or str(uuid.uuid4()),
             "MS-CorrelationId": str(uuid.uuid4()),
             "MS-Contract-Version": "v1",
             "MS-PartnerCenter-Application": "seatflow",
+            **(headers or {}),
         }
         token = self._access_token()
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            sent["Authorization"] = f"Bearer {token}"
         self.calls += 1
         try:
-            return self._http.request(method, self._base + path, json=body, params=params, headers=headers)
+            return self._http.request(method, self._base + path, json=body, params=params, headers=sent)
         except httpx.TimeoutException as exc:
             raise PartnerCenterError(
                 f"Partner Center did not answer {method} {path} in time ({exc.__class__.__name__}).", retryable=True
@@ -170,6 +291,20 @@ class PartnerCenterClient:
             raise PartnerCenterError(
                 f"No answer from Partner Center for {method} {path}: {exc.__class__.__name__}: {exc}.", retryable=True
             ) from exc
+
+    def _location_path(self, location: str) -> str:
+        """A ``Location`` as a path under the base URL; Microsoft's links leave out ``/v1``."""
+        target, base = httpx.URL(location), httpx.URL(self._base)
+        if target.is_absolute_url and (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+            raise PartnerCenterError(
+                f"Partner Center pointed at {location}, outside {self._base}; not followed.", retryable=False
+            )
+        path = target.raw_path.decode("ascii")
+        prefix = base.path.rstrip("/")
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix) :]
+        path = path if path.startswith("/") else "/" + path
+        return path if path.startswith("/v1/") else "/v1" + path
 
     def _access_token(self) -> str | None:
         """None for the simulator; otherwise a cached token, renewed ahead of its expiry."""
@@ -224,40 +359,40 @@ def _subscription_path(customer_id: str, subscription_id: str) -> str:
     return f"/v1/customers/{_segment(customer_id)}/subscriptions/{_segment(subscription_id)}"
 
 
+def _cart_path(customer_id: str, cart_id: str) -> str:
+    return f"/v1/customers/{_segment(customer_id)}/carts/{_segment(cart_id)}"
+
+
+def _continuation_token(page: Mapping[str, Any]) -> str | None:
+    """``continuationToken`` of a seek-based collection, or the ``MS-ContinuationToken`` of its ``links.next``."""
+    token = page.get("continuationToken")
+    if isinstance(token, str) and token:
+        return token
+    links = page.get("links")
+    following = links.get("next") if isinstance(links, Mapping) else None
+    headers = following.get("headers") if isinstance(following, Mapping) else None
+    for header in headers if isinstance(headers, list) else []:
+        if isinstance(header, Mapping) and str(header.get("key", "")).lower() == "ms-continuationtoken":
+            value = header.get("value")
+            return value if isinstance(value, str) and value else None
+    return None
+
+
+def _object_of(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise PartnerCenterError(
+            f"Partner Center answered {method} {path} with something that is not JSON.", retryable=True
+        ) from exc
+    if not isinstance(data, dict):
+        raise PartnerCenterError(f"Partner Center answered {method} {path} with no object.", retryable=True)
+    return data
+
+
 def _token_error(response: httpx.Response) -> str:
     try:
         data = response.json()
     except ValueError:
         return response.text[:200]
     return str(data.get("error_description") or data.get("error") or data)[:300]
-
-
-def _error_of(response: httpx.Response, method: str, path: str) -> PartnerCenterError:
-    """ApiFault ``{code, description, data, source}``; a 429 has its own ``{statusCode, message}`` body."""
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    if status == 429:
-        retry_after = _seconds(response.headers.get("Retry-After"))
-        message = str(body.get("message") or "Rate limit is exceeded.")
-        return PartnerCenterError(
-            f"Partner Center throttled {method} {path}: {message}", retryable=True, status=429, retry_after=retry_after
-        )
-    code = str(body.get("code")) if body.get("code") is not None else None
-    description = str(body.get("description") or response.reason_phrase or "no description")
-    retryable = status >= 500 or status == 408 or (status == 409 and code in TRANSIENT_CONFLICTS)
-    label = f"Partner Center {code}" if code else f"Partner Center HTTP {status}"
-    return PartnerCenterError(f"{label}: {description}", retryable=retryable, status=status, provider_code=code)
-
-
-def _seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date; rare enough that the worker's own backoff serves
