@@ -4,37 +4,45 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from seatflow.cli.reconciliation import COLUMNS
-from seatflow.clock import SystemClock
+from seatflow.clock import DatabaseTestClock
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import Subscription
 from tests.cli.conftest import Run
-from tests.factories import load_demo_catalog
+from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
 from tests.subscriptions.helpers import pine_cone_vet
 
 
 @pytest.fixture
+def run(run_on_test_clock: Run) -> Run:
+    """Every command here on the test clock, which ``bought`` sets to the test data's first day."""
+    return run_on_test_clock
+
+
+@pytest.fixture
 def bought(cli_database_url: str, simulator: SimulatorServer) -> dict[str, str]:
-    """Pine Cone Vet starting today, bought at the simulator; the ids the test needs."""
+    """Pine Cone Vet starting on FACTORY_TODAY, the test clock at noon that day, bought at the simulator; the
+    ids the test needs."""
     migrate.upgrade(cli_database_url)
     engine = make_engine(cli_database_url)
+    clock = DatabaseTestClock(engine)
     try:
         with Session(engine) as session:
+            clock.set(session, noon(FACTORY_TODAY))
             catalog = load_demo_catalog(session)
             catalog.partner_center.settings = {"base_url": simulator.url}
-            vet = pine_cone_vet(session, catalog, start_date=datetime.now(UTC).date())
+            vet = pine_cone_vet(session, catalog)
             session.commit()
             ids = {"parent": str(vet.parent_e3.id), "atlanta": str(vet.locations["Atlanta"].e3.id)}
-        Worker(sessionmaker(bind=engine), SystemClock()).drain(max_wait_seconds=30)
+        Worker(sessionmaker(bind=engine), clock).drain(max_wait_seconds=30)
         with Session(engine) as session:
             ids["external"] = session.get_one(Subscription, vet.parent_e3.id).external_id or ""
     finally:
@@ -69,3 +77,26 @@ def test_drift_found_and_adopted_from_the_terminal(
     clean = run("reconcile", "report")
     assert "0 difference(s)" in clean.stdout
     assert run("reconcile", "change-log").returncode == 0
+
+
+def test_the_csv_report_never_hands_a_spreadsheet_a_formula(
+    run: Run, cli_database_url: str, simulator: SimulatorServer
+) -> None:
+    """A company named like a formula at the provider is an unmapped tenant whose detail starts with its name."""
+    migrate.upgrade(cli_database_url)
+    engine = make_engine(cli_database_url)
+    try:
+        with Session(engine) as session:
+            DatabaseTestClock(engine).set(session, noon(FACTORY_TODAY))
+            load_demo_catalog(session).partner_center.settings = {"base_url": simulator.url}
+            session.commit()
+    finally:
+        engine.dispose()
+    profile = {"companyName": '=HYPERLINK("http://x")', "tenantId": "formula-tenant"}
+    httpx.post(f"{simulator.url}/v1/customers", json={"companyProfile": profile}).raise_for_status()
+
+    report = run("reconcile", "report", "--csv")
+
+    assert report.returncode == 0, report.stderr
+    rows = {row["tenant_id"]: row for row in csv.DictReader(io.StringIO(report.stdout))}
+    assert rows["formula-tenant"]["detail"].startswith('\'=HYPERLINK("http://x") (formula-tenant)')

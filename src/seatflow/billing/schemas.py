@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from seatflow.billing.drafts import Draft
 from seatflow.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from seatflow.billing.runs import RunSummary
-from seatflow.schemas import DayIn, IdStr, MoneyOut
+from seatflow.schemas import DayIn, IdStr, MoneyOut, MultiLine
 
 
 class BillingRunCreate(BaseModel):
@@ -171,4 +171,4 @@ class BillingRunRead(BaseModel):
 
 class VoidRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Annotated[str, Field(min_length=1, max_length=2000), MultiLine]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from seatflow.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceStatus
 from seatflow.catalog.models import Product
+from seatflow.csv_safe import safe_row
 from seatflow.errors import InvalidState, NotFound, ValidationFailed
 from seatflow.ids import parse_id
 from seatflow.money import format_money
@@ -147,31 +148,33 @@ def export_lines(session: Session, *, date_from: date, date_to: date, include_vo
     writer.writerow(EXPORT_COLUMNS)
     for count, (invoice, line, product_code, product_name) in enumerate(session.execute(stmt), start=1):
         writer.writerow(
-            [
-                invoice.number,
-                invoice.status.value,
-                invoice.issue_date.isoformat(),
-                invoice.due_date.isoformat(),
-                invoice.customer_id,
-                invoice.bill_to.get("name", ""),
-                invoice.contract_id,
-                invoice.bill_to.get("contract", ""),
-                invoice.currency,
-                line.position,
-                line.kind.value,
-                line.subscription_id,
-                product_code,
-                product_name,
-                line.description,
-                line.period_start.isoformat(),
-                line.period_end.isoformat(),
-                line.quantity,
-                format_money(line.unit_price),
-                format_money(line.amount),
-                format_money(invoice.subtotal),
-                format_money(invoice.tax),
-                format_money(invoice.total),
-            ]
+            safe_row(
+                [
+                    invoice.number,
+                    invoice.status.value,
+                    invoice.issue_date.isoformat(),
+                    invoice.due_date.isoformat(),
+                    invoice.customer_id,
+                    invoice.bill_to.get("name", ""),
+                    invoice.contract_id,
+                    invoice.bill_to.get("contract", ""),
+                    invoice.currency,
+                    line.position,
+                    line.kind.value,
+                    line.subscription_id,
+                    product_code,
+                    product_name,
+                    line.description,
+                    line.period_start.isoformat(),
+                    line.period_end.isoformat(),
+                    line.quantity,
+                    format_money(line.unit_price),
+                    format_money(line.amount),
+                    format_money(invoice.subtotal),
+                    format_money(invoice.tax),
+                    format_money(invoice.total),
+                ]
+            )
         )
         if count % 1000 == 0:
             yield buffer.getvalue()

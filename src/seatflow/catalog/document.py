@@ -34,6 +34,7 @@ from seatflow.catalog.schemas import (
     BundleCreate,
     BundleItemIn,
     BundleUpdate,
+    Description,
     ImportResult,
     Name,
     ProductCreate,
@@ -53,6 +54,7 @@ from seatflow.catalog.service import (
 )
 from seatflow.errors import SeatflowError
 from seatflow.money import format_money
+from seatflow.schemas import IntIn, JsonObjectIn, TextIn
 
 DOCUMENT_VERSION = 1
 
@@ -67,7 +69,7 @@ class _Entry(BaseModel):
 class AccountEntry(_Entry):
     name: ShortName
     kind: ProviderKind
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: JsonObjectIn = Field(default_factory=dict)
 
 
 class ProductEntry(ProductFields):
@@ -76,16 +78,16 @@ class ProductEntry(ProductFields):
     name: Name
     status: CatalogStatus | None = None
     """``retired`` keeps a retired product retired; absent leaves the status as it is (new: active)."""
-    product_code: str | None = None
-    parents: list[str] | None = None
+    product_code: TextIn | None = None
+    parents: list[TextIn] | None = None
     """Offer IDs, provisioning IDs or product codes of possible parents in the same provider account."""
 
 
 class ItemEntry(_Entry):
-    product: str
+    product: TextIn
     provider_account: Name | None = None
-    quantity_multiplier: int = Field(default=1, ge=1, le=1000)
-    parent_item: int | None = Field(default=None, ge=0)
+    quantity_multiplier: IntIn = Field(default=1, ge=1, le=1000)
+    parent_item: IntIn | None = Field(default=None, ge=0)
     billable: bool = True
     unit_price: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
 
@@ -93,7 +95,7 @@ class ItemEntry(_Entry):
 class BundleEntry(_Entry):
     name: ShortName
     status: CatalogStatus | None = None
-    description: str = ""
+    description: Description = ""
     items: list[ItemEntry]
 
 

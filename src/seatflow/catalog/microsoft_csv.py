@@ -3,8 +3,10 @@
 The file has one row per (SKU, included service plan), so SKUs repeat. Each distinct String_Id becomes
 one product of the chosen provider account: String_Id is its provisioning ID, GUID its ``sku_id``, the
 display name its name, and the service plans are kept for reference. Re-importing is idempotent. The
-real file's oddities (a String_Id with two GUIDs, differing names, non-ASCII or invisible characters) are
-warnings; a row that cannot be read is an error naming its line, and nothing is imported.
+real file's oddities (a String_Id with two GUIDs, differing names, non-ASCII or invisible characters, a GUID
+cell with a stray character at its end) are warnings; a row that cannot be read or stored (a malformed GUID,
+a control character, a name or String_Id longer than its column) is an error naming its line, and nothing is
+imported, on SQLite as on PostgreSQL.
 
 This is a measured hot path (bench/catalog_import.py): rows stream through ``csv``, and products are
 written with set-based inserts and updates instead of one ORM object per product.
@@ -16,7 +18,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,6 +27,8 @@ from sqlalchemy.orm import Session
 
 from seatflow.catalog.errors import ImportInvalid
 from seatflow.catalog.models import (
+    KEY_LENGTH,
+    NAME_LENGTH,
     BillingFrequency,
     CatalogStatus,
     Product,
@@ -37,10 +41,12 @@ from seatflow.catalog.schemas import ImportResult
 from seatflow.catalog.service import PRODUCT_CODE_COUNTER, format_product_code
 from seatflow.db.sequences import allocate
 from seatflow.ids import new_id
+from seatflow.schemas import control_character
 
 REQUIRED_COLUMNS = ("Product_Display_Name", "String_Id", "GUID")
 OPTIONAL_COLUMNS = ("Service_Plan_Name", "Service_Plan_Id", "Service_Plans_Included_Friendly_Names")
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_NOT_HEX_AT_ENDS = re.compile(r"^[^0-9a-fA-F]+|[^0-9a-fA-F]+$")
 MAX_WARNINGS = 200
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 
@@ -80,6 +86,29 @@ def _clean(text: str) -> tuple[str, bool]:
         cleaned = "".join(" " if unicodedata.category(c) == "Zs" else c for c in text.translate(_INVISIBLE))
     cleaned = " ".join(cleaned.split())
     return cleaned, cleaned != text.strip()
+
+
+def read_guid(cell: str) -> tuple[str | None, bool]:
+    """The GUID a cell holds, lower-case, and whether characters other than spaces had to be trimmed from its
+    ends to find it (the real file has a GUID cell of 37 characters). A cell that is still no GUID once what
+    cannot belong to one is trimmed from both ends (braces, dots, invisible characters) gives None: a stray hex
+    digit cannot be told from a mistyped GUID."""
+    text = cell.strip()
+    if GUID.fullmatch(text):
+        return text.lower(), False
+    trimmed = _NOT_HEX_AT_ENDS.sub("", text)
+    if GUID.fullmatch(trimmed):
+        return trimmed.lower(), True
+    return None, False
+
+
+def _check_text(text: str, column: str, line: int, *, limit: int | None = None) -> None:
+    """A control character or a value longer than its column is an error on every database."""
+    found = control_character(text)
+    if found is not None:
+        raise ImportInvalid(f"line {line}: {column} has a control character ({found}).", line=line)
+    if limit is not None and len(text) > limit:
+        raise ImportInvalid(f"line {line}: {column} has {len(text)} characters; at most {limit} are kept.", line=line)
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -147,14 +176,22 @@ def parse(text: str) -> ParsedCsv:
                 raise ImportInvalid(f"line {line}: expected {width} fields, found {len(row)}.", line=line)
             rows += 1
             string_id = row[id_at].strip()
-            guid = row[guid_at].strip().lower()
             if not string_id:
                 raise ImportInvalid(f"line {line}: String_Id is empty.", line=line)
-            if not GUID.match(guid):
+            _check_text(string_id, "String_Id", line, limit=KEY_LENGTH)
+            guid, trimmed = read_guid(row[guid_at])
+            if guid is None:
                 raise ImportInvalid(f"line {line}: GUID {row[guid_at]!r} is not a GUID.", line=line)
+            if trimmed:
+                warn(
+                    ("guid-cell", string_id),
+                    f"line {line}: {string_id}: the GUID cell {row[guid_at]!r} has characters around the GUID; "
+                    f"read as {guid}.",
+                )
             name, changed = _clean(row[name_at])
             if not name:
                 raise ImportInvalid(f"line {line}: Product_Display_Name is empty.", line=line)
+            _check_text(name, "Product_Display_Name", line, limit=NAME_LENGTH)
             if changed:
                 warn(
                     ("spaces", string_id),
@@ -186,20 +223,34 @@ def parse(text: str) -> ParsedCsv:
             if owner != string_id:
                 warn(("owner", guid + string_id), f"line {line}: GUID {guid} belongs to both {owner} and {string_id}.")
             if plan_id_at is not None and row[plan_id_at].strip():
-                plan_id = row[plan_id_at].strip().lower()
-                sku.plans.setdefault(
-                    plan_id,
-                    {
-                        "id": plan_id,
-                        "name": row[plan_name_at].strip() if plan_name_at is not None else "",
-                        "friendly_name": _clean(row[plan_friendly_at])[0] if plan_friendly_at is not None else "",
-                    },
-                )
+                plan_id = _plan_id(row[plan_id_at], string_id, line, warn)
+                plan_name = row[plan_name_at].strip() if plan_name_at is not None else ""
+                friendly = _clean(row[plan_friendly_at])[0] if plan_friendly_at is not None else ""
+                _check_text(plan_name, "Service_Plan_Name", line)
+                _check_text(friendly, "Service_Plans_Included_Friendly_Names", line)
+                sku.plans.setdefault(plan_id, {"id": plan_id, "name": plan_name, "friendly_name": friendly})
     except csv.Error as exc:
         raise ImportInvalid(f"line {reader.line_num}: {exc}.", line=reader.line_num) from exc
     if len(warnings) > MAX_WARNINGS:
         warnings = [*warnings[:MAX_WARNINGS], f"… and {len(warnings) - MAX_WARNINGS} more warnings."]
     return ParsedCsv(skus=skus, rows=rows, warnings=warnings)
+
+
+def _plan_id(cell: str, string_id: str, line: int, warn: Callable[[tuple[str, str], str], None]) -> str:
+    """A service plan is reference data only: an id that is no GUID is kept as written, with a warning."""
+    plan_id, trimmed = read_guid(cell)
+    if plan_id is None:
+        kept = cell.strip().lower()
+        _check_text(kept, "Service_Plan_Id", line)
+        warn(("plan-id", kept), f"line {line}: {string_id}: Service_Plan_Id {cell!r} is not a GUID; kept as written.")
+        return kept
+    if trimmed:
+        warn(
+            ("plan-cell", plan_id),
+            f"line {line}: {string_id}: the Service_Plan_Id cell {cell!r} has characters around the GUID; "
+            f"read as {plan_id}.",
+        )
+    return plan_id
 
 
 def import_licensing_csv(

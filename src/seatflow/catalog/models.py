@@ -58,6 +58,14 @@ class CatalogStatus(enum.StrEnum):
     RETIRED = "retired"
 
 
+# Column sizes, shared with the input schemas and the importers, which check them on every database: PostgreSQL
+# refuses a longer value and SQLite would keep it, so the application refuses it first, naming the field or line.
+NAME_LENGTH = 300
+KEY_LENGTH = 200
+"""Offer and provisioning IDs: Microsoft's licensing CSV has String_Ids of 103 characters."""
+GUID_LENGTH = 36
+
+
 class ProviderAccount(IdMixin, TimestampMixin, Base):
     """A configured connection offers come from and provisioning goes to (the seeds' application instance)."""
 
@@ -92,10 +100,10 @@ class Product(IdMixin, TimestampMixin, Base):
         Uuid, ForeignKey("provider_accounts.id", ondelete="RESTRICT"), index=True
     )
     kind: Mapped[ProductKind] = mapped_column(enum_column(ProductKind))
-    name: Mapped[str] = mapped_column(String(300))
-    offer_id: Mapped[str | None] = mapped_column(String(100))
-    provisioning_id: Mapped[str | None] = mapped_column(String(100))
-    sku_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    offer_id: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
+    provisioning_id: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
+    sku_id: Mapped[str | None] = mapped_column(String(GUID_LENGTH), index=True)
     """Microsoft's licensing GUID (the licensing CSV's GUID, Graph's skuId)."""
     description: Mapped[str] = mapped_column(Text, default="")
     assignable_to_users: Mapped[bool] = mapped_column(Boolean, default=True)

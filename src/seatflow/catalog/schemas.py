@@ -8,6 +8,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from seatflow.catalog.models import (
+    GUID_LENGTH,
+    KEY_LENGTH,
+    NAME_LENGTH,
     BillingFrequency,
     Bundle,
     CatalogStatus,
@@ -19,19 +22,27 @@ from seatflow.catalog.models import (
     Term,
 )
 from seatflow.catalog.rules import is_sellable, normalize_offer_id
-from seatflow.schemas import IdStr, OptionalMoneyOut, PriceIn
+from seatflow.schemas import IdStr, IntIn, JsonObjectIn, MultiLine, OneLine, OptionalMoneyOut, PriceIn, TextIn
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-ShortName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_LENGTH), OneLine]
+ShortName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine]
 """Provider account and bundle names: their columns hold 200 characters."""
-ExternalKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\S+$")]
+ExternalKey = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=KEY_LENGTH, pattern=r"^\S+$"), OneLine
+]
+Description = Annotated[str, StringConstraints(max_length=5000), MultiLine]
 Guid = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, to_lower=True, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        strip_whitespace=True,
+        to_lower=True,
+        max_length=GUID_LENGTH,
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
     ),
 ]
-Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
+Currency = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=3, pattern=r"^[A-Za-z]{3}$")
+]
 
 SECRET_SETTINGS = frozenset({"client_secret", "refresh_token", "password", "api_key"})
 
@@ -46,12 +57,12 @@ class _Input(BaseModel):
 class ProviderAccountCreate(_Input):
     name: ShortName
     kind: ProviderKind
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: JsonObjectIn = Field(default_factory=dict)
 
 
 class ProviderAccountUpdate(_Input):
     name: ShortName | None = None
-    settings: dict[str, Any] | None = None
+    settings: JsonObjectIn | None = None
 
 
 class ProviderAccountRead(BaseModel):
@@ -88,26 +99,26 @@ class ProductFields(_Input):
     offer_id: OfferId | None = None
     provisioning_id: ExternalKey | None = None
     sku_id: Guid | None = None
-    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    description: Description | None = None
     assignable_to_users: bool | None = None
-    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)] | None = None
-    min_quantity: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    max_quantity: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30), OneLine] | None = None
+    min_quantity: Annotated[IntIn, Field(ge=0, le=1_000_000)] | None = None
+    max_quantity: Annotated[IntIn, Field(ge=1, le=10_000_000)] | None = None
     term: Term | None = None
     billing_frequency: BillingFrequency | None = None
     currency: Currency | None = None
     list_price: PriceIn | None = None
     cost_price: PriceIn | None = None
     reduction_behavior: ReductionBehavior | None = None
-    reduction_window_days: Annotated[int, Field(ge=1, le=366)] | None = None
+    reduction_window_days: Annotated[IntIn, Field(ge=1, le=366)] | None = None
     portal_enabled: bool | None = None
 
 
 class ProductCreate(ProductFields):
-    provider_account_id: str
+    provider_account_id: TextIn
     kind: ProductKind
     name: Name
-    parent_product_ids: list[str] = Field(default_factory=list)
+    parent_product_ids: list[TextIn] = Field(default_factory=list)
 
 
 class ProductUpdate(ProductFields):
@@ -183,29 +194,29 @@ class ProductRead(BaseModel):
 
 
 class ParentAdd(_Input):
-    parent_product_id: str
+    parent_product_id: TextIn
 
 
 # --- bundles -------------------------------------------------------------------------------------------
 
 
 class BundleItemIn(_Input):
-    product_id: str
-    quantity_multiplier: Annotated[int, Field(ge=1, le=1000)] = 1
-    parent_item: Annotated[int, Field(ge=0)] | None = None
+    product_id: TextIn
+    quantity_multiplier: Annotated[IntIn, Field(ge=1, le=1000)] = 1
+    parent_item: Annotated[IntIn, Field(ge=0)] | None = None
     billable: bool = True
     unit_price: PriceIn | None = None
 
 
 class BundleCreate(_Input):
     name: ShortName
-    description: Annotated[str, StringConstraints(max_length=5000)] = ""
+    description: Description = ""
     items: list[BundleItemIn]
 
 
 class BundleUpdate(_Input):
     name: ShortName | None = None
-    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    description: Description | None = None
     items: list[BundleItemIn] | None = None
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from seatflow.catalog.providers import require_provider_account
 from seatflow.cli.context import console, moment, operator_actor, print_json, read_transaction, transaction
+from seatflow.csv_safe import safe_row
 from seatflow.reconciliation import service
 from seatflow.reconciliation.schemas import ItemRead, MismatchRead
 from seatflow.subscriptions.lifecycle import require_subscription
@@ -56,7 +57,7 @@ def report(
         writer.writerow(COLUMNS)
         for item in items:
             data = item.model_dump(mode="json")
-            writer.writerow([data[c] if data[c] is not None else "" for c in COLUMNS])
+            writer.writerow(safe_row(data[c] for c in COLUMNS))
         return
     table = Table("classification", "product", "provider", "seatflow", "children", "subscription", "fixes")
     for item in items:

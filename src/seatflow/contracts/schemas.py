@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from seatflow.catalog.models import BillingFrequency
 from seatflow.catalog.schemas import Currency, Name
 from seatflow.contracts.models import BillingContract, BillingPolicy, ContractStatus, ProrationUnit
-from seatflow.schemas import DayIn, IdStr
+from seatflow.schemas import DayIn, IdStr, IntIn, TextIn
 
 TaxRate = Annotated[Decimal, Field(ge=0, le=1, max_digits=8, decimal_places=6)]
 
@@ -19,35 +19,35 @@ class _Input(BaseModel):
 
 
 class ContractCreate(_Input):
-    customer_id: str
+    customer_id: TextIn
     name: Name
-    parent_contract_id: str | None = None
+    parent_contract_id: TextIn | None = None
     billable: bool = True
     is_default: bool = False
     currency: Currency | None = None
     billing_frequency: BillingFrequency = BillingFrequency.MONTHLY
     billing_policy: BillingPolicy = BillingPolicy.ADVANCE
     start_date: DayIn
-    term_months: Annotated[int, Field(ge=1, le=120)] = 12
+    term_months: Annotated[IntIn, Field(ge=1, le=120)] = 12
     auto_renew: bool = True
     proration_unit: ProrationUnit = ProrationUnit.DAYS
     process_refunds: bool = False
-    payment_terms_days: Annotated[int, Field(ge=0, le=365)] = 30
+    payment_terms_days: Annotated[IntIn, Field(ge=0, le=365)] = 30
     tax_rate: TaxRate = Decimal(0)
 
 
 class ContractUpdate(_Input):
     name: Name | None = None
-    parent_contract_id: str | None = None
+    parent_contract_id: TextIn | None = None
     billable: bool | None = None
     is_default: bool | None = None
     billing_frequency: BillingFrequency | None = None
     billing_policy: BillingPolicy | None = None
-    term_months: Annotated[int, Field(ge=1, le=120)] | None = None
+    term_months: Annotated[IntIn, Field(ge=1, le=120)] | None = None
     auto_renew: bool | None = None
     proration_unit: ProrationUnit | None = None
     process_refunds: bool | None = None
-    payment_terms_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    payment_terms_days: Annotated[IntIn, Field(ge=0, le=365)] | None = None
     tax_rate: TaxRate | None = None
     status: ContractStatus | None = None
 

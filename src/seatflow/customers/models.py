@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from seatflow.db.base import Base, IdMixin, TimestampMixin
 from seatflow.db.types import UTCDateTime, enum_column
@@ -38,10 +38,20 @@ class CustomerAccount(IdMixin, TimestampMixin, Base):
         Uuid, ForeignKey("customer_accounts.id", ondelete="RESTRICT"), index=True
     )
     tenant_id: Mapped[str | None] = mapped_column(String(100), unique=True)
-    """The provider's customer/tenant id (Partner Center customer id) this account is mapped to."""
+    """The provider's customer/tenant id (Partner Center customer id) this account is mapped to; stored
+    lower-case, so that the unique constraint is case-insensitive (tenant ids are GUIDs or domain names)."""
     currency: Mapped[str] = mapped_column(String(3))
     billing_address: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[AccountStatus] = mapped_column(enum_column(AccountStatus, 16), default=AccountStatus.ACTIVE)
+
+    @validates("tenant_id")
+    def _normalize_tenant_id(self, _key: str, value: str | None) -> str | None:
+        return normalize_tenant_id(value)
+
+
+def normalize_tenant_id(value: str | None) -> str | None:
+    """``ABC…`` and ``abc…`` are the same tenant: one spelling, lower-case, is stored and looked up."""
+    return value.strip().lower() if value is not None else None
 
 
 class Contact(IdMixin, TimestampMixin, Base):

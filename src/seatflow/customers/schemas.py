@@ -7,19 +7,25 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from seatflow.catalog.schemas import Currency, Name
 from seatflow.customers.models import AccountStatus, Contact, ContactRole, ContactStatus, CustomerAccount
-from seatflow.schemas import IdStr
+from seatflow.schemas import IdStr, OneLine, TextIn
 
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    OneLine,
 ]
-TenantId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\S+$")]
+TenantId = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=100, pattern=r"^[!-~]+$")
+]
+"""The provider's tenant (a GUID, or a domain such as ``contoso.onmicrosoft.com``): printable ASCII without spaces,
+stored lower-case, so that ``ABC…`` and ``abc…`` are one tenant."""
 
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), OneLine]
 
 
 class Address(_Input):
@@ -27,13 +33,13 @@ class Address(_Input):
     line2: AddressLine = ""
     city: AddressLine = ""
     region: AddressLine = ""
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
-    country: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2)] = ""
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), OneLine] = ""
+    country: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2), OneLine] = ""
 
 
 class CustomerCreate(_Input):
     name: Name
-    parent_customer_id: str | None = None
+    parent_customer_id: TextIn | None = None
     tenant_id: TenantId | None = None
     currency: Currency | None = None
     billing_address: Address = Field(default_factory=Address)
@@ -41,7 +47,7 @@ class CustomerCreate(_Input):
 
 class CustomerUpdate(_Input):
     name: Name | None = None
-    parent_customer_id: str | None = None
+    parent_customer_id: TextIn | None = None
     tenant_id: TenantId | None = None
     billing_address: Address | None = None
     status: AccountStatus | None = None

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from seatflow.customers.models import Contact, ContactStatus, CustomerAccount
+from seatflow.customers.models import Contact, ContactStatus, CustomerAccount, normalize_tenant_id
 from seatflow.customers.schemas import ContactCreate, ContactUpdate, CustomerCreate, CustomerUpdate
 from seatflow.errors import Conflict, NotFound
 from seatflow.ids import parse_id
@@ -75,6 +75,7 @@ def tenant_of(session: Session, customer: CustomerAccount) -> str | None:
 
 
 def _check_tenant(session: Session, tenant_id: str | None, current: CustomerAccount | None) -> None:
+    tenant_id = normalize_tenant_id(tenant_id)
     if tenant_id is None:
         return
     other = session.execute(select(CustomerAccount).where(CustomerAccount.tenant_id == tenant_id)).scalar_one_or_none()
@@ -137,7 +138,7 @@ def list_customers(
     if parent_customer_id is not None:
         stmt = stmt.where(CustomerAccount.parent_customer_id == parent_customer_id)
     if tenant_id is not None:
-        stmt = stmt.where(CustomerAccount.tenant_id == tenant_id)
+        stmt = stmt.where(CustomerAccount.tenant_id == normalize_tenant_id(tenant_id))
     return page(session, stmt, CustomerAccount.id, cursor=cursor, limit=limit)
 
 

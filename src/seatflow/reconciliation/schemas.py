@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from seatflow.reconciliation.service import Classification, Item, LogMismatch, Report
-from seatflow.schemas import IdStr, PriceIn
+from seatflow.schemas import IdStr, OneLine, PriceIn
+
+Ref = Annotated[str, Field(min_length=1, max_length=300), OneLine]
+ShortRef = Annotated[str, Field(min_length=1, max_length=100), OneLine]
 
 
 class ReconciliationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider_account_id: str = Field(min_length=1, max_length=300, description="Id or name.")
+    provider_account_id: Ref = Field(description="Id or name.")
 
 
 class ItemRead(BaseModel):
@@ -65,22 +69,22 @@ class ReportRead(BaseModel):
 
 class AdoptRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    subscription_id: str = Field(min_length=1, max_length=100)
-    child_subscription_id: str | None = Field(default=None, max_length=100)
+    subscription_id: ShortRef
+    child_subscription_id: Annotated[str, Field(max_length=100), OneLine] | None = None
     """The linked child that takes the difference (required when the subscription has linked children)."""
 
 
 class PushRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    subscription_id: str = Field(min_length=1, max_length=100)
+    subscription_id: ShortRef
 
 
 class ImportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider_account_id: str = Field(min_length=1, max_length=300)
-    tenant_id: str = Field(min_length=1, max_length=100)
-    external_id: str = Field(min_length=1, max_length=100)
-    contract_id: str = Field(min_length=1, max_length=300)
+    provider_account_id: Ref
+    tenant_id: ShortRef
+    external_id: ShortRef
+    contract_id: Ref
     unit_price: PriceIn | None = None
 
 

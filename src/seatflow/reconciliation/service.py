@@ -138,7 +138,8 @@ def reconcile(session: Session, *, account: ProviderAccount, client: PartnerCent
     tenants = _mapped_tenants(session, account)
     provider_customers = client.list_customers()
     for at_provider in provider_customers:
-        tenant = str(at_provider.get("id") or at_provider.get("companyProfile", {}).get("tenantId") or "")
+        # seatflow stores tenant ids lower-case; the provider may spell a GUID in capitals.
+        tenant = str(at_provider.get("id") or at_provider.get("companyProfile", {}).get("tenantId") or "").lower()
         if tenant and tenant not in tenants:
             name = at_provider.get("companyProfile", {}).get("companyName") or tenant
             report.items.append(
@@ -148,7 +149,7 @@ def reconcile(session: Session, *, account: ProviderAccount, client: PartnerCent
                     tenant_id=tenant,
                 )
             )
-    known_at_provider = {str(c.get("id")) for c in provider_customers}
+    known_at_provider = {str(c.get("id")).lower() for c in provider_customers}
     for tenant, customer in sorted(tenants.items()):
         ours = _ours(session, account, customer)
         if tenant not in known_at_provider:

@@ -16,8 +16,10 @@ from seatflow.billing.schemas import BillingRunCreate, BillingRunRead, InvoiceRe
 from seatflow.pagination import page
 from seatflow.schemas import DayIn, Page
 from seatflow.web.deps import ActorDep, NowDep, SessionDep, SettingsDep, TodayDep
+from seatflow.web.errors import API_PROBLEMS
+from seatflow.web.security import PARAMETER_CHECKS
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(tags=["billing"], responses=API_PROBLEMS, dependencies=PARAMETER_CHECKS)
 
 
 @router.post("/billing-runs", response_model=BillingRunRead, status_code=201)

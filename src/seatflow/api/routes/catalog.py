@@ -31,8 +31,10 @@ from seatflow.errors import ValidationFailed
 from seatflow.ids import parse_id
 from seatflow.schemas import Page
 from seatflow.web.deps import NowDep, SessionDep, SettingsDep
+from seatflow.web.errors import API_PROBLEMS
+from seatflow.web.security import PARAMETER_CHECKS
 
-router = APIRouter()
+router = APIRouter(responses=API_PROBLEMS, dependencies=PARAMETER_CHECKS)
 Limit = Annotated[int, Query(ge=1, le=500)]
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 

@@ -21,8 +21,10 @@ from seatflow.customers.schemas import (
 from seatflow.schemas import Page
 from seatflow.subscriptions.linking import setup_check
 from seatflow.web.deps import NowDep, SessionDep, SettingsDep
+from seatflow.web.errors import API_PROBLEMS
+from seatflow.web.security import PARAMETER_CHECKS
 
-router = APIRouter()
+router = APIRouter(responses=API_PROBLEMS, dependencies=PARAMETER_CHECKS)
 
 
 @router.post("/customers", response_model=CustomerRead, status_code=201, tags=["customers"])

@@ -4,7 +4,7 @@ and the notifications that manual providers' people act on."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,12 +17,14 @@ from seatflow.provisioning import queue
 from seatflow.provisioning.models import Notification
 from seatflow.provisioning.providers import ProviderRegistry
 from seatflow.provisioning.worker import Worker, WorkerConfig
-from seatflow.schemas import IdStr, Page
+from seatflow.schemas import IdStr, MultiLine, Page
 from seatflow.subscriptions.models import ProvisioningStatus
 from seatflow.subscriptions.schemas import LicenseChangeRead
 from seatflow.web.deps import ActorDep, ClockDep, NowDep, SessionDep, SessionFactoryDep, SettingsDep
+from seatflow.web.errors import API_PROBLEMS
+from seatflow.web.security import PARAMETER_CHECKS
 
-router = APIRouter()
+router = APIRouter(responses=API_PROBLEMS, dependencies=PARAMETER_CHECKS)
 
 
 class RunOnce(BaseModel):
@@ -74,7 +76,7 @@ def requeue(change_id: str, session: SessionDep, actor: ActorDep, now: NowDep) -
 class Confirmation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["provisioned", "failed"]
-    message: str | None = Field(default=None, max_length=2000)
+    message: Annotated[str, Field(max_length=2000), MultiLine] | None = None
 
 
 @router.post("/license-changes/{change_id}/confirm", response_model=list[LicenseChangeRead], tags=["license changes"])

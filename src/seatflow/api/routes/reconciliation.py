@@ -21,8 +21,10 @@ from seatflow.reconciliation.schemas import (
 from seatflow.subscriptions.lifecycle import require_subscription
 from seatflow.subscriptions.schemas import LicenseChangeRead, SubscriptionRead
 from seatflow.web.deps import ActorDep, NowDep, ReadSessionDep, SessionDep, TodayDep
+from seatflow.web.errors import PROVIDER_PROBLEMS
+from seatflow.web.security import PARAMETER_CHECKS
 
-router = APIRouter(tags=["reconciliation"])
+router = APIRouter(tags=["reconciliation"], responses=PROVIDER_PROBLEMS, dependencies=PARAMETER_CHECKS)
 
 
 @router.post("/reconciliations", response_model=ReportRead)

@@ -34,8 +34,10 @@ from seatflow.subscriptions.schemas import (
     UnlinkRequest,
 )
 from seatflow.web.deps import ActorDep, NowDep, SessionDep, TodayDep
+from seatflow.web.errors import API_PROBLEMS
+from seatflow.web.security import PARAMETER_CHECKS
 
-router = APIRouter()
+router = APIRouter(responses=API_PROBLEMS, dependencies=PARAMETER_CHECKS)
 
 
 @router.post("/subscriptions", response_model=SubscriptionRead, status_code=201, tags=["subscriptions"])
