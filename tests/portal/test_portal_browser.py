@@ -40,7 +40,7 @@ from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import Subscription
 from seatflow.web.app import create_app
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
-from tests.portal.browser import CHROMIUM, CHROMIUM_ARGS, screenshot, serve
+from tests.portal.browser import CHROMIUM, CHROMIUM_ARGS, chromium_env, screenshot, serve
 from tests.portal.conftest import PASSWORD, make_contact
 from tests.provisioning.conftest import FAST, ManualClock
 from tests.subscriptions.helpers import pine_cone_vet
@@ -79,7 +79,7 @@ class Site:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=chromium_env())
         yield browser
         browser.close()
 
@@ -228,7 +228,7 @@ def test_new_yorks_manager_raises_e3_and_watches_it_provision(site: Site, new_pa
     expect(page.get_by_role("status")).to_contain_text("awaiting provisioning")
     e3 = subscription_row(page, "Microsoft 365 E3")
     expect(e3.locator(".qty")).to_have_text("35")
-    expect(e3.locator(".change")).to_have_text("quantity 25 → 35")
+    expect(e3.locator(".change")).to_have_text("Quantity 25 → 35")
     expect(e3.locator("[data-status]")).to_have_attribute("data-status", "awaiting_provisioning")
     expect(page.locator('meta[http-equiv="refresh"]')).to_have_count(1)
     screenshot(page, "contract-awaiting")
@@ -372,8 +372,9 @@ def test_every_input_has_a_label_and_every_page_a_lang_a_title_and_an_h1(site: S
     expect(page.get_by_label("Name", exact=True)).to_be_editable()
     expect(page.get_by_label("E-mail address")).to_be_editable()
     invite_roles = page.get_by_role("group", name="Roles", exact=True)
-    for role in ("Administrator", "Subscription manager", "Finance manager", "Child accounts too"):
+    for role in ("Administrator", "Subscription manager", "Finance manager"):
         expect(invite_roles.get_by_label(role)).not_to_be_checked()
+    expect(page.locator('input[value="access_child_accounts"]')).to_have_count(0)  # only the reseller grants it
     lee = page.get_by_role("group", name="Roles of Lee Chen")
     expect(lee.get_by_label("Finance manager")).to_be_checked()
     expect(lee.get_by_label("Administrator")).not_to_be_checked()

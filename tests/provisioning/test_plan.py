@@ -7,10 +7,15 @@ from datetime import date
 
 import pytest
 
-from seatflow.provisioning.plan import Backoff, OpKind, Step, plan
-from seatflow.subscriptions.models import ChangeKind
+from seatflow.provisioning.plan import Backoff, OpKind, Step, held_back, plan
+from seatflow.subscriptions.models import ChangeKind, ProvisioningStatus
 
 TODAY = date(2026, 12, 1)
+AWAITING, FAILED, PROVISIONED = (
+    ProvisioningStatus.AWAITING,
+    ProvisioningStatus.FAILED,
+    ProvisioningStatus.PROVISIONED,
+)
 
 
 def step(
@@ -70,6 +75,72 @@ def test_nothing_provisions_before_its_effective_date_and_nothing_overtakes_it()
     (op,) = plan(steps, external_id="sub-1", today=TODAY)
     assert (op.kind, op.quantity, len(op.steps)) == (OpKind.SET_QUANTITY, 60, 1)
     assert plan(steps[1:], external_id="sub-1", today=TODAY) == ()
+
+
+NEW_YORK, ATLANTA = uuid.uuid4(), uuid.uuid4()
+
+
+def child_push(before: int, after: int, child: uuid.UUID, status: ProvisioningStatus = AWAITING) -> Step:
+    """A quantity change a linked child caused on its parent (SPEC §5)."""
+    return Step(
+        uuid.uuid4(), ChangeKind.QUANTITY, after, TODAY, 0, status=status, quantity_before=before, linked_child=child
+    )
+
+
+def test_one_childs_refused_push_does_not_hold_back_another_childs_and_its_delta_is_left_out() -> None:
+    refused = child_push(50, 350, NEW_YORK, FAILED)  # the provider refused 350
+    atlanta = child_push(350, 355, ATLANTA)
+
+    (op,) = plan([refused, atlanta], external_id="sub-1", today=TODAY)
+
+    assert (op.kind, op.change_ids, op.quantity) == (OpKind.SET_QUANTITY, [atlanta.id], 55)
+
+
+def test_a_refused_push_holds_back_the_same_childs_later_changes_and_the_others_go_past_them() -> None:
+    refused = child_push(50, 350, NEW_YORK, FAILED)
+    new_york_again = child_push(350, 340, NEW_YORK)  # assumed the refused 300
+    atlanta = child_push(340, 345, ATLANTA)
+
+    (op,) = plan([refused, new_york_again, atlanta], external_id="sub-1", today=TODAY)
+
+    assert (op.change_ids, op.quantity) == ([atlanta.id], 55)
+    assert held_back([refused, new_york_again, atlanta]) == {new_york_again.id}
+
+
+def test_a_change_that_is_no_childs_held_back_holds_back_everything_after_it() -> None:
+    refused = child_push(50, 350, NEW_YORK, FAILED)
+    suspension = Step(uuid.uuid4(), ChangeKind.SUSPEND, 350, TODAY, 0, quantity_before=350)
+    atlanta = child_push(350, 355, ATLANTA)
+
+    assert plan([refused, suspension, atlanta], external_id="sub-1", today=TODAY) == ()
+    assert held_back([refused, suspension, atlanta]) == {suspension.id, atlanta.id}
+
+
+@pytest.mark.parametrize("kind", [ChangeKind.SUSPEND, ChangeKind.QUANTITY])
+def test_a_refused_push_holds_back_a_change_that_is_no_childs(kind: ChangeKind) -> None:
+    """An operator's forced quantity or a suspension assumes everything before it."""
+    refused = child_push(50, 350, NEW_YORK, FAILED)
+    operators = Step(uuid.uuid4(), kind, 100, TODAY, 0, quantity_before=350)
+
+    assert plan([refused, operators], external_id="sub-1", today=TODAY) == ()
+
+
+def test_any_other_failed_change_holds_back_everything_after_it() -> None:
+    failed = Step(uuid.uuid4(), ChangeKind.QUANTITY, 60, TODAY, 0, status=FAILED, quantity_before=50)
+
+    assert plan([failed, child_push(60, 65, ATLANTA)], external_id="sub-1", today=TODAY) == ()
+
+
+def test_a_requeued_push_sends_what_the_others_have_provisioned_since() -> None:
+    requeued = child_push(50, 60, NEW_YORK)
+    atlanta = child_push(60, 62, ATLANTA, PROVISIONED)  # went while New York's had failed: the provider has 52
+    new_york_down = child_push(62, 59, NEW_YORK)
+
+    (op,) = plan([requeued, atlanta, new_york_down], external_id="sub-1", today=TODAY)
+
+    assert (op.change_ids, op.quantity) == ([requeued.id, new_york_down.id], 59)
+    (alone,) = plan([requeued, atlanta], external_id="sub-1", today=TODAY)
+    assert alone.quantity == 62
 
 
 @pytest.mark.parametrize(

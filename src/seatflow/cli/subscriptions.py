@@ -17,6 +17,7 @@ from seatflow.errors import ValidationFailed
 from seatflow.subscriptions import changes as change_service
 from seatflow.subscriptions import lifecycle, linking, renewals, repository
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, ScheduledChange
+from seatflow.subscriptions.rules import parse_quantity
 from seatflow.subscriptions.schemas import BundleOrder, LicenseChangeRead, SubscriptionCreate, SubscriptionRead
 
 app = typer.Typer(help="Subscriptions: create, change quantities, suspend, cancel, link.", no_args_is_help=True)
@@ -50,7 +51,7 @@ def _print_changes(changes: list[LicenseChange]) -> None:
 def create(
     contract: str = typer.Option(...),
     product: str = typer.Option(..., help="Product id, code or provisioning ID."),
-    quantity: int = typer.Option(...),
+    quantity: str = typer.Option(..., help="A whole number within the product's limits."),
     provider_account: str | None = typer.Option(None, help="Name or id; the product's account when absent."),
     parent: str | None = typer.Option(None, help="Parent subscription id (add-ons)."),
     linked_to: str | None = typer.Option(None, help="Linked parent subscription id (needs a linked account)."),
@@ -60,12 +61,12 @@ def create(
     """Create a subscription (an add-on needs --parent)."""
     with transaction() as session:
         today, now = moment()
-        product_id = str(require_product(session, product).id)
+        found = require_product(session, product)
         data = parse_input(
             SubscriptionCreate,
             contract_id=contract,
-            product_id=product_id,
-            quantity=quantity,
+            product_id=str(found.id),
+            quantity=parse_quantity(quantity, minimum=found.min_quantity, maximum=found.max_quantity),
             provider_account_id=provider_account,
             parent_subscription_id=parent,
             linked_subscription_id=linked_to,
@@ -129,7 +130,7 @@ def list_(contract: str | None = typer.Option(None), as_json: bool = typer.Optio
 @app.command("quantity")
 def quantity(
     subscription: str,
-    new_quantity: int = typer.Argument(..., metavar="QUANTITY"),
+    new_quantity: str = typer.Argument(..., metavar="QUANTITY", help="A whole number within the product's limits."),
     effective: str = typer.Option("now", help="now, renewal or a date YYYY-MM-DD."),
     force: bool = typer.Option(False, help="Change a linked parent directly (needs --reason)."),
     reason: str | None = typer.Option(None),
@@ -144,10 +145,11 @@ def quantity(
     with transaction() as session:
         today, now = moment()
         sub = lifecycle.require_subscription(session, subscription)
+        product = change_service.product_of(session, sub)
         result = change_service.change_quantity(
             session,
             subscription_id=sub.id,
-            quantity=new_quantity,
+            quantity=parse_quantity(new_quantity, minimum=product.min_quantity, maximum=product.max_quantity),
             effective=when,
             today=today,
             now=now,
@@ -239,14 +241,18 @@ def link(
 
 
 @app.command("order-bundle")
-def order_bundle(bundle: str, contract: str = typer.Option(...), quantity: int = typer.Option(...)) -> None:
+def order_bundle(
+    bundle: str,
+    contract: str = typer.Option(...),
+    quantity: str = typer.Option(..., help="A whole number (each item's limits apply too)."),
+) -> None:
     """Order a bundle: one real subscription per item, add-ons under their real parents."""
     with transaction() as session:
         today, now = moment()
         created = lifecycle.order_bundle(
             session,
             bundle=require_bundle(session, bundle),
-            data=parse_input(BundleOrder, contract_id=contract, quantity=quantity),
+            data=parse_input(BundleOrder, contract_id=contract, quantity=parse_quantity(quantity)),
             today=today,
             now=now,
             actor=operator_actor(),
@@ -275,11 +281,23 @@ def changes_list(
 
 
 def renew(day: datetime | None = typer.Option(None, "--date", formats=_DATE, help="Today when absent.")) -> None:
-    """Start pending subscriptions, apply scheduled changes that are due, renew or end terms that ended."""
-    with transaction() as session:
-        today, now = moment()
-        result = renewals.run_renewals(session, today=_day(day) or today, now=now)
+    """Start pending subscriptions, apply scheduled changes that are due, renew or end terms that ended.
+
+    Works in batches, each its own transaction, so other commands and the server are never locked out for
+    long; an interrupted run goes on where it stopped when run again."""
+    total = renewals.RenewalResult()
+    batches = 0
+    while True:
+        with transaction() as session:
+            today, now = moment()
+            result = renewals.run_renewals(session, today=_day(day) or today, now=now)
+        batches += 1
+        for name in ("started", "scheduled_applied", "scheduled_failed", "renewed", "ended"):
+            setattr(total, name, getattr(total, name) + getattr(result, name))
+        if not result.more:
+            break
     console.print(
-        f"started {result.started}, scheduled changes applied {result.scheduled_applied} "
-        f"(failed {result.scheduled_failed}), renewed {result.renewed}, ended {result.ended}"
+        f"started {total.started}, scheduled changes applied {total.scheduled_applied} "
+        f"(failed {total.scheduled_failed}), renewed {total.renewed}, ended {total.ended}"
+        + (f" in {batches} batches" if batches > 1 else "")
     )

@@ -1,8 +1,15 @@
 """The provisioning queue (SPEC §7): changes by provisioning status, requeue a failed one, confirm a manual one,
-run the worker once, and the notifications a manual provider's people act on."""
+run the worker once, and the notifications a manual provider's people act on.
+
+What an action did is shown once on the page it redirects to, from a short-lived cookie the action set and
+signed with the session's secret (never from the query string, which any link can write)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -10,6 +17,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from seatflow.catalog.models import ProviderKind
+from seatflow.config import Settings
 from seatflow.console import queries
 from seatflow.console.web import (
     PREFIX,
@@ -23,10 +31,12 @@ from seatflow.console.web import (
     redirect,
     render,
     require_id,
+    secure,
 )
 from seatflow.errors import SeatflowError
 from seatflow.ids import parse_id
 from seatflow.provisioning import queue
+from seatflow.provisioning.holds import hold_reasons
 from seatflow.provisioning.providers import ProviderRegistry
 from seatflow.provisioning.worker import Worker, WorkerConfig, default_worker_id
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus
@@ -36,6 +46,9 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PER_PAGE = 100
 DEFAULT_STATUSES = (ProvisioningStatus.AWAITING, ProvisioningStatus.FAILED)
 RUN_COUNTS = ("provisioned", "failed", "retrying", "waiting", "handed_off", "flowed_back")
+DONE = ("requeued", "provisioned", "failed")
+FLASH_COOKIE = "seatflow_console_done"
+FLASH_SECONDS = 60
 
 
 def _filters(statuses: list[str], account: str) -> dict[str, Any]:
@@ -57,6 +70,47 @@ def _back(value: str) -> dict[str, Any]:
     return _filters([v for k, v in pairs if k == "status"], next((v for k, v in pairs if k == "account"), ""))
 
 
+def _sign(console: Console, body: str) -> str:
+    return hmac.new(console.csrf.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def _with_flash(
+    response: Response, request: Request, console: Console, settings: Settings, what: dict[str, Any]
+) -> Response:
+    """What an action did, for the page it redirects to (shown once: that page clears it)."""
+    body = base64.urlsafe_b64encode(json.dumps(what, separators=(",", ":")).encode()).decode()
+    response.set_cookie(
+        FLASH_COOKIE,
+        f"{body}.{_sign(console, body)}",
+        max_age=FLASH_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=secure(request, settings),
+        path=f"{PREFIX}/queue",
+    )
+    return response
+
+
+def _flash(request: Request, console: Console) -> dict[str, Any]:
+    """The action's result, if this session's own action set it; nothing for anything else."""
+    body, _, signature = request.cookies.get(FLASH_COOKIE, "").partition(".")
+    if not body or not hmac.compare_digest(signature, _sign(console, body)):
+        return {}
+    try:
+        found = json.loads(base64.urlsafe_b64decode(body.encode()))
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    result: dict[str, Any] = {}
+    if found.get("done") in DONE and isinstance(found.get("count"), int):
+        result.update(done=found["done"], count=found["count"])
+    ran = found.get("ran")
+    if isinstance(ran, dict) and all(isinstance(ran.get(name), int) for name in RUN_COUNTS):
+        result["ran"] = {name: ran[name] for name in RUN_COUNTS}
+    return result
+
+
 def _page(request: Request, console: Console, filters: dict[str, Any], status: int = 200, **extra: Any) -> Response:
     after = parse_id(request.query_params.get("after", ""))
     changes, next_after = queries.queue_changes(
@@ -68,7 +122,8 @@ def _page(request: Request, console: Console, filters: dict[str, Any], status: i
     names = queries.around(
         console.db, {c.subscription_id for c in changes} | {c.subscription_id for c in noted.values()}
     )
-    return render(
+    flash = _flash(request, console) if request.method == "GET" else {}
+    page = render(
         request,
         "queue.html",
         status,
@@ -77,6 +132,7 @@ def _page(request: Request, console: Console, filters: dict[str, Any], status: i
         changes=changes,
         names=names,
         actions={c.id: _actions(c, names[c.subscription_id].account.kind) for c in changes},
+        holds=hold_reasons(console.db, changes, today=now_of(request).date()),
         next_after=next_after,
         filters=filters,
         query=_query(filters),
@@ -87,9 +143,12 @@ def _page(request: Request, console: Console, filters: dict[str, Any], status: i
         error_in_row=extra.get("error_for") in {str(c.id) for c in changes},
         notifications=notifications,
         noted=noted,
-        ran={k: int(v) for k, v in request.query_params.items() if k in RUN_COUNTS and v.isdigit()},
+        flash=flash,
         **extra,
     )
+    if FLASH_COOKIE in request.cookies:
+        page.delete_cookie(FLASH_COOKIE, path=f"{PREFIX}/queue")
+    return page
 
 
 def _actions(change: LicenseChange, kind: ProviderKind) -> set[str]:
@@ -120,7 +179,12 @@ BackField = Annotated[str, Form(max_length=2000)]
 
 @router.post("/queue/{change_id}/requeue", response_class=HTMLResponse)
 def requeue(
-    change_id: str, request: Request, console: ConsoleDep, back: BackField = "", csrf_token: CsrfField = None
+    change_id: str,
+    request: Request,
+    console: ConsoleDep,
+    settings: SettingsDep,
+    back: BackField = "",
+    csrf_token: CsrfField = None,
 ) -> Response:
     console.authorize(csrf_token)
     filters = _back(back)
@@ -131,7 +195,8 @@ def requeue(
             )
     except SeatflowError as error:
         return _page(request, console, filters, error_status(error), error=error.message, error_for=change_id)
-    return redirect(f"{PREFIX}/queue?{_query(filters)}&done=requeued&count={len(changes)}")
+    done = {"done": "requeued", "count": len(changes)}
+    return _with_flash(redirect(f"{PREFIX}/queue?{_query(filters)}"), request, console, settings, done)
 
 
 @router.post("/queue/{change_id}/confirm", response_class=HTMLResponse)
@@ -139,6 +204,7 @@ def confirm(
     change_id: str,
     request: Request,
     console: ConsoleDep,
+    settings: SettingsDep,
     outcome: Annotated[str, Form(alias="status", max_length=20)] = "",
     message: Annotated[str, Form(max_length=2000)] = "",
     back: BackField = "",
@@ -163,7 +229,8 @@ def confirm(
         return _page(request, console, filters, 422, error=problem.message, error_for=change_id)
     except SeatflowError as error:
         return _page(request, console, filters, error_status(error), error=error.message, error_for=change_id)
-    return redirect(f"{PREFIX}/queue?{_query(filters)}&done={outcome}&count={len(settled)}")
+    done = {"done": outcome, "count": len(settled)}
+    return _with_flash(redirect(f"{PREFIX}/queue?{_query(filters)}"), request, console, settings, done)
 
 
 @router.post("/queue/run-once", response_class=HTMLResponse)
@@ -190,5 +257,5 @@ def run_once(
         worker_id=f"console:{default_worker_id()}",
     )
     tally = worker.run_once().tally
-    counts = urlencode({name: getattr(tally, name) for name in RUN_COUNTS})
-    return redirect(f"{PREFIX}/queue?{_query(filters)}&{counts}")
+    ran = {"ran": {name: getattr(tally, name) for name in RUN_COUNTS}}
+    return _with_flash(redirect(f"{PREFIX}/queue?{_query(filters)}"), request, console, settings, ran)

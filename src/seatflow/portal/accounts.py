@@ -107,7 +107,28 @@ def accept_invitation(session: Session, *, token: str, password: str, now: datet
     return _start_session(session, contact, now)
 
 
+def _lock_throttle(session: Session, *keys: str) -> None:
+    """Attempts on one address (or from one client address) are counted and recorded one after the other, so
+    that parallel wrong passwords cannot all pass the count before any of them is recorded.
+
+    PostgreSQL: a transaction-scoped advisory lock per key, held until the attempt is committed, taken in one
+    order so that two logins never wait for each other. SQLite: the login's writing transaction holds the
+    database's write lock from its BEGIN already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for lock_id in sorted({_lock_id(key) for key in keys}):
+        session.execute(select(func.pg_advisory_xact_lock(lock_id)))
+
+
+def _lock_id(key: str) -> int:
+    """A signed 64-bit advisory lock id for a throttle key."""
+    return int.from_bytes(hashlib.sha256(f"seatflow login throttle {key}".encode()).digest()[:8], "big", signed=True)
+
+
 def _throttled(session: Session, email: str, ip: str, now: datetime) -> timedelta | None:
+    """How long the address or client must wait, or None; locks both keys until the transaction ends (the caller
+    records its attempt in the same transaction)."""
+    _lock_throttle(session, f"email:{email}", f"ip:{ip}")
     since = now - THROTTLE_WINDOW
     failed = select(func.count(), func.min(LoginAttempt.attempted_at)).where(
         LoginAttempt.attempted_at >= since, LoginAttempt.succeeded.is_(False)

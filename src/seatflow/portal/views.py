@@ -7,7 +7,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,15 +27,16 @@ from seatflow.config import Settings
 from seatflow.customers.models import Contact, ContactRole, ContactStatus, CustomerAccount
 from seatflow.customers.schemas import ContactCreate
 from seatflow.customers.service import invite_contact
-from seatflow.errors import SeatflowError
+from seatflow.errors import SeatflowError, ValidationFailed
 from seatflow.ids import parse_id
 from seatflow.money import format_money
-from seatflow.portal import accounts, scope
+from seatflow.portal import accounts, scope, wording
 from seatflow.portal.mail import send_mail
 from seatflow.portal.models import PortalSession
 from seatflow.subscriptions import repository as subscriptions_repository
 from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.models import ChangeOrigin, LicenseChange, ProvisioningStatus, ScheduledChange, Subscription
+from seatflow.subscriptions.rules import parse_quantity, quantity_limits
 from seatflow.subscriptions.schemas import Actor
 from seatflow.web.deps import SAFE_METHODS, SessionDep, SettingsDep, get_clock
 
@@ -43,6 +45,10 @@ CSRF_COOKIE = "seatflow_portal_csrf"
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["money"] = lambda value: format_money(value) or ""
+templates.env.filters["day"] = wording.day
+templates.env.filters["failure"] = wording.failure_reason
+templates.env.filters["change_words"] = wording.change_words
+templates.env.filters["status_words"] = wording.status_words
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
 
@@ -339,6 +345,17 @@ class Row:
     scheduled: list[ScheduledChange]
     editable: bool
 
+    @property
+    def renewal(self) -> date:
+        """The day the next term starts (what "at renewal" means)."""
+        return self.subscription.term_end + timedelta(days=1)
+
+    @property
+    def limits(self) -> tuple[int, int]:
+        if self.product is None:
+            return quantity_limits(minimum=1, maximum=None)
+        return quantity_limits(minimum=self.product.min_quantity, maximum=self.product.max_quantity)
+
 
 def _contract_page(
     request: Request, portal: PortalDep, contract_id: str, status: int = 200, **extra: Any
@@ -394,8 +411,8 @@ def change_subscription_quantity(
     subscription_id: str,
     request: Request,
     portal: PortalDep,
-    quantity: Annotated[str, Form(max_length=12)] = "",
-    effective: Annotated[str, Form(max_length=10)] = "now",
+    quantity: Annotated[str, Form(max_length=100)] = "",
+    effective: Annotated[str, Form(max_length=100)] = "now",
     csrf_token: CsrfField = None,
 ) -> Response:
     portal.check_csrf(csrf_token)
@@ -403,17 +420,19 @@ def change_subscription_quantity(
     contract_id = str(subscription.contract_id)
     if not (portal.viewer.changes_quantities and subscription.allow_end_user_modification):
         raise PortalError(403, "Not allowed", "This subscription's quantity cannot be changed in the portal.")
-    if effective not in ("now", "renewal") or not quantity.strip().isdigit():
-        return _contract_page(
-            request, portal, contract_id, 422, error_for=subscription.id, error="Enter a whole number of licenses."
-        )
+    product = portal.db.get(Product, subscription.product_id)
+    assert product is not None  # noqa: S101 - a foreign key guarantees it
+    renewal = subscription.term_end + timedelta(days=1)
     now = _now(request)
     try:
+        if effective not in ("now", "renewal"):
+            raise ValidationFailed("Choose to change it now or at renewal.", code="effective_invalid")
+        asked = parse_quantity(quantity, minimum=product.min_quantity, maximum=product.max_quantity)
         with portal.db.begin_nested():
             result = change_quantity(
                 portal.db,
                 subscription_id=subscription.id,
-                quantity=int(quantity),
+                quantity=asked,
                 effective=effective,
                 today=now.date(),
                 now=now,
@@ -421,16 +440,21 @@ def change_subscription_quantity(
             )
     except SeatflowError as error:
         portal.db.expire_all()
+        reduction = error.code.startswith("reduction")
+        message = (
+            error.message
+            if error.code == "effective_invalid"
+            else wording.change_problem(error, product=product.name, renewal=renewal)
+        )
         return _contract_page(
             request,
             portal,
             contract_id,
-            409 if error.code.startswith("reduction") else 422,
+            409 if reduction else 422,
             error_for=subscription.id,
-            error=error.message,
-            allowed_from=error.extra.get("allowed_from"),
-            offer_renewal=error.code.startswith("reduction"),
-            asked=quantity,
+            error=message,
+            offer_renewal=reduction,
+            asked=quantity[:12],
         )
     kind = "scheduled" if isinstance(result, ScheduledChange) else "changed"
     return _redirect(f"/portal/contracts/{contract_id}?{kind}={subscription.id}#s-{subscription.id}")
@@ -471,8 +495,10 @@ ROLE_LABELS = {
     ContactRole.ADMINISTRATOR.value: "Administrator",
     ContactRole.SUBSCRIPTION_MANAGER.value: "Subscription manager",
     ContactRole.FINANCE_MANAGER.value: "Finance manager",
-    ContactRole.ACCESS_CHILD_ACCOUNTS.value: "Child accounts too",
 }
+"""The roles a portal administrator gives. ``access_child_accounts`` is not one of them: only the reseller widens a
+contact's reach (SPEC §10), so the portal neither offers it nor accepts it, and keeps it where the reseller set it."""
+RESELLER_ROLES = frozenset({ContactRole.ACCESS_CHILD_ACCOUNTS.value})
 
 
 def _users_page(request: Request, portal: Portal, status: int = 200, **extra: Any) -> HTMLResponse:
@@ -483,7 +509,16 @@ def _users_page(request: Request, portal: Portal, status: int = 200, **extra: An
         .scalars()
         .all()
     )
-    return render(request, "users.html", status, portal=portal, contacts=contacts, role_labels=ROLE_LABELS, **extra)
+    return render(
+        request,
+        "users.html",
+        status,
+        portal=portal,
+        contacts=contacts,
+        role_labels=ROLE_LABELS,
+        children_role=ContactRole.ACCESS_CHILD_ACCOUNTS.value,
+        **extra,
+    )
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -492,7 +527,12 @@ def users_page(request: Request, portal: PortalDep) -> Response:
 
 
 def _roles_from(form: Any) -> list[str]:
-    return [role for role in form.getlist("roles") if role in ROLE_LABELS]
+    """The roles a form asks for; a role only the reseller grants is refused (a forged form), before anything
+    changes."""
+    asked = [str(role) for role in form.getlist("roles")]
+    if RESELLER_ROLES.intersection(asked):
+        raise PortalError(403, "Not allowed", "Only your reseller can give access to child accounts: please ask them.")
+    return [role for role in asked if role in ROLE_LABELS]
 
 
 @router.post("/users", response_class=HTMLResponse)
@@ -502,8 +542,9 @@ async def invite_user(request: Request, portal: PortalDep, settings: SettingsDep
     if not portal.viewer.manages_users:
         raise PortalError(404, "Not found", "There is nothing here for you.")
     email, name = str(form.get("email") or "").strip(), str(form.get("name") or "").strip()
+    roles = _roles_from(form)
     try:
-        data = ContactCreate.model_validate({"email": email, "name": name, "roles": _roles_from(form)})
+        data = ContactCreate.model_validate({"email": email, "name": name, "roles": roles})
         with portal.db.begin_nested():
             contact, link = invite_contact(
                 portal.db,
@@ -514,8 +555,8 @@ async def invite_user(request: Request, portal: PortalDep, settings: SettingsDep
             )
     except SeatflowError as error:
         return _users_page(request, portal, 409, error=error.message)
-    except ValueError as error:  # pydantic's ValidationError
-        return _users_page(request, portal, 422, error=_first_error(error))
+    except ValidationError as error:
+        return _users_page(request, portal, 422, error=wording.form_problem(error.errors()))
     send_mail(
         settings,
         to=contact.email,
@@ -527,21 +568,13 @@ async def invite_user(request: Request, portal: PortalDep, settings: SettingsDep
     return _users_page(request, portal, notice=f"Invitation sent to {contact.email}.")
 
 
-def _first_error(error: ValueError) -> str:
-    errors = getattr(error, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{field}: {first.get('msg', 'invalid')}"
-    return str(error)
-
-
 @router.post("/users/{contact_id}", response_class=HTMLResponse)
 async def update_user(contact_id: str, request: Request, portal: PortalDep) -> Response:
     form = await request.form()
     portal.check_csrf(str(form.get("csrf_token") or ""))
     contact = scope.require_own_contact(portal.db, portal.viewer, parse_id(contact_id))
     action = str(form.get("action") or "roles")
+    roles = _roles_from(form) if action == "roles" else []
     if contact.id == portal.viewer.contact.id and action != "roles":
         return _users_page(request, portal, 409, error="You cannot revoke your own access.")
     if action == "revoke":
@@ -552,10 +585,10 @@ async def update_user(contact_id: str, request: Request, portal: PortalDep) -> R
     if action == "restore":
         contact.status = ContactStatus.ACTIVE if contact.password_hash else ContactStatus.INVITED
         return _users_page(request, portal, notice=f"{contact.name} can log in again.")
-    roles = _roles_from(form)
     if contact.id == portal.viewer.contact.id and ContactRole.ADMINISTRATOR.value not in roles:
         return _users_page(request, portal, 409, error="You cannot take the administrator role from yourself.")
-    contact.roles = sorted(set(roles))
+    # What the reseller granted stays: the form neither shows nor sends it.
+    contact.roles = sorted(set(roles) | RESELLER_ROLES.intersection(contact.roles))
     return _users_page(request, portal, notice=f"{contact.name}'s roles are saved.")
 
 

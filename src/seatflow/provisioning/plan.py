@@ -1,20 +1,22 @@
 """What the worker sends for one subscription (SPEC §7), as pure functions of its awaiting changes.
 
 Only the due head of the queue goes: changes in the order they were recorded, up to the first one whose
-effective date has not come. Consecutive quantity changes collapse into one call carrying the last absolute
-quantity; a status change (suspend, reactivate, cancel) is a call of its own, in its place.
+effective date has not come, without those an earlier failed change holds back (``holds_back``). Consecutive
+quantity changes collapse into one call carrying the last absolute quantity; a status change (suspend, reactivate,
+cancel) is a call of its own, in its place.
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from seatflow.catalog.models import ProviderKind
-from seatflow.subscriptions.models import ChangeKind
+from seatflow.subscriptions.models import ChangeKind, ProvisioningStatus
 
 
 class OpKind(enum.StrEnum):
@@ -32,7 +34,8 @@ class OpKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Step:
-    """One awaiting change, as the worker sees it."""
+    """One change of the subscription's queue, as the worker sees it: an awaiting one, or a failed one (or one
+    provisioned after an awaiting one) that bears on what the awaiting ones send."""
 
     id: uuid.UUID
     kind: ChangeKind
@@ -41,6 +44,15 @@ class Step:
     attempts: int
     provider_request_id: str | None = None
     provider_order_id: str | None = None
+    status: ProvisioningStatus = ProvisioningStatus.AWAITING
+    quantity_before: int | None = None
+    linked_child: uuid.UUID | None = None
+    """For a quantity change a linked child caused on its parent (SPEC §5): that child subscription. Such a
+    change carries one child's delta and nothing else."""
+
+    @property
+    def delta(self) -> int:
+        return self.quantity_after - self.quantity_before if self.quantity_before is not None else 0
 
 
 @dataclass(frozen=True)
@@ -90,14 +102,54 @@ def friendly_name(subscription_id: uuid.UUID) -> str:
     return f"seatflow:{subscription_id}"
 
 
-def due_steps(steps: list[Step], today: date) -> list[Step]:
-    """The head of the queue whose effective dates have come (nothing provisions before its date, and nothing
-    overtakes an earlier change)."""
-    due = []
+def holds_back(failed: Step, later: Step) -> bool:
+    """Whether a failed change keeps a later change of the same subscription from going (SPEC §7's gating).
+
+    It does, until it is requeued or resolved, with one exception (SPEC §5): the changes linked children caused
+    on their parent each carry one child's delta, so one child's refused change holds back that child's later
+    changes (they assumed it), never another child's. Any other change (an operator's forced quantity, a
+    suspension) assumes everything before it and waits."""
+    if failed.linked_child is None or later.linked_child is None:
+        return True
+    return failed.linked_child == later.linked_child
+
+
+def held_back(steps: Sequence[Step]) -> set[uuid.UUID]:
+    """The awaiting changes that a failed change holds back, directly or through a change it holds back.
+
+    ``steps`` is the subscription's queue in the order the changes were recorded, failed ones included."""
+    skipped: list[Step] = []
+    held = set()
     for step in steps:
+        if step.status is ProvisioningStatus.FAILED:
+            skipped.append(step)
+        elif step.status is ProvisioningStatus.AWAITING and any(holds_back(s, step) for s in skipped):
+            skipped.append(step)
+            held.add(step.id)
+    return held
+
+
+def due_steps(steps: Sequence[Step], today: date) -> list[Step]:
+    """The awaiting changes that go now, in order: up to the first one whose effective date has not come
+    (nothing provisions before its date, and nothing overtakes it), without those held back (``held_back``).
+
+    Each change that goes carries the absolute quantity the provider is to hold: its own, less the deltas of
+    the changes before it that did not reach the provider (failed, or held back), plus those of the changes
+    after it that were provisioned already (it was requeued after they went)."""
+    held = held_back(steps)
+    due = []
+    skipped: list[Step] = []
+    for index, step in enumerate(steps):
+        if step.status is ProvisioningStatus.FAILED or step.id in held:
+            skipped.append(step)
+            continue
+        if step.status is not ProvisioningStatus.AWAITING:
+            continue
         if step.effective_date > today:
             break
-        due.append(step)
+        landed = sum(s.delta for s in steps[index + 1 :] if s.status is ProvisioningStatus.PROVISIONED)
+        target = step.quantity_after - sum(s.delta for s in skipped) + landed
+        due.append(replace(step, quantity_after=target) if target != step.quantity_after else step)
     return due
 
 

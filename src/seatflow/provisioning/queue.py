@@ -22,7 +22,7 @@ from seatflow.contracts.models import BillingContract
 from seatflow.customers.models import CustomerAccount
 from seatflow.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from seatflow.provisioning.models import Notification, NotificationKind
-from seatflow.provisioning.plan import Backoff, Job, Op, Step, due_steps, plan, when
+from seatflow.provisioning.plan import Backoff, Job, Op, Step, held_back, plan, when
 from seatflow.provisioning.providers import Done, Failed, HandedOff, Outcome, Waiting
 from seatflow.subscriptions.models import (
     ChangeKind,
@@ -59,6 +59,87 @@ class EarlierChangePending(Conflict):
 # --- claiming --------------------------------------------------------------------------------------------
 
 
+def _before(first: type[LicenseChange], second: type[LicenseChange]) -> ColumnElement[bool]:
+    """``first`` was recorded before ``second`` (the queue's order: created_at, then id)."""
+    return or_(first.created_at < second.created_at, and_(first.created_at == second.created_at, first.id < second.id))
+
+
+def _linked_childs(change: type[LicenseChange]) -> ColumnElement[bool]:
+    """A quantity change a linked child caused on its parent (``Step.linked_child`` is set)."""
+    return and_(
+        change.origin == ChangeOrigin.LINKED_CHILD,
+        change.kind == ChangeKind.QUANTITY,
+        change.caused_by_change_id.is_not(None),
+    )
+
+
+def _free_due_change(s: type[Subscription], today: date) -> ColumnElement[bool]:
+    """``s`` has a due awaiting change, behind no change that is not due yet, that no failed change holds back
+    (``plan.held_back``, as SQL). A change is held back when a failed change before it holds it back
+    (``plan.holds_back``: unless both are linked children's, of different children), or when an awaiting change
+    that is no linked child's stands before it with a failed change before that one (a barrier held itself).
+    Each subquery names the tables it ranges over; the rest correlate to the queries around it."""
+    change, not_due, failed, failed_cause, cause, barrier, barrier_failed = (aliased(LicenseChange) for _ in range(7))
+    other_children = (
+        exists()
+        .where(
+            failed_cause.id == failed.caused_by_change_id,
+            cause.id == change.caused_by_change_id,
+            failed_cause.subscription_id != cause.subscription_id,
+        )
+        .correlate_except(failed_cause, cause)
+    )
+    failed_holds_it = (
+        exists()
+        .where(
+            failed.subscription_id == s.id,
+            failed.provisioning_status == FAILED,
+            _before(failed, change),
+            ~and_(_linked_childs(failed), _linked_childs(change), other_children),
+        )
+        .correlate_except(failed)
+    )
+    held_barrier = (
+        exists()
+        .where(
+            barrier.subscription_id == s.id,
+            barrier.provisioning_status == AWAITING,
+            ~_linked_childs(barrier),
+            _before(barrier, change),
+            exists()
+            .where(
+                barrier_failed.subscription_id == s.id,
+                barrier_failed.provisioning_status == FAILED,
+                _before(barrier_failed, barrier),
+            )
+            .correlate_except(barrier_failed),
+        )
+        .correlate_except(barrier)
+    )
+    behind_a_later_date = (
+        exists()
+        .where(
+            not_due.subscription_id == s.id,
+            not_due.provisioning_status == AWAITING,
+            not_due.effective_date > today,
+            _before(not_due, change),
+        )
+        .correlate_except(not_due)
+    )
+    return (
+        exists()
+        .where(
+            change.subscription_id == s.id,
+            change.provisioning_status == AWAITING,
+            change.effective_date <= today,
+            ~behind_a_later_date,
+            ~failed_holds_it,
+            ~held_barrier,
+        )
+        .correlate_except(change)
+    )
+
+
 def _claimable(now: datetime, today: date) -> list[ColumnElement[bool]]:
     """A subscription with work the worker can do now (SPEC §7's gating, as SQL)."""
     s = Subscription
@@ -68,8 +149,11 @@ def _claimable(now: datetime, today: date) -> list[ColumnElement[bool]]:
         or_(s.claimed_until.is_(None), s.claimed_until < now),
         or_(s.retry_at.is_(None), s.retry_at <= now),
         exists().where(due.subscription_id == s.id, due.provisioning_status == AWAITING, due.effective_date <= today),
-        # An earlier failed change blocks every later one until it is requeued or resolved.
-        ~exists().where(failed.subscription_id == s.id, failed.provisioning_status == FAILED),
+        # A failed change holds back what depends on it until it is requeued or resolved (plan.holds_back).
+        or_(
+            ~exists().where(failed.subscription_id == s.id, failed.provisioning_status == FAILED),
+            _free_due_change(s, today),
+        ),
         # An add-on waits until its parent subscription is provisioned.
         ~exists().where(
             parent_create.subscription_id == s.parent_subscription_id,
@@ -180,24 +264,51 @@ class Loaded:
     """No op is due yet: the head change's effective date, as the moment to look again."""
 
 
-def awaiting_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
+def queue_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
+    """The subscription's queue in order: its awaiting and failed changes, and the linked children's changes
+    provisioned after its first awaiting one (a requeued change goes after them: see ``plan.due_steps``)."""
+    cause = aliased(LicenseChange)
     stmt = (
-        select(LicenseChange)
-        .where(LicenseChange.subscription_id == subscription_id, LicenseChange.provisioning_status == AWAITING)
+        select(LicenseChange, cause.subscription_id)
+        .outerjoin(cause, cause.id == LicenseChange.caused_by_change_id)
+        .where(
+            LicenseChange.subscription_id == subscription_id,
+            LicenseChange.provisioning_status.in_((AWAITING, FAILED, PROVISIONED)),
+        )
         .order_by(LicenseChange.created_at, LicenseChange.id)
     )
-    return [
-        Step(
-            id=c.id,
-            kind=c.kind,
-            quantity_after=c.quantity_after,
-            effective_date=c.effective_date,
-            attempts=c.attempts,
-            provider_request_id=c.provider_request_id,
-            provider_order_id=c.provider_order_id,
+    first_awaiting = (
+        select(LicenseChange.created_at)
+        .where(LicenseChange.subscription_id == subscription_id, LicenseChange.provisioning_status == AWAITING)
+        .order_by(LicenseChange.created_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    # Provisioned changes matter only after the first awaiting one, and only a linked child's can be there.
+    stmt = stmt.where(
+        or_(
+            LicenseChange.provisioning_status != PROVISIONED,
+            and_(_linked_childs(LicenseChange), LicenseChange.created_at >= first_awaiting),
         )
-        for c in session.execute(stmt).scalars()
-    ]
+    )
+    steps = []
+    for change, child in session.execute(stmt):
+        linked = change.origin is ChangeOrigin.LINKED_CHILD and change.kind is ChangeKind.QUANTITY
+        steps.append(
+            Step(
+                id=change.id,
+                kind=change.kind,
+                quantity_after=change.quantity_after,
+                effective_date=change.effective_date,
+                attempts=change.attempts,
+                provider_request_id=change.provider_request_id,
+                provider_order_id=change.provider_order_id,
+                status=change.provisioning_status,
+                quantity_before=change.quantity_before,
+                linked_child=child if linked else None,
+            )
+        )
+    return steps
 
 
 def load_job(session: Session, subscription_id: uuid.UUID, today: date) -> Loaded:
@@ -213,13 +324,14 @@ def load_job(session: Session, subscription_id: uuid.UUID, today: date) -> Loade
     parent = (
         session.get(Subscription, subscription.parent_subscription_id) if subscription.parent_subscription_id else None
     )
-    steps = awaiting_steps(session, subscription_id)
+    steps = queue_steps(session, subscription_id)
     ops = plan(steps, external_id=subscription.external_id, today=today)
     if account.kind is ProviderKind.MANUAL:
         ops = ops[:1]  # a person does one thing at a time, in order, and confirms it
     not_before = None
-    if not ops and steps and not due_steps(steps, today):
-        not_before = datetime.combine(steps[0].effective_date, time.min, tzinfo=UTC)
+    later = [step.effective_date for step in steps if step.status is AWAITING and step.effective_date > today]
+    if not ops and later:
+        not_before = datetime.combine(min(later), time.min, tzinfo=UTC)
     job = Job(
         subscription_id=subscription.id,
         account_id=account.id,
@@ -472,23 +584,21 @@ def confirm(
 
 
 def _head_through(session: Session, change: LicenseChange) -> list[LicenseChange]:
-    """The awaiting changes of the subscription up to and including ``change``; refused if an earlier one
-    failed (it must be dealt with first)."""
-    stmt = (
-        select(LicenseChange)
-        .where(
-            LicenseChange.subscription_id == change.subscription_id,
-            LicenseChange.provisioning_status.in_((AWAITING, FAILED)),
+    """The awaiting changes of the subscription up to and including ``change``, without those a failed change
+    holds back (``plan.held_back``); refused if ``change`` is one of them (that failure comes first)."""
+    steps = queue_steps(session, change.subscription_id)
+    held = held_back(steps)
+    if change.id in held:
+        failed = next(step.id for step in steps if step.status is FAILED)
+        raise EarlierChangePending(
+            f"An earlier change of this subscription ({failed}) failed and this one depends on it: requeue or "
+            "resolve that one first."
         )
-        .order_by(LicenseChange.created_at, LicenseChange.id)
-    )
-    batch = []
-    for item in session.execute(stmt).scalars():
-        if item.provisioning_status is FAILED:
-            raise EarlierChangePending(
-                f"An earlier change of this subscription ({item.id}) failed: requeue or resolve it first."
-            )
-        batch.append(item)
-        if item.id == change.id:
+    batch_ids = []
+    for step in steps:
+        if step.status is AWAITING and step.id not in held:
+            batch_ids.append(step.id)
+        if step.id == change.id:
             break
-    return batch
+    found = {c.id: c for c in session.execute(select(LicenseChange).where(LicenseChange.id.in_(batch_ids))).scalars()}
+    return [found[i] for i in batch_ids]

@@ -13,13 +13,19 @@ import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
 from seatflow.errors import ValidationFailed
 from seatflow.subscriptions import repository
-from seatflow.subscriptions.errors import LinkedParentLocked, SubscriptionNotFound, SubscriptionNotLive
+from seatflow.subscriptions.errors import (
+    LinkedParentLocked,
+    QuantityOutOfRange,
+    SubscriptionNotFound,
+    SubscriptionNotLive,
+)
 from seatflow.subscriptions.models import (
     BillingStatus,
     ChangeKind,
@@ -75,9 +81,18 @@ def record_change(
     reason: str | None = None,
     provisioning_status: ProvisioningStatus | None = None,
 ) -> LicenseChange:
-    """One row of the change log. Provisioning starts awaiting, or not applicable for do-nothing."""
+    """One row of the change log. Provisioning starts awaiting, or not applicable for do-nothing.
+
+    The caller holds the subscription's row lock, so the change is stamped after every change already recorded
+    for the subscription: ``now`` was read before the lock, and two requests that read the clock in one order
+    may commit in the other. The provisioning queue orders by this stamp and sends the last step's quantity,
+    so a stamp out of commit order would send an older quantity as the absolute target."""
     if provisioning_status is None:
         provisioning_status = initial_provisioning_status(provider_kind(session, subscription))
+    latest = session.execute(
+        select(func.max(LicenseChange.created_at)).where(LicenseChange.subscription_id == subscription.id)
+    ).scalar_one_or_none()
+    recorded_at = now if latest is None or now > latest else latest + timedelta(microseconds=1)
     change = LicenseChange(
         subscription_id=subscription.id,
         kind=kind,
@@ -93,7 +108,7 @@ def record_change(
         provisioning_status=provisioning_status,
         billing_status=BillingStatus.OPEN,
         attempts=0,
-        created_at=now,
+        created_at=recorded_at,
     )
     session.add(change)
     session.flush()
@@ -142,16 +157,24 @@ def push_to_parent(
     if parent.status not in repository.LIVE:
         raise SubscriptionNotLive(
             f"The linked parent subscription is {parent.status.value}: link this subscription to a live parent "
-            "or unlink it before changing it."
+            "or unlink it before changing it.",
+            linked_parent=True,
         )
     parent_product = product_of(session, parent)
     new_quantity = parent.quantity + delta
-    check_quantity(
-        new_quantity,
-        minimum=parent_product.min_quantity,
-        maximum=parent_product.max_quantity,
-        product=f"The linked parent's {parent_product.name}",
-    )
+    try:
+        check_quantity(
+            new_quantity,
+            minimum=parent_product.min_quantity,
+            maximum=parent_product.max_quantity,
+            product=f"The linked parent's {parent_product.name}",
+        )
+    except QuantityOutOfRange as refused:
+        # The range is said for the child: what its own quantity may be, given what the parent has room for.
+        before = child.quantity - delta
+        low = max(refused.extra["minimum"], before - (parent.quantity - refused.extra["minimum"]))
+        high = before + (refused.extra["maximum"] - parent.quantity)
+        raise QuantityOutOfRange(refused.message, minimum=low, maximum=high, linked_parent=True) from None
     before, parent.quantity = parent.quantity, new_quantity
     parent_change = record_change(
         session,
@@ -201,6 +224,9 @@ def change_quantity(
     assert isinstance(on, date)  # noqa: S101 - "now" and "renewal" are handled above
     if on < today:
         raise ValidationFailed(f"The effective date {on} is in the past.", code="effective_date_past")
+    if effective != "now" and on == subscription.term_end + _ONE_DAY:
+        # The renewal day is "at renewal" (SPEC §6): the new term, and its reduction window, start that day.
+        return _schedule(session, subscription, quantity, None, actor, at_renewal=True, force=force, reason=reason)
     # A pending subscription has bought nothing yet: reducing it before it starts is always allowed.
     if quantity < subscription.quantity and subscription.status is not SubscriptionStatus.PENDING:
         rules = [reduction_rule(subscription, f"The {product.name} subscription")]

@@ -43,6 +43,12 @@ class QuantityOutOfRange(ValidationFailed):
     code = "quantity_out_of_range"
 
 
+class QuantityInvalid(ValidationFailed):
+    """Not a plain whole number (letters, a sign, a decimal point, digits of another script)."""
+
+    code = "quantity_invalid"
+
+
 class InvalidLink(ValidationFailed):
     code = "invalid_link"
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from seatflow.catalog.models import ProviderKind, ReductionBehavior
-from seatflow.subscriptions.errors import QuantityOutOfRange, ReductionDisallowed, ReductionOutsideWindow
+from seatflow.subscriptions.errors import (
+    QuantityInvalid,
+    QuantityOutOfRange,
+    ReductionDisallowed,
+    ReductionOutsideWindow,
+)
 from seatflow.subscriptions.models import ProvisioningStatus
+
+QUANTITY_CAP = 10_000_000
+"""The most any quantity may be, whatever the product says (the API's schemas allow no more either)."""
 
 
 def add_months(day: date, months: int) -> date:
@@ -103,10 +112,54 @@ def check_reduction(rules: Iterable[ReductionRule], on: date) -> None:
     )
 
 
+def quantity_limits(*, minimum: int, maximum: int | None) -> tuple[int, int]:
+    """The lowest and highest quantity a product allows: never below 1 while the subscription lives, never above
+    the product's maximum nor ``QUANTITY_CAP``."""
+    ceiling = QUANTITY_CAP if maximum is None else min(maximum, QUANTITY_CAP)
+    return max(minimum, 1), ceiling
+
+
 def check_quantity(quantity: int, *, minimum: int, maximum: int | None, product: str) -> None:
-    """Never below the product's minimum (or 1 while the subscription lives), never above its maximum."""
-    floor = max(minimum, 1)
+    """Never below the product's minimum (or 1 while the subscription lives), never above its maximum.
+
+    The error carries the range (``minimum``, ``maximum``) so that a form can say what to enter."""
+    floor, ceiling = quantity_limits(minimum=minimum, maximum=maximum)
     if quantity < floor:
-        raise QuantityOutOfRange(f"{product} needs a quantity of at least {floor}; cancel it to end it.")
-    if maximum is not None and quantity > maximum:
-        raise QuantityOutOfRange(f"{product} allows at most {maximum}; {quantity} is more.")
+        raise QuantityOutOfRange(
+            f"{product} needs a quantity of at least {floor}; cancel it to end it.", minimum=floor, maximum=ceiling
+        )
+    if quantity > ceiling:
+        raise QuantityOutOfRange(
+            f"{product} allows at most {ceiling}; {quantity} is more.", minimum=floor, maximum=ceiling
+        )
+
+
+_DIGITS = re.compile(r"[0-9]+")
+"""Plain ASCII digits: Python's int() and str.isdigit() also take other scripts' digits, superscripts,
+signs, underscores and spaces, none of which is a quantity a person meant."""
+
+
+def parse_quantity(text: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """A quantity typed by a person (a form, a command line): plain ASCII digits, within the product's limits
+    (``minimum`` and ``maximum`` as the catalog has them; see ``quantity_limits``).
+
+    Raises QuantityInvalid when it is not a whole number, QuantityOutOfRange when it is outside the limits;
+    both carry the range and say it ("Enter a whole number from 1 to 300.")."""
+    floor, ceiling = quantity_limits(minimum=minimum, maximum=maximum)
+    digits = text.strip(" \t\r\n")
+    if not _DIGITS.fullmatch(digits):
+        raise QuantityInvalid(range_message(floor, ceiling), minimum=floor, maximum=ceiling)
+    # Compared as text first: a string of a thousand digits is out of range, never a huge int to build.
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(QUANTITY_CAP)) or not floor <= int(significant) <= ceiling:
+        raise QuantityOutOfRange(range_message(floor, ceiling), minimum=floor, maximum=ceiling)
+    return int(significant)
+
+
+def range_message(minimum: int, maximum: int) -> str:
+    """What to enter, in a person's words."""
+    if minimum > maximum:
+        return "The quantity cannot be changed now."
+    if minimum == maximum:
+        return f"Enter {maximum}: it is the only quantity allowed."
+    return f"Enter a whole number from {minimum} to {maximum}."

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from seatflow.catalog.models import ReductionBehavior
-from seatflow.schemas import DayIn, IdStr, OptionalMoneyOut, PriceIn
+from seatflow.schemas import DayIn, IdStr, IntIn, MultiLine, OptionalMoneyOut, PriceIn, TextIn
 from seatflow.subscriptions.models import (
     BillingStatus,
     ChangeKind,
@@ -19,8 +19,10 @@ from seatflow.subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
+from seatflow.subscriptions.rules import QUANTITY_CAP
 
-Quantity = Annotated[int, Field(ge=0, le=10_000_000)]
+Quantity = Annotated[IntIn, Field(ge=0, le=QUANTITY_CAP)]
+"""A quantity sent to the API; the product's own limits are checked by the service (``rules.check_quantity``)."""
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,12 @@ class _Input(BaseModel):
 
 
 class SubscriptionCreate(_Input):
-    contract_id: str
-    product_id: str
-    quantity: Annotated[int, Field(ge=1, le=10_000_000)]
-    provider_account_id: str | None = None
-    parent_subscription_id: str | None = None
-    linked_subscription_id: str | None = None
+    contract_id: TextIn
+    product_id: TextIn
+    quantity: Annotated[IntIn, Field(ge=1, le=QUANTITY_CAP)]
+    provider_account_id: TextIn | None = None
+    parent_subscription_id: TextIn | None = None
+    linked_subscription_id: TextIn | None = None
     start_date: DayIn | None = None
     auto_renew: bool = True
     unit_price: PriceIn | None = None
@@ -49,7 +51,7 @@ class SubscriptionCreate(_Input):
     billable: bool = True
     allow_end_user_modification: bool = True
     reduction_behavior: ReductionBehavior | None = None
-    reduction_window_days: Annotated[int, Field(ge=1, le=366)] | None = None
+    reduction_window_days: Annotated[IntIn, Field(ge=1, le=366)] | None = None
 
 
 class SubscriptionUpdate(_Input):
@@ -61,8 +63,8 @@ class SubscriptionUpdate(_Input):
     allow_end_user_modification: bool | None = None
     auto_renew: bool | None = None
     reduction_behavior: ReductionBehavior | None = None
-    reduction_window_days: Annotated[int, Field(ge=1, le=366)] | None = None
-    provider_account_id: str | None = None
+    reduction_window_days: Annotated[IntIn, Field(ge=1, le=366)] | None = None
+    provider_account_id: TextIn | None = None
 
 
 class SubscriptionRead(BaseModel):
@@ -100,29 +102,29 @@ class QuantityChange(_Input):
     quantity: Quantity
     effective: Literal["now", "renewal"] | DayIn = "now"
     force: bool = False
-    reason: Annotated[str, Field(max_length=2000)] | None = None
+    reason: Annotated[str, Field(max_length=2000), MultiLine] | None = None
 
 
 class StatusChange(_Input):
     cascade: bool = False
     force: bool = False
-    reason: Annotated[str, Field(max_length=2000)] | None = None
+    reason: Annotated[str, Field(max_length=2000), MultiLine] | None = None
 
 
 class LinkRequest(_Input):
-    linked_subscription_id: str
-    provider_account_id: str
+    linked_subscription_id: TextIn
+    provider_account_id: TextIn
 
 
 class UnlinkRequest(_Input):
-    provider_account_id: str | None = None
+    provider_account_id: TextIn | None = None
     """A do_nothing provider account; the first one when absent."""
 
 
 class BundleOrder(_Input):
-    contract_id: str
-    quantity: Annotated[int, Field(ge=1, le=10_000_000)]
-    provider_account_id: str | None = None
+    contract_id: TextIn
+    quantity: Annotated[IntIn, Field(ge=1, le=QUANTITY_CAP)]
+    provider_account_id: TextIn | None = None
     start_date: DayIn | None = None
 
 
