@@ -1,0 +1,1117 @@
+"""Benchmark: the REST API under load, past its capacity and through a SIGTERM (SPEC §11, issue 11).
+
+Sets up, untimed: a fresh database (a SQLite file in a temporary directory, or with --postgres a scratch
+PostgreSQL database ``seatflow_bench_api_load_<pid>`` created for the run and dropped at the end), migrated by
+``seatflow db upgrade``; then, through the services: a do-nothing and a linked provider account, one license
+product whose reductions are always allowed, --subscriptions subscriptions of which a tenth are linked
+children (20 a parent, on location contracts under one non-billable parent contract) and the rest standalone
+(10 a contract, one contract a customer), all at quantity 99, and an API key from ``seatflow apikey create``.
+Then it starts ``seatflow serve --host 127.0.0.1 --port P [--workers W]`` as a subprocess (its own process
+group; stdout and stderr to a log file) and waits until ``/healthz`` answers.
+
+The requests: 80 % quantity changes (``POST /api/v1/subscriptions/{id}/quantity`` with ``effective: now``)
+spread uniformly over the standalone and child subscriptions (so some land on children of one parent at the
+same time, and push their delta up to it), 20 % reads (one subscription, its changes, a contract's
+subscriptions). The k-th change sent to a subscription asks for 100 + (37 k mod 97): up and down, and never
+the quantity it already has (that would be a 422 ``no_change``) unless 96 changes in a row to it were lost.
+
+Measured (latency is from sending a request to its whole answer; percentiles are nearest-rank):
+
+1. capacity: a warm-up, then --clients closed-loop clients (each sends its next request when the last one is
+   answered) for --capacity-seconds: answers per second (2xx only), p50/p99. By default twice as many
+   clients as the server admits at once (2 x SEATFLOW_MAX_CONCURRENT_REQUESTS x --workers), so every process
+   stays saturated although the kernel hands each keep-alive connection to one process, unevenly; the
+   surplus waits in the server's queue (well under its 2 s, so no 503). With --workers 1 this is one
+   process's capacity.
+2. overload: an open loop at --multiplier (2) times that rate for --duration seconds (a fixed arrival
+   schedule: request i is due at i / rate, whatever the server does; at most --max-requests, at most
+   --max-in-flight (1024) outstanding, and a request that waits for a free slot counts that wait as
+   lateness): every status, p50/p95/p99/max by status, the 503s with and without ``Retry-After`` and by code
+   (``server_busy``, ``database_busy``), any other status (a 500 is a defect), transport errors, how late the
+   load generator sent (if it is late, this process, not the server, was the bottleneck), the server's CPU
+   seconds (its process tree) and ours.
+3. SIGTERM under load: the same open loop; after --sigterm-after seconds SIGTERM to the server's process;
+   the seconds until it has exited, its exit status, what became of the requests in flight, and whether any
+   of its processes outlived it.
+
+Afterwards it checks the database: every linked parent's quantity equals its children's sum (no update lost
+under concurrency), and the quantity changes the API recorded are at least the 2xx answers to quantity
+changes and at most those plus the requests whose answer was lost.
+
+    .venv/bin/python bench/api_load.py                       # SQLite, one server process
+    .venv/bin/python bench/api_load.py --workers 2 --postgres
+    .venv/bin/python bench/api_load.py --duration 30 --subscriptions 5000 --env SEATFLOW_LOG_LEVEL=WARNING
+
+Exits 1 when: any status other than 2xx and 503 (or a transport error or timeout) in phases 1 and 2, any
+status other than 2xx and 503 in phase 3 (refused connections after the SIGTERM are expected), a 503
+without ``Retry-After`` or with a code other than ``server_busy`` and ``database_busy``, the overload's p99
+above --max-p99 (10 s), the shutdown slower than --max-shutdown (10 s), a server process left behind, or a
+database check failing.
+Only loopback: the server listens on 127.0.0.1 and every request goes there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import json
+import math
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+import seatflow.models  # noqa: F401  (every model mapped before the first session)
+from seatflow.catalog.models import ProductKind, ProviderAccount, ProviderKind, ReductionBehavior, Term
+from seatflow.catalog.providers import create_provider_account
+from seatflow.catalog.schemas import ProductCreate, ProviderAccountCreate
+from seatflow.catalog.service import create_product
+from seatflow.config import Settings
+from seatflow.contracts.schemas import ContractCreate
+from seatflow.contracts.service import create_contract
+from seatflow.customers.schemas import CustomerCreate
+from seatflow.customers.service import create_customer
+from seatflow.db.engine import make_engine
+from seatflow.db.session import make_sessionmaker, unit_of_work
+from seatflow.subscriptions.lifecycle import create_subscription
+from seatflow.subscriptions.linking import link
+from seatflow.subscriptions.models import ChangeKind, ChangeOrigin, LicenseChange, Subscription
+from seatflow.subscriptions.schemas import Actor, SubscriptionCreate
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"  # loopback only
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432"
+ACTOR = Actor(ChangeOrigin.OPERATOR, "bench/api_load.py")
+INITIAL_QUANTITY = 99  # outside 100..196, the quantities the load asks for: the first change is never no_change
+CHILDREN_PER_PARENT = 20
+SUBSCRIPTIONS_PER_CONTRACT = 10
+CHANGE_SHARE = 0.8
+CLIENT_TIMEOUT = 60.0  # seconds; a request unanswered by then is a defect (the server must answer or shed)
+BUSY_CODES = ("server_busy", "database_busy")  # the server's 503s: past capacity / no database in time
+IDLE_REUSE_SECONDS = 3.0  # an idle keep-alive connection is reused only this long (uvicorn closes it at 5 s)
+SETUP_BATCH = 200
+
+
+# --- processes and the machine ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATFLOW_")}
+    env.update(extra)
+    return env
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from ``/proc/*/task/*/children``); empty once ``pid`` is gone."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        tasks = Path(f"/proc/{current}/task")
+        try:
+            names = [t.name for t in tasks.iterdir()]
+        except OSError:
+            continue
+        found.append(current)
+        for name in names:
+            with contextlib.suppress(OSError):
+                pending += [int(c) for c in (tasks / name / "children").read_text().split()]
+    return found
+
+
+def cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """User + system CPU seconds of each of these processes so far (the ones still running)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def seatflow_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "seatflow", *args]
+
+
+def run_cli(args: Sequence[str], env: dict[str, str], workdir: Path) -> str:
+    done = subprocess.run(
+        seatflow_command(*args), env=child_env(env), cwd=workdir, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"seatflow {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+# --- the database ----------------------------------------------------------------------------------------
+
+
+def postgres_database(action: str, name: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "pg_test_db.py"), action, name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"pg_test_db.py {action} {name} failed: {done.stderr.strip()}")
+
+
+def server_version(engine: Engine) -> str:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            return "SQLite " + str(conn.execute(text("select sqlite_version()")).scalar_one())
+        return str(conn.execute(text("select version()")).scalar_one()).split(" on ")[0]
+
+
+@dataclass
+class Data:
+    targets: list[str]
+    """Subscriptions the load changes: standalone ones and linked children."""
+    contracts: list[str]
+    parents: dict[str, list[str]]
+    """Linked parent -> its children."""
+
+
+def build(factory: sessionmaker[Session], subscriptions: int) -> Data:
+    """The catalog, customers, contracts and subscriptions, through the services (not timed)."""
+    today = datetime.now(UTC).date()
+    children = subscriptions // 10
+    parents = max(1, -(-children // CHILDREN_PER_PARENT)) if children else 0
+    standalone = subscriptions - children - parents
+    with unit_of_work(factory) as session:
+        do_nothing = create_provider_account(
+            session, data=ProviderAccountCreate(name="Do nothing (bench)", kind=ProviderKind.DO_NOTHING)
+        )
+        linked = create_provider_account(
+            session, data=ProviderAccountCreate(name="Linked (bench)", kind=ProviderKind.LINKED)
+        )
+        product = create_product(
+            session,
+            data=ProductCreate(
+                provider_account_id=str(do_nothing.id),
+                kind=ProductKind.LICENSE,
+                name="Bench License",
+                term=Term.P1M,
+                list_price="10.00",
+                cost_price="8.00",
+                min_quantity=1,
+                reduction_behavior=ReductionBehavior.ALLOWED,
+            ),
+            default_currency="USD",
+        )
+        do_nothing_id, linked_id, product_id = str(do_nothing.id), linked.id, str(product.id)
+
+    def subscribe(session: Session, contract_id: str, quantity: int = INITIAL_QUANTITY) -> Subscription:
+        data = SubscriptionCreate(
+            contract_id=contract_id,
+            product_id=product_id,
+            provider_account_id=do_nothing_id,
+            quantity=quantity,
+            start_date=today,
+        )
+        subscription, _ = create_subscription(session, data=data, today=today, now=datetime.now(UTC), actor=ACTOR)
+        return subscription
+
+    result = Data([], [], {})
+    if children:
+        with unit_of_work(factory) as session:
+            account = session.get_one(ProviderAccount, linked_id)
+            customer = create_customer(session, data=CustomerCreate(name="Linked Co"), default_currency="USD")
+            parent_contract = create_contract(
+                session,
+                data=ContractCreate(
+                    customer_id=str(customer.id), name="Linked Co - Parent", billable=False, start_date=today
+                ),
+            )
+            locations = [
+                create_contract(
+                    session,
+                    data=ContractCreate(
+                        customer_id=str(customer.id),
+                        name=f"Linked Co - Location {n + 1}",
+                        parent_contract_id=str(parent_contract.id),
+                        start_date=today,
+                    ),
+                )
+                for n in range(CHILDREN_PER_PARENT)
+            ]
+            result.contracts += [str(c.id) for c in locations]
+            left = children
+            for _ in range(parents):
+                count = min(left, CHILDREN_PER_PARENT)
+                # the children are linked afterwards (which pushes nothing), so the parent starts at their sum
+                parent = subscribe(session, str(parent_contract.id), INITIAL_QUANTITY * count)
+                kids = []
+                for location in locations[:count]:
+                    child = subscribe(session, str(location.id))
+                    link(session, subscription=child, target=parent, account=account)
+                    kids.append(str(child.id))
+                left -= count
+                result.parents[str(parent.id)] = kids
+                result.targets += kids
+    contracts = -(-standalone // SUBSCRIPTIONS_PER_CONTRACT)
+    made = 0
+    for start in range(0, contracts, SETUP_BATCH // SUBSCRIPTIONS_PER_CONTRACT):
+        with unit_of_work(factory) as session:
+            for n in range(start, min(contracts, start + SETUP_BATCH // SUBSCRIPTIONS_PER_CONTRACT)):
+                customer = create_customer(
+                    session, data=CustomerCreate(name=f"Bench Customer {n:05d}"), default_currency="USD"
+                )
+                contract = create_contract(
+                    session,
+                    data=ContractCreate(customer_id=str(customer.id), name=f"Bench {n:05d}", start_date=today),
+                )
+                result.contracts.append(str(contract.id))
+                for _ in range(min(SUBSCRIPTIONS_PER_CONTRACT, standalone - made)):
+                    result.targets.append(str(subscribe(session, str(contract.id)).id))
+                    made += 1
+    return result
+
+
+@dataclass
+class DatabaseCheck:
+    parents_wrong: list[str]
+    api_quantity_changes: int
+
+
+def check_database(url: str, data: Data) -> DatabaseCheck:
+    engine = make_engine(url)
+    try:
+        factory = make_sessionmaker(engine)
+        wrong = []
+        with unit_of_work(factory) as session:
+            for parent, kids in data.parents.items():
+                quantity = session.execute(
+                    select(Subscription.quantity).where(Subscription.id == uuid.UUID(parent))
+                ).scalar_one()
+                total = session.execute(
+                    select(func.sum(Subscription.quantity)).where(Subscription.id.in_([uuid.UUID(k) for k in kids]))
+                ).scalar_one()
+                if quantity != total:
+                    wrong.append(f"parent {parent}: {quantity}, its children's sum {total}")
+            recorded = session.execute(
+                select(func.count()).where(
+                    LicenseChange.kind == ChangeKind.QUANTITY,
+                    LicenseChange.origin == ChangeOrigin.API,
+                    LicenseChange.caused_by_change_id.is_(None),
+                )
+            ).scalar_one()
+        return DatabaseCheck(wrong, int(recorded))
+    finally:
+        engine.dispose()
+
+
+# --- the server ------------------------------------------------------------------------------------------
+
+
+class Server:
+    """``seatflow serve`` in a process group of its own, its output in a log file."""
+
+    def __init__(self, url: str, workers: int, workdir: Path, extra_env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.base_url = f"http://{HOST}:{self.port}"
+        self.log_path = workdir / f"serve-{self.port}.log"
+        command = seatflow_command("serve", "--host", HOST, "--port", str(self.port))
+        if workers != 1 or self.supports_workers(workdir):
+            command += ["--workers", str(workers)]
+        self.command = command
+        env = child_env({"SEATFLOW_DATABASE_URL": url, **extra_env})
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env, start_new_session=True
+            )
+        self.pids: list[int] = [self.process.pid]
+        self.seen: set[int] = set()
+        """Every process of the server seen at a snapshot: more than at the start means some were restarted."""
+
+    @staticmethod
+    def supports_workers(workdir: Path) -> bool:
+        done = subprocess.run(
+            seatflow_command("serve", "--help"), capture_output=True, text=True, cwd=workdir, check=False
+        )
+        return "--workers" in done.stdout
+
+    def wait_ready(self, timeout: float = 60) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                    time.sleep(0.5)  # let every worker process bind and settle
+                    self.pids = process_tree(self.process.pid)
+                    self.seen.update(self.pids)
+                    return time.monotonic() - started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"the server did not answer within {timeout:g} s:\n{self.log_tail()}")
+
+    def cpu(self) -> dict[int, float]:
+        """CPU seconds so far of each of its processes."""
+        pids = process_tree(self.process.pid)
+        self.seen.update(pids)
+        return cpu_seconds(pids)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Make sure nothing of it is left: SIGKILL to its process group (ours) if it still runs."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        for pid in sorted(self.seen | set(self.pids)):
+            if alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+# --- the load --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    kind: str
+    """``change`` or ``read``."""
+    due: float
+    """When the schedule wanted it sent (closed loop: when the client was ready)."""
+    started: float
+    """When its task ran (the load generator's own lag is started - due)."""
+    sent: float
+    """When it got a connection slot and was written (a slot's wait is sent - started)."""
+    done: float
+    status: int | None
+    """None: no HTTP answer (``error`` says why)."""
+    error: str | None = None
+    retry_after: str | None = None
+    code: str | None = None
+    body: str = ""
+    opened: float | None = None
+    """When the connection it went on was opened (before ``sent``: a kept-alive one)."""
+
+    @property
+    def latency(self) -> float:
+        return self.done - self.sent
+
+    @property
+    def lag(self) -> float:
+        return self.started - self.due
+
+    @property
+    def slot_wait(self) -> float:
+        return self.sent - self.started
+
+
+class Workload:
+    """What to send next: 80 % quantity changes over the targets, 20 % reads."""
+
+    def __init__(self, data: Data, seed: int) -> None:
+        self.data = data
+        self.rng = random.Random(seed)
+        self.sent: Counter[str] = Counter()
+
+    def next(self) -> tuple[str, str, str, bytes | None]:
+        rng = self.rng
+        if rng.random() < CHANGE_SHARE:
+            target = rng.choice(self.data.targets)
+            k = self.sent[target]
+            self.sent[target] += 1
+            body = json.dumps({"quantity": 100 + (37 * k) % 97, "effective": "now"}).encode()
+            return "change", "POST", f"/api/v1/subscriptions/{target}/quantity", body
+        pick = rng.random()
+        if pick < 0.5:
+            return "read", "GET", f"/api/v1/subscriptions/{rng.choice(self.data.targets)}", None
+        if pick < 0.75:
+            return "read", "GET", f"/api/v1/subscriptions/{rng.choice(self.data.targets)}/changes", None
+        return "read", "GET", f"/api/v1/subscriptions?contract_id={rng.choice(self.data.contracts)}&limit=50", None
+
+
+class NoAnswer(Exception):
+    """The connection ended before a whole answer."""
+
+
+class Client:
+    """A small HTTP/1.1 client on asyncio streams: keep-alive connections to one loopback port, bodies with
+    Content-Length or chunked. httpx's async pool costs milliseconds of CPU a request with hundreds of
+    connections, which on a 2-CPU machine would make the load generator, not the server, the bottleneck."""
+
+    def __init__(self, host: str, port: int, api_key: str, *, timeout: float = CLIENT_TIMEOUT) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.header = f"Host: {host}:{port}\r\nAuthorization: Bearer {api_key}\r\nAccept: application/json\r\n"
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float, float]] = []
+        """Kept-alive connections: reader, writer, idle since, opened at."""
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, float, bool]:
+        now = time.monotonic()
+        while self.idle:
+            reader, writer, since, opened = self.idle.pop()
+            if now - since < IDLE_REUSE_SECONDS and not reader.at_eof():
+                return reader, writer, opened, True
+            writer.close()
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        return reader, writer, now, False
+
+    async def request(self, method: str, path: str, body: bytes | None) -> tuple[int, dict[str, str], bytes, float]:
+        """The status, headers and body, and when the connection it went on was opened."""
+        try:
+            reader, writer = None, None
+            async with asyncio.timeout(self.timeout):
+                reader, writer, opened, reused = await self._connection()
+                head = f"{method} {path} HTTP/1.1\r\n{self.header}"
+                if body is not None:
+                    head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                writer.write((head + "\r\n").encode("latin-1") + (body or b""))
+                try:
+                    status, headers, content = await self._read(reader)
+                except (NoAnswer, ConnectionError) as exc:
+                    raise NoAnswer("reused connection closed" if reused else str(exc) or "closed") from exc
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            raise
+        if headers.get("connection", "").lower() == "close":
+            writer.close()
+        else:
+            self.idle.append((reader, writer, time.monotonic(), opened))
+        return status, headers, content, opened
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+        line = await reader.readline()
+        if not line:
+            raise NoAnswer("closed without an answer")
+        try:
+            status = int(line.split(None, 2)[1])
+        except (IndexError, ValueError) as exc:
+            raise NoAnswer(f"bad status line {line[:40]!r}") from exc
+        headers: dict[str, str] = {}
+        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        try:
+            if "content-length" in headers:
+                content = await reader.readexactly(int(headers["content-length"]))
+            elif headers.get("transfer-encoding", "").lower() == "chunked":
+                parts = []
+                while size := int((await reader.readline()).split(b";")[0], 16):
+                    parts.append(await reader.readexactly(size))
+                    await reader.readline()
+                await reader.readline()
+                content = b"".join(parts)
+            else:
+                content = await reader.read()
+                headers["connection"] = "close"
+        except asyncio.IncompleteReadError as exc:
+            raise NoAnswer("closed in the middle of an answer") from exc
+        return status, headers, content
+
+    def close(self) -> None:
+        for _, writer, _, _ in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
+async def send(client: Client, workload: Workload, due: float, started: float) -> Sample:
+    kind, method, path, body = workload.next()
+    sent = time.monotonic()
+    try:
+        status, headers, content, opened = await client.request(method, path, body)
+    except TimeoutError:
+        return Sample(kind, due, started, sent, time.monotonic(), None, f"no answer in {client.timeout:g} s")
+    except ConnectionRefusedError:
+        return Sample(kind, due, started, sent, time.monotonic(), None, "connection refused")
+    except (NoAnswer, OSError) as exc:
+        return Sample(kind, due, started, sent, time.monotonic(), None, f"{type(exc).__name__}: {exc}"[:80])
+    sample = Sample(
+        kind, due, started, sent, time.monotonic(), status, retry_after=headers.get("retry-after"), opened=opened
+    )
+    if status >= 400:
+        sample.body = content[:300].decode("utf-8", "replace")
+        with contextlib.suppress(ValueError):
+            payload = json.loads(content)
+            sample.code = payload.get("code") if isinstance(payload, dict) else None
+    return sample
+
+
+async def closed_loop(
+    server: Server, api_key: str, workload: Workload, *, clients: int, seconds: float, cap: int
+) -> list[Sample]:
+    """``clients`` clients, each sending its next request when its last is answered, for ``seconds``."""
+    samples: list[Sample] = []
+    deadline = time.monotonic() + seconds
+    client = Client(HOST, server.port, api_key)
+
+    async def one_client() -> None:
+        while time.monotonic() < deadline and len(samples) < cap:
+            now = time.monotonic()
+            samples.append(await send(client, workload, now, now))
+
+    try:
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+    finally:
+        client.close()
+    return samples
+
+
+@dataclass
+class OpenLoop:
+    samples: list[Sample]
+    scheduled: int
+    started: float
+    stopped: float
+    signal_at: float | None = None
+    exit_at: float | None = None
+    exit_code: int | None = None
+    server_cpu_total: float | None = None
+    """The server's whole CPU time (its processes reaped by it included), from wait4 when it exited."""
+    in_flight_at_signal: int = 0
+
+
+async def open_loop(
+    server: Server,
+    api_key: str,
+    workload: Workload,
+    *,
+    rate: float,
+    seconds: float,
+    cap: int,
+    max_in_flight: int,
+    sigterm: tuple[float, float] | None = None,
+) -> OpenLoop:
+    """Request i is due at start + i / rate, for ``seconds`` (at most ``cap`` requests); a request waits for
+    one of ``max_in_flight`` slots (connections), and that wait counts as lateness. With ``sigterm`` =
+    (after, patience): SIGTERM to the server ``after`` seconds in, give up waiting for it ``patience`` seconds
+    later, and stop sending half a second after it has exited."""
+    samples: list[Sample] = []
+    slots = asyncio.Semaphore(max_in_flight)
+    total = min(cap, int(rate * seconds))
+    result = OpenLoop(samples, 0, time.monotonic(), 0.0)
+    in_flight = 0
+    client = Client(HOST, server.port, api_key)
+
+    async def one(due: float) -> None:
+        nonlocal in_flight
+        started = time.monotonic()
+        async with slots:
+            in_flight += 1
+            try:
+                samples.append(await send(client, workload, due, started))
+            finally:
+                in_flight -= 1
+
+    async def terminate(after: float, patience: float) -> None:
+        await asyncio.sleep(after)
+        result.in_flight_at_signal = in_flight
+        server.seen.update(process_tree(server.process.pid))
+        result.signal_at = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        while time.monotonic() - result.signal_at < patience:
+            pid, status, usage = os.wait4(server.process.pid, os.WNOHANG)
+            if pid:
+                result.exit_at = time.monotonic()
+                result.exit_code = server.process.returncode = os.waitstatus_to_exitcode(status)
+                result.server_cpu_total = usage.ru_utime + usage.ru_stime
+                return
+            await asyncio.sleep(0.005)
+
+    tasks: list[asyncio.Task[None]] = []
+    killer = asyncio.create_task(terminate(*sigterm)) if sigterm else None
+    start = time.monotonic() + 0.05
+    result.started = start
+    try:
+        for i in range(total):
+            due = start + i / rate
+            if killer is not None and killer.done() and time.monotonic() > (result.exit_at or 0) + 0.5:
+                break
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(due)))
+        result.scheduled = len(tasks)
+        result.stopped = time.monotonic()
+        if killer is not None:
+            await killer
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=CLIENT_TIMEOUT + 30)
+    finally:
+        client.close()
+    return result
+
+
+# --- figures ---------------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest rank: the smallest value with at least ``fraction`` of the values at or below it."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, -(-len(ordered) * fraction // 1))
+    return ordered[int(rank) - 1]
+
+
+def ms(seconds: float) -> str:
+    return "-" if math.isnan(seconds) else f"{seconds * 1000:.0f}"
+
+
+def status_key(sample: Sample) -> str:
+    return str(sample.status) if sample.status is not None else (sample.error or "error")
+
+
+@dataclass
+class Phase:
+    name: str
+    samples: list[Sample]
+    seconds: float
+    offered_rate: float | None
+    server_cpu: float
+    client_cpu: float
+    server_cpu_by_process: dict[int, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def ok(self) -> list[Sample]:
+        return [s for s in self.samples if s.status is not None and 200 <= s.status < 300]
+
+    def busy(self) -> list[Sample]:
+        return [s for s in self.samples if s.status == 503]
+
+    def others(self) -> list[Sample]:
+        return [s for s in self.samples if s.status is None or not (200 <= s.status < 300 or s.status == 503)]
+
+    def statuses(self) -> Counter[str]:
+        return Counter(status_key(s) for s in self.samples)
+
+
+def describe(phase: Phase) -> None:
+    ok, busy = phase.ok(), phase.busy()
+    answered = [s for s in phase.samples if s.status is not None]
+    print(f"  {phase.name}")
+    print(f"    requests             {len(phase.samples)} in {phase.seconds:.1f} s", end="")
+    if phase.offered_rate is not None:
+        print(f" (offered {phase.offered_rate:.0f}/s, sent {len(phase.samples) / phase.seconds:.0f}/s)")
+    else:
+        print(f" ({len(phase.samples) / phase.seconds:.0f}/s)")
+    print(f"    2xx                  {len(ok)} ({len(ok) / phase.seconds:.1f}/s)")
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(phase.statuses().items()))
+    print(f"    statuses             {statuses}")
+    for label, group in (("all answers", answered), ("2xx", ok), ("503", busy)):
+        if group:
+            lat = [s.latency for s in group]
+            print(
+                f"    latency {label:<12} p50 {ms(percentile(lat, 0.5))} ms, p95 {ms(percentile(lat, 0.95))} ms, "
+                f"p99 {ms(percentile(lat, 0.99))} ms, max {ms(max(lat))} ms"
+            )
+    if busy:
+        with_header = sum(1 for s in busy if s.retry_after is not None)
+        values = Counter(s.retry_after for s in busy)
+        print(
+            f"    503                  {len(busy)}: {with_header} with Retry-After {dict(values)}, "
+            f"codes {dict(Counter(s.code for s in busy))}"
+        )
+    if phase.offered_rate is not None and phase.samples:
+        lag = [s.lag for s in phase.samples]
+        wait = [s.slot_wait for s in phase.samples]
+        print(
+            f"    sent late            generator lag p50 {ms(percentile(lag, 0.5))} ms, p99 "
+            f"{ms(percentile(lag, 0.99))} ms; waiting for one of the connections p99 {ms(percentile(wait, 0.99))} ms"
+        )
+    working = {pid: cpu for pid, cpu in phase.server_cpu_by_process.items() if cpu >= 0.05}
+    split = f" ({', '.join(f'{cpu:.1f}' for cpu in working.values())} by process)" if len(working) > 1 else ""
+    print(f"    CPU seconds          server {phase.server_cpu:.1f}{split}, load generator {phase.client_cpu:.1f}")
+    for other in Counter((status_key(s), s.code, s.body[:160]) for s in phase.others()).most_common(5):
+        (status, code, body), count = other
+        print(f"    OTHER                {count} x {status} {code or ''} {body!r}")
+    for note in phase.notes:
+        print(f"    {note}")
+
+
+def measured(name: str, server: Server, run: Callable[[], Any], *, rate: float | None = None) -> tuple[Phase, Any]:
+    server_cpu, client_cpu, started = server.cpu(), time.process_time(), time.monotonic()
+    result = run()
+    seconds = time.monotonic() - started
+    samples = result.samples if isinstance(result, OpenLoop) else result
+    if isinstance(result, OpenLoop):
+        seconds = max(result.stopped - result.started, 1e-9)
+    server_after = server.cpu()
+    by_process = {pid: server_after.get(pid, 0.0) - cpu for pid, cpu in server_cpu.items()}
+    total = sum(server_after.values()) - sum(server_cpu.values())
+    if isinstance(result, OpenLoop) and result.server_cpu_total is not None:
+        # it has exited: wait4's figure, its reaped children included
+        total = result.server_cpu_total - sum(server_cpu.values())
+        by_process = {}
+    phase = Phase(name, samples, seconds, rate, total, time.process_time() - client_cpu, by_process)
+    return phase, result
+
+
+def write_samples(path: Path, phases: Sequence[Phase], signal_at: float | None) -> None:
+    """Every request: seconds from the first one's due time (and from the SIGTERM), status, error, code."""
+    t0 = min((s.due for phase in phases for s in phase.samples), default=0.0)
+    columns = "phase,kind,due,started,sent,done,since_sigterm,status,error,retry_after,code,connection_opened"
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(columns.split(","))
+        for number, phase in enumerate(phases, 1):
+            for s in phase.samples:
+                since = f"{s.sent - signal_at:.4f}" if signal_at is not None and number == 3 else ""
+                times = [f"{t - t0:.4f}" for t in (s.due, s.started, s.sent, s.done)]
+                opened = f"{s.opened - t0:.4f}" if s.opened is not None else ""
+                writer.writerow([number, s.kind, *times, since, s.status, s.error, s.retry_after, s.code, opened])
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--postgres", action="store_true", help="a scratch PostgreSQL database instead of SQLite")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (seatflow serve --workers)")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of the overload phase (15)")
+    parser.add_argument("--subscriptions", type=int, default=2000, help="subscriptions (2000; a tenth linked)")
+    parser.add_argument(
+        "--clients", type=int, help="closed-loop clients of the capacity phase (default: 2 x what it admits)"
+    )
+    parser.add_argument("--capacity-seconds", type=float, default=10.0, help="seconds of the capacity phase (10)")
+    parser.add_argument("--multiplier", type=float, default=2.0, help="overload rate / capacity (2)")
+    parser.add_argument("--rate", type=float, help="the overload rate in requests/s (default: multiplier x capacity)")
+    parser.add_argument("--max-requests", type=int, default=20_000, help="at most this many requests a phase")
+    parser.add_argument(
+        "--max-in-flight", type=int, default=1024, help="outstanding requests (connections) at most (1024)"
+    )
+    parser.add_argument("--sigterm-after", type=float, default=3.0, help="seconds of load before the SIGTERM (3)")
+    parser.add_argument("--max-shutdown", type=float, default=10.0, help="seconds the server may take to exit (10)")
+    parser.add_argument("--max-p99", type=float, default=10.0, help="the overload's p99 bound in seconds (10)")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="an environment variable for the server"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--samples", type=Path, help="also write every request to this CSV file")
+    parser.add_argument("--server-log", type=Path, help="copy the server's output to this file")
+    args = parser.parse_args(argv)
+    extra_env = dict(item.split("=", 1) for item in args.env)
+    if any(not name.startswith("SEATFLOW_") for name in extra_env):
+        parser.error("--env takes SEATFLOW_* variables")
+    if args.clients is None:
+        limit = Settings.model_fields.get("max_concurrent_requests")
+        admitted = limit.default if limit is not None else 16
+        args.clients = 2 * int(extra_env.get("SEATFLOW_MAX_CONCURRENT_REQUESTS", admitted)) * args.workers
+    if args.workers < 1 or args.subscriptions < 20 or args.duration <= 0 or args.clients < 1:
+        parser.error("--workers >= 1, --subscriptions >= 20, --duration > 0, --clients >= 1")
+
+    with tempfile.TemporaryDirectory(prefix="seatflow-bench-") as tmp:
+        workdir = Path(tmp)
+        name = f"seatflow_bench_api_load_{os.getpid()}"
+        url = f"{POSTGRES_ADMIN}/{name}" if args.postgres else f"sqlite:///{workdir / 'bench.db'}"
+        if args.postgres:
+            postgres_database("create", name)
+        try:
+            return bench(args, url, workdir, extra_env)
+        finally:
+            if args.postgres:
+                postgres_database("drop", name)
+
+
+def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str, str]) -> int:
+    failures: list[str] = []
+
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            failures.append(message)
+
+    print("seatflow API load benchmark")
+    print(
+        f"  machine              {os.cpu_count()} CPUs, load average {load_average()}, Python {sys.version.split()[0]}"
+    )
+    started = time.monotonic()
+    run_cli(["db", "upgrade"], {"SEATFLOW_DATABASE_URL": url}, workdir)
+    engine = make_engine(url)
+    try:
+        version = server_version(engine)
+        data = build(make_sessionmaker(engine), args.subscriptions)
+    finally:
+        engine.dispose()
+    key = run_cli(["apikey", "create", "bench-api-load"], {"SEATFLOW_DATABASE_URL": url}, workdir)
+    api_key = key.strip().splitlines()[-1].strip()
+    print(f"  database             {version} ({'scratch PostgreSQL database' if args.postgres else 'SQLite file'})")
+    print(
+        f"  data                 {args.subscriptions} subscriptions: {len(data.targets)} changed by the load "
+        f"({sum(len(k) for k in data.parents.values())} linked children under {len(data.parents)} parents), "
+        f"{len(data.contracts)} contracts; set up in {time.monotonic() - started:.1f} s (not timed)"
+    )
+
+    server = Server(url, args.workers, workdir, extra_env)
+    phases: list[Phase] = []
+    summary: dict[str, Any] = {}
+    try:
+        ready = server.wait_ready()
+        print(
+            f"  server               {' '.join(server.command[2:])} (pid {server.process.pid}, processes "
+            f"{len(server.pids)}; answered after {ready:.1f} s)"
+        )
+        if extra_env:
+            print(f"  server environment   {' '.join(f'{k}={v}' for k, v in extra_env.items())}")
+        print(f"  load average         {load_average()} before the load")
+        print()
+        workload = Workload(data, args.seed)
+
+        warm = asyncio.run(
+            closed_loop(server, api_key, workload, clients=args.clients, seconds=2, cap=args.max_requests)
+        )
+        capacity, _ = measured(
+            f"1. capacity: {args.clients} closed-loop clients, {args.capacity_seconds:g} s",
+            server,
+            lambda: asyncio.run(
+                closed_loop(
+                    server,
+                    api_key,
+                    workload,
+                    clients=args.clients,
+                    seconds=args.capacity_seconds,
+                    cap=args.max_requests,
+                )
+            ),
+        )
+        phases.append(capacity)
+        describe(capacity)
+        rate_2xx = len(capacity.ok()) / capacity.seconds
+        rate = args.rate or max(1.0, args.multiplier * rate_2xx)
+        print(f"    capacity             {rate_2xx:.1f} answers/s (2xx); overload rate {rate:.0f}/s")
+        print(f"    load average         {load_average()}")
+
+        overload, _ = measured(
+            f"2. overload: open loop at {rate:.0f}/s for {args.duration:g} s",
+            server,
+            lambda: asyncio.run(
+                open_loop(
+                    server,
+                    api_key,
+                    workload,
+                    rate=rate,
+                    seconds=args.duration,
+                    cap=args.max_requests,
+                    max_in_flight=args.max_in_flight,
+                )
+            ),
+            rate=rate,
+        )
+        phases.append(overload)
+        describe(overload)
+        print(f"    load average         {load_average()}")
+
+        patience = max(args.max_shutdown, 10.0) + 5
+        shutdown, loop = measured(
+            f"3. SIGTERM after {args.sigterm_after:g} s of the open loop at {rate:.0f}/s",
+            server,
+            lambda: asyncio.run(
+                open_loop(
+                    server,
+                    api_key,
+                    workload,
+                    rate=rate,
+                    seconds=args.sigterm_after + patience,
+                    cap=args.max_requests,
+                    max_in_flight=args.max_in_flight,
+                    sigterm=(args.sigterm_after, patience),
+                )
+            ),
+            rate=rate,
+        )
+        stop_seconds = (loop.exit_at - loop.signal_at) if loop.exit_at and loop.signal_at else None
+        left = [pid for pid in sorted(server.seen) if alive(pid)]
+        after = [s for s in shutdown.samples if loop.signal_at and s.sent >= loop.signal_at]
+        cut = [s for s in shutdown.samples if loop.signal_at and s.sent < loop.signal_at and s.status is None]
+        signal_at = loop.signal_at or float("nan")
+        last_answer = max((s.done for s in shutdown.samples if s.status is not None), default=math.nan) - signal_at
+        refused = [s.sent for s in after if s.error == "connection refused"]
+        served = [s for s in after if s.status is not None and s.sent - signal_at > 0.2]
+        late_connections = {s.opened for s in served}
+        first_refused = min(refused, default=math.nan) - signal_at
+        shutdown.notes += [
+            f"SIGTERM              {loop.in_flight_at_signal} requests in flight; exited after "
+            + (f"{stop_seconds:.2f} s with status {loop.exit_code}" if stop_seconds is not None else "NOT AT ALL")
+            + f"; {len(left)} of its {len(server.seen)} processes left",
+            f"after SIGTERM        {len(after)} sent: "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(Counter(status_key(s) for s in after).items())),
+            f"cut                  {len(cut)} requests sent before the SIGTERM got no answer",
+            f"served after SIGTERM {len(served)} requests sent after it were answered (the last sent "
+            f"+{max((s.sent for s in served), default=math.nan) - signal_at:.2f} s), on {len(late_connections)} "
+            "kept-alive connections",
+            f"timeline             after the SIGTERM: last answer +{last_answer:.2f} s, first refused connection "
+            f"+{first_refused:.2f} s, exit +{stop_seconds or float('nan'):.2f} s",
+        ]
+        phases.append(shutdown)
+        describe(shutdown)
+    finally:
+        server.stop()
+
+    log = server.log_text()
+    if args.server_log:
+        args.server_log.write_text(log)
+    tracebacks = log.count("Traceback (most recent call last)")
+    shed_lines = sum(1 for line in log.splitlines() if "http.shed" in line)
+    notable = Counter(
+        re.sub(r"\d+", "N", line)[:100]
+        for line in log.splitlines()
+        if "http.shed" not in line and "http.request" not in line and line.strip()
+    )
+    restarted = sorted(server.seen - set(server.pids))
+    db = check_database(url, data)
+    every = [s for phase in phases for s in phase.samples] + warm
+    changes_ok = sum(1 for s in every if s.kind == "change" and s.status is not None and 200 <= s.status < 300)
+    changes_unknown = sum(1 for s in every if s.kind == "change" and s.status is None)
+    print()
+    print("  after the run")
+    print(
+        f"    server log           {len(log.splitlines())} lines: {shed_lines} http.shed warnings, {tracebacks} "
+        f"tracebacks; its processes {len(server.pids)} at the start, {len(restarted)} more appeared later"
+    )
+    for line, count in notable.most_common(8):
+        print(f"      {count:5d} x {line}")
+    print(
+        f"    database             {db.api_quantity_changes} API quantity changes recorded; {changes_ok} answered "
+        f"2xx, {changes_unknown} without an answer; {len(db.parents_wrong)} linked parents off their children's sum"
+    )
+    if tracebacks:
+        print("    last lines of the server log:")
+        print("      " + server.log_tail(30).replace("\n", "\n      "))
+
+    # checks
+    for phase in phases[:2]:
+        others = phase.others()
+        check(not others, f"{phase.name}: {len(others)} answers not 2xx/503: {dict(Counter(map(status_key, others)))}")
+    others = [s for s in phases[2].others() if s.status is not None]
+    check(not others, f"phase 3: {len(others)} answers not 2xx/503: {dict(Counter(map(status_key, others)))}")
+    busy = [s for phase in phases for s in phase.busy()]
+    check(
+        all(s.retry_after is not None for s in busy),
+        f"{sum(s.retry_after is None for s in busy)} 503s lack Retry-After",
+    )
+    check(
+        all(s.code in BUSY_CODES for s in busy),
+        f"{sum(s.code not in BUSY_CODES for s in busy)} 503s with another code than {'/'.join(BUSY_CODES)}",
+    )
+    overload_p99 = percentile([s.latency for s in phases[1].samples if s.status is not None], 0.99)
+    check(overload_p99 <= args.max_p99, f"overload p99 {overload_p99:.2f} s above {args.max_p99:g} s")
+    check(stop_seconds is not None and stop_seconds <= args.max_shutdown, f"shutdown took {stop_seconds} s")
+    check(not left, f"{len(left)} server processes outlived the SIGTERM: {left}")
+    check(not restarted, f"server processes were replaced during the run (new: {restarted})")
+    check(not db.parents_wrong, f"linked parents off their children's sum: {db.parents_wrong[:3]}")
+    check(
+        changes_ok <= db.api_quantity_changes <= changes_ok + changes_unknown,
+        f"{db.api_quantity_changes} quantity changes recorded for {changes_ok} 2xx answers "
+        f"(+{changes_unknown} unanswered)",
+    )
+
+    # the summary table
+    print()
+    print(f"Summary ({version}, {args.workers} server process(es), load average {load_average()} at the end)")
+    header = (
+        f"  {'phase':<10} {'rate/s':>7} {'sent':>6} {'2xx':>6} {'2xx/s':>6} {'503':>6} {'other':>5}"
+        f" {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'srv CPU':>7} {'gen CPU':>7}"
+    )
+    print(header)
+    for label, phase in zip(("capacity", "overload", "sigterm"), phases, strict=True):
+        lat = [s.latency for s in phase.samples if s.status is not None]
+        row: dict[str, Any] = {
+            "offered_rate": phase.offered_rate,
+            "sent": len(phase.samples),
+            "ok": len(phase.ok()),
+            "ok_per_s": len(phase.ok()) / phase.seconds,
+            "busy": len(phase.busy()),
+            "other": len(phase.others()),
+            "p50": percentile(lat, 0.5),
+            "p95": percentile(lat, 0.95),
+            "p99": percentile(lat, 0.99),
+            "max": max(lat, default=float("nan")),
+            "server_cpu": phase.server_cpu,
+            "client_cpu": phase.client_cpu,
+            "statuses": dict(phase.statuses()),
+        }
+        summary[label] = row
+        offered = f"{phase.offered_rate:.0f}" if phase.offered_rate else "closed"
+        print(
+            f"  {label:<10} {offered:>7} {row['sent']:>6} {row['ok']:>6} {row['ok_per_s']:>6.0f} {row['busy']:>6}"
+            f" {row['other']:>5} {ms(row['p50']):>7} {ms(row['p95']):>7} {ms(row['p99']):>7} {ms(row['max']):>7}"
+            f" {phase.server_cpu:>7.1f} {phase.client_cpu:>7.1f}"
+        )
+    print(f"  shutdown: {stop_seconds:.2f} s after SIGTERM" if stop_seconds is not None else "  shutdown: none")
+    capacity_ok, overload_ok = summary["capacity"]["ok_per_s"], summary["overload"]["ok_per_s"]
+    per_ok = phases[0].server_cpu / max(1, len(phases[0].ok()))
+    shed = len(phases[1].busy())
+    per_busy = (phases[1].server_cpu - per_ok * len(phases[1].ok())) / shed if shed else math.nan
+    summary.update(goodput_ratio=overload_ok / capacity_ok if capacity_ok else None, cpu_per_2xx=per_ok)
+    summary["cpu_per_503_estimate"] = per_busy
+    print(
+        f"  2xx/s under overload / capacity: {overload_ok / capacity_ok if capacity_ok else math.nan:.2f}; server CPU "
+        f"{per_ok * 1000:.1f} ms a 2xx (phase 1), about {per_busy * 1000:.1f} ms a 503 (phase 2, the rest of its CPU)"
+    )
+    if args.json:
+        summary.update(
+            database=version,
+            workers=args.workers,
+            shutdown_seconds=stop_seconds,
+            failures=failures,
+            load_average=load_average(),
+        )
+        args.json.write_text(json.dumps(summary, indent=2, default=str))
+    if args.samples:
+        write_samples(args.samples, phases, loop.signal_at)
+    if failures:
+        print(f"\n{len(failures)} check(s) failed:", *failures, sep="\n  ")
+        return 1
+    print("  checks: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
