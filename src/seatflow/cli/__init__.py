@@ -10,6 +10,7 @@ from seatflow.cli import (
     catalog,
     customers,
     db,
+    demo_load,
     operators,
     provisioning,
     reconciliation,
@@ -46,6 +47,7 @@ app.add_typer(operators.app, name="operators")
 app.command("renew")(subscriptions.renew)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
+app.command("demo-load")(demo_load.demo_load)
 app.command("simulator")(simulator.simulator)
 
 
