@@ -27,6 +27,12 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Where users reach seatflow; invitation and password links start with it.",
     )
+    simulator_url: str = Field(
+        default="",
+        max_length=300,
+        pattern=r"^(https?://[^\s\"'<>]+)?$",
+        description="The Partner Center simulator's address, linked from the home page; empty: no link.",
+    )
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     sql_echo: bool = False
@@ -60,6 +66,25 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = Field(default=2.0, gt=0, le=600, description="The worker's sleep when idle.")
     worker_order_poll_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="How often an order the provider is still completing is looked at."
+    )
+
+    max_concurrent_requests: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description="Requests one server process works on at once; the database pool is sized to match.",
+    )
+    request_queue_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for a place when the process is full before it gets 503 + Retry-After.",
+    )
+    database_busy_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How long a request waits for a database connection or SQLite's write lock before 503.",
     )
 
     @field_validator("database_url")

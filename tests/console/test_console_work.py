@@ -347,3 +347,31 @@ def test_push_and_import_from_the_report(
     assert 'data-classification="unknown_to_seatflow"' not in imported.text
     found = session.scalars(select(Subscription).where(Subscription.external_id == external_id)).one()
     assert (found.contract_id, found.quantity, found.unit_price) == (contract.id, 4, Decimal("11.00"))
+
+
+def test_reconciliation_with_a_failing_provider_says_so_in_plain_words_and_changes_nothing(
+    session: Session, login: Login, bought_vet: PineConeVet, simulator: SimulatorServer
+) -> None:
+    parent = session.get_one(Subscription, bought_vet.parent_e3.id)
+    httpx.post(f"{simulator.url}/_sim/faults", json={"error_rate": 1.0}).raise_for_status()
+    client = login(OPERATOR)
+    account = str(bought_vet.catalog.partner_center.id)
+
+    report = client.get("/console/reconciliation", params={"account": account})
+    adopt = client.post(
+        "/console/reconciliation/adopt",
+        data={
+            "account": account,
+            "subscription_id": str(parent.id),
+            "child_subscription_id": str(bought_vet.locations["Memphis"].e3.id),
+            "csrf_token": csrf_of(report.text),
+        },
+    )
+
+    for page in (report, adopt):
+        assert page.status_code == 502, page.text
+        assert "The request to Partner Center failed and nothing was changed." in page.text
+        assert "Try again in a moment." in page.text
+        assert 'data-classification="' not in page.text
+    session.expire_all()
+    assert session.get_one(Subscription, parent.id).quantity == 50

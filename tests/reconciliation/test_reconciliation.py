@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -14,12 +15,23 @@ from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import ChangeOrigin, Subscription
 from tests.factories import DemoCatalog, create_contract, load_demo_catalog
+from tests.provisioning.conftest import ManualClock
 from tests.subscriptions.helpers import PineConeVet, pine_cone_vet
 
 
 @pytest.fixture
-def vet(session: Session, simulator: SimulatorServer, make_worker: Callable[..., Worker]) -> PineConeVet:
-    """Pine Cone Vet bought at the simulator: parents 50 E3 and 20 EMS, provisioned."""
+def vet(
+    session: Session,
+    simulator: SimulatorServer,
+    make_worker: Callable[..., Worker],
+    app_client: TestClient,
+    clock: ManualClock,
+) -> PineConeVet:
+    """Pine Cone Vet bought at the simulator: parents 50 E3 and 20 EMS, provisioned; the API's clock is the
+    worker's, so a change made through the API is due for the worker whatever today's date is."""
+    app = app_client.app
+    assert isinstance(app, FastAPI)
+    app.state.clock = clock
     catalog: DemoCatalog = load_demo_catalog(session)
     catalog.partner_center.settings = {"base_url": simulator.url}
     setup = pine_cone_vet(session, catalog)
@@ -185,3 +197,23 @@ def test_bad_reconciliation_requests(client: TestClient, vet: PineConeVet) -> No
     assert missing.status_code == 404
     assert client.post("/api/v1/reconciliations/adopt", json={"subscription_id": "nope"}).status_code == 404
     assert client.post("/api/v1/reconciliations", json={}).status_code == 422
+
+
+def test_a_failing_provider_answers_502_provider_error_and_changes_nothing(
+    client: TestClient, session: Session, vet: PineConeVet, simulator: SimulatorServer
+) -> None:
+    httpx.post(f"{simulator.url}/_sim/faults", json={"error_rate": 1.0}).raise_for_status()
+    parent = session.get_one(Subscription, vet.parent_e3.id)
+
+    report = client.post("/api/v1/reconciliations", json={"provider_account_id": "Partner Center"})
+    adopt = client.post("/api/v1/reconciliations/adopt", json={"subscription_id": str(parent.id)})
+
+    for answer in (report, adopt):
+        assert answer.status_code == 502, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        problem = answer.json()
+        assert (problem["status"], problem["code"]) == (502, "provider_error")
+        assert problem["provider_status"] in (500, 503)
+        assert "Partner Center" in problem["detail"]
+    session.expire_all()
+    assert session.get_one(Subscription, parent.id).quantity == 50

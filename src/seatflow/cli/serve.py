@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import typer
 from sqlalchemy.engine import make_url
@@ -20,19 +21,40 @@ from seatflow.errors import InvalidState
 DEMO_DATABASE_URL = "sqlite:///./seatflow-demo.db"
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 3
+"""On SIGTERM, requests in flight get this long to finish before the server closes their connections."""
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64, help="Server processes sharing the port (each one its own connection pool)."
+    ),
 ) -> None:
     """Serve the REST API (/api/v1), the operator console (/console) and the customer portal (/portal).
-    Run `seatflow worker` beside it to provision changes."""
+    Run `seatflow worker` beside it to provision changes.
+
+    Each process works on at most SEATFLOW_MAX_CONCURRENT_REQUESTS requests at once; past that a request waits
+    at most SEATFLOW_REQUEST_QUEUE_SECONDS and then gets 503 with Retry-After. SIGTERM or Ctrl-C stops it within
+    a few seconds."""
     import uvicorn  # the web stack loads only for the commands that serve (every other command starts faster)
 
     from seatflow.web.app import create_app
 
     config = settings()
     session_factory()  # refuses an unreachable or unmigrated database with a one-line reason
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(config), **common)
+        return
+    # Several processes import the app by name and build it from the same SEATFLOW_* environment.
+    uvicorn.run("seatflow.web.app:create_app_from_environment", factory=True, workers=workers, **common)
 
 
 def demo(
@@ -84,7 +106,13 @@ def demo(
     base = f"http://{host}:{port}"
     _print_demo(base, simulator.url, config.database_url, loaded)
     try:
-        uvicorn.run(create_app(config, engine=engine), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(config.model_copy(update={"simulator_url": simulator.url}), engine=engine),
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
     finally:
         worker.stopping.set()
         thread.join(timeout=10)

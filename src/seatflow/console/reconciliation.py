@@ -30,7 +30,7 @@ from seatflow.console.web import (
 )
 from seatflow.contracts.models import BillingContract
 from seatflow.customers.service import descendant_ids
-from seatflow.errors import SeatflowError
+from seatflow.errors import ProviderError, SeatflowError
 from seatflow.ids import parse_id
 from seatflow.reconciliation import service
 from seatflow.schemas import PriceIn
@@ -51,7 +51,7 @@ def _page(
             context.update(_report(console, require_provider_account(console.db, account_ref), request))
         except SeatflowError as error:
             status = status if status != 200 else error_status(error)
-            extra.setdefault("error", error.message)
+            extra.setdefault("error", _message_of(error))
     report = context["report"]
     keys = {str(i.subscription_id or i.external_id or i.tenant_id) for i in report.items} if report else set()
     context["error_in_item"] = extra.get("error_for") in keys
@@ -114,15 +114,17 @@ def adopt(
     console.authorize(csrf_token)
     now = now_of(request)
     try:
+        subscription = require_subscription(console.db, subscription_id)
+        provider = require_provider_account(console.db, str(subscription.provider_account_id))
+        child = require_subscription(console.db, child_subscription_id).id if child_subscription_id else None
+        tenant = service.tenant_of_subscription(console.db, subscription)
+        console.db.commit()  # no transaction is held while the provider answers (SPEC §11)
+        client = service.client_for(provider)
+        try:
+            quantity = service.provider_quantity_of(client, tenant, subscription)
+        finally:
+            client.close()
         with console.attempt():
-            subscription = require_subscription(console.db, subscription_id)
-            provider = require_provider_account(console.db, str(subscription.provider_account_id))
-            client = service.client_for(provider)
-            try:
-                quantity = service.provider_quantity(console.db, client, subscription)
-            finally:
-                client.close()
-            child = require_subscription(console.db, child_subscription_id).id if child_subscription_id else None
             service.adopt(
                 console.db,
                 subscription_id=subscription.id,
@@ -134,7 +136,7 @@ def adopt(
             )
     except SeatflowError as error:
         return _page(
-            request, console, account, status=error_status(error), error=error.message, error_for=subscription_id
+            request, console, account, status=error_status(error), error=_message_of(error), error_for=subscription_id
         )
     return _done(provider, "adopt")
 
@@ -157,7 +159,7 @@ def push(
             service.push(console.db, subscription_id=subscription.id, actor=console.actor, today=now.date(), now=now)
     except SeatflowError as error:
         return _page(
-            request, console, account, status=error_status(error), error=error.message, error_for=subscription_id
+            request, console, account, status=error_status(error), error=_message_of(error), error_for=subscription_id
         )
     return _done(provider, "push")
 
@@ -178,17 +180,17 @@ def import_subscription(
     now = now_of(request)
     try:
         price = _unit_price(unit_price)
+        provider = require_provider_account(console.db, plain(account))
+        tenant, external = clean_text(tenant_id, field="The tenant"), clean_text(external_id, field="The id")
+        if parse_id(contract_id) is None:
+            raise FormProblem("Choose the contract the subscription goes on.")
+        console.db.commit()  # no transaction is held while the provider answers (SPEC §11)
+        client = service.client_for(provider)
+        try:
+            found = service.provider_subscription(client, tenant, external)
+        finally:
+            client.close()
         with console.attempt():
-            provider = require_provider_account(console.db, plain(account))
-            client = service.client_for(provider)
-            try:
-                found = service.provider_subscription(
-                    client, clean_text(tenant_id, field="The tenant"), clean_text(external_id, field="The id")
-                )
-            finally:
-                client.close()
-            if parse_id(contract_id) is None:
-                raise FormProblem("Choose the contract the subscription goes on.")
             service.import_subscription(
                 console.db,
                 account=provider,
@@ -202,8 +204,19 @@ def import_subscription(
     except FormProblem as problem:
         return _page(request, console, account, status=422, error=problem.message, error_for=external_id)
     except SeatflowError as error:
-        return _page(request, console, account, status=error_status(error), error=error.message, error_for=external_id)
+        return _page(
+            request, console, account, status=error_status(error), error=_message_of(error), error_for=external_id
+        )
     return _done(provider, "import")
+
+
+def _message_of(error: SeatflowError) -> str:
+    """What the operator reads: a provider's failure says that nothing changed here and whether to try again."""
+    if not isinstance(error, ProviderError):
+        return error.message
+    answer = error.message.rstrip(".")
+    again = " Try again in a moment." if error.retryable else ""
+    return f"The request to Partner Center failed and nothing was changed. Its answer: {answer}.{again}"
 
 
 def _unit_price(value: str) -> Decimal | None:

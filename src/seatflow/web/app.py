@@ -18,9 +18,10 @@ from seatflow.config import Settings, get_settings
 from seatflow.console import views as console
 from seatflow.db.engine import make_engine, read_only
 from seatflow.db.session import make_sessionmaker
+from seatflow.logs import configure_logging
 from seatflow.portal import views as portal
 from seatflow.provisioning.providers import ProviderRegistry
-from seatflow.web import errors
+from seatflow.web import capacity, errors, home, security
 from seatflow.web.deps import require_operator
 
 log = logging.getLogger("seatflow.api")
@@ -30,7 +31,14 @@ API_PREFIX = "/api/v1"
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     owns_engine = engine is None
-    engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
+    engine = engine or make_engine(
+        settings.database_url,
+        echo=settings.sql_echo,
+        busy_timeout_seconds=settings.database_busy_seconds,
+        # Every admitted request can hold a connection, and the worker's run-once a few more.
+        pool_size=settings.max_concurrent_requests,
+        max_overflow=4,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +79,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(system.router)
     portal.install(app)
     console.install(app)
+    home.install(app)
 
     @app.middleware("http")
     async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -85,4 +94,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         )
         return response
 
+    # Added last, so outermost: a request past capacity is refused before anything else runs (a 503 costs
+    # little), and every answer, a 503 included, carries the security headers.
+    capacity.install(app, limit=settings.max_concurrent_requests, wait_seconds=settings.request_queue_seconds)
+    security.install(app)
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """For ``seatflow serve --workers N``: each server process builds the app from the SEATFLOW_* environment
+    and sets up logging as the CLI does in its own process."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

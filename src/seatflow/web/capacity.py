@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import math
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -55,6 +56,8 @@ class CapacityLimit:
         self.wait_seconds = wait_seconds
         self.retry_after = max(1, math.ceil(wait_seconds))
         self._places: asyncio.Semaphore | None = None
+        self._shed = 0
+        self._shed_logged_at = 0.0
 
     @property
     def places(self) -> asyncio.Semaphore:
@@ -63,6 +66,15 @@ class CapacityLimit:
             self._places = asyncio.Semaphore(self.limit)
         return self._places
 
+    def _note_shed(self) -> None:
+        """One warning a second at most, with the count: under overload a line per refusal would cost more
+        than the refusal."""
+        self._shed += 1
+        now = time.monotonic()
+        if now - self._shed_logged_at >= 1.0:
+            log.warning("http.shed refused=%d limit=%d wait=%.1fs", self._shed, self.limit, self.wait_seconds)
+            self._shed, self._shed_logged_at = 0, now
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or str(scope.get("path", "")).startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
@@ -70,7 +82,7 @@ class CapacityLimit:
         try:
             await asyncio.wait_for(self.places.acquire(), timeout=self.wait_seconds)
         except TimeoutError:
-            log.warning("http.shed path=%s limit=%d wait=%.1fs", scope.get("path"), self.limit, self.wait_seconds)
+            self._note_shed()
             response = busy_response(
                 str(scope.get("path", "")),
                 code="server_busy",
