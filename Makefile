@@ -8,7 +8,7 @@ PG_PORT ?= 5432
 PG_TEST_DB ?= seatflow_test_$(shell echo $$PPID)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test test-pg lint fmt typecheck check migrate bench clean
+.PHONY: help install demo serve test test-later test-pg lint fmt typecheck check migrate bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,11 @@ migrate: install ## Migrate the configured database (SEATFLOW_DATABASE_URL)
 test: install ## Run the tests (SQLite; PostgreSQL when SEATFLOW_TEST_DATABASE_URL is set)
 	$(BIN)/pytest
 
+# Only the wall clock moves (a moved monotonic clock hangs Python's timed waits); tests/faketime mends time.sleep.
+test-later: install ## Run the tests a year from now (faketime): none may depend on the real date
+	FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=$(CURDIR)/tests/faketime$${PYTHONPATH:+:$$PYTHONPATH} \
+	  faketime "$$(date -d '+1 year' '+%Y-%m-%d %H:%M:%S')" $(BIN)/pytest -p no:cacheprovider
+
 test-pg: install ## Run the tests against a fresh PostgreSQL database on $(PG_HOST):$(PG_PORT)
 	$(BIN)/python scripts/pg_test_db.py create $(PG_TEST_DB)
 	SEATFLOW_TEST_DATABASE_URL=postgresql+psycopg://postgres@$(PG_HOST):$(PG_PORT)/$(PG_TEST_DB) $(BIN)/pytest; \
@@ -62,6 +67,10 @@ bench: install ## Run the benchmarks on SQLite and PostgreSQL (figures go to doc
 	$(BIN)/python bench/provisioning.py --postgres
 	$(BIN)/python bench/billing_run.py --dry-run-too
 	$(BIN)/python bench/billing_run.py --dry-run-too --postgres
+	$(BIN)/python bench/api_load.py
+	$(BIN)/python bench/api_load.py --postgres
+	$(BIN)/python bench/api_load.py --workers 2
+	$(BIN)/python bench/api_load.py --workers 2 --postgres
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

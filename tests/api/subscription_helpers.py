@@ -4,13 +4,15 @@ the API, and a snapshot of what a write must leave untouched when it is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from importlib import resources
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from seatflow.clock import Clock
 from tests.api.helpers import all_items, get_json
+from tests.factories import FACTORY_TODAY, noon
 
 DEMO_CATALOG = resources.files("seatflow.catalog").joinpath("demo_catalog.yaml").read_bytes()
 
@@ -34,9 +36,10 @@ def load_demo(client: TestClient) -> Demo:
     )
 
 
-def utc_today() -> date:
-    """The server's today (its clock is the system clock in these tests)."""
-    return datetime.now(UTC).date()
+def server_today(client: TestClient) -> date:
+    """The server's today, from its own clock (the system clock unless the test pinned it)."""
+    clock: Clock = client.app.state.clock  # type: ignore[attr-defined]
+    return clock.today()
 
 
 def post_json(client: TestClient, path: str, payload: dict[str, Any], status: int = 201) -> dict[str, Any]:
@@ -51,7 +54,7 @@ def create_customer(client: TestClient, name: str, **fields: Any) -> dict[str, A
 
 
 def create_contract(client: TestClient, customer: dict[str, Any], name: str, **fields: Any) -> dict[str, Any]:
-    payload = {"customer_id": customer["id"], "name": name, "start_date": utc_today().isoformat(), **fields}
+    payload = {"customer_id": customer["id"], "name": name, "start_date": server_today(client).isoformat(), **fields}
     return post_json(client, "/api/v1/contracts", payload)
 
 
@@ -96,7 +99,8 @@ class FrozenClock:
 
 
 def freeze_clock(client: TestClient) -> date:
-    """Pin the server's clock to this moment, so "today" cannot move under a test that counts days from it."""
-    moment = datetime.now(UTC)
+    """Pin the server's clock at noon on FACTORY_TODAY, so "today" is a fixed date that cannot move under a test
+    that counts days from it, whatever the real date."""
+    moment = noon(FACTORY_TODAY)
     client.app.state.clock = FrozenClock(moment)  # type: ignore[attr-defined]
     return moment.date()

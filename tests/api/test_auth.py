@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from seatflow.auth.service import create_api_key, revoke_api_key
 from tests.api.helpers import problem
+from tests.factories import FACTORY_TODAY, noon
 
 PROTECTED = [
     ("GET", "/api/v1/products"),
@@ -41,7 +40,7 @@ def test_a_revoked_key_is_refused_and_other_keys_keep_working(app_client: TestCl
     session.flush()
     assert app_client.get("/api/v1/products", headers={"Authorization": f"Bearer {revoked}"}).status_code == 200
 
-    revoke_api_key(session, prefix_or_name="leaver", now=datetime.now(UTC))
+    revoke_api_key(session, prefix_or_name="leaver", now=noon(FACTORY_TODAY))
     session.flush()
 
     problem(app_client.get("/api/v1/products", headers={"Authorization": f"Bearer {revoked}"}), 401, "unauthorized")

@@ -38,7 +38,8 @@ def demo(client: TestClient) -> Demo:
 
 
 @pytest.fixture
-def contract(client: TestClient) -> dict[str, Any]:
+def contract(client: TestClient, today: date) -> dict[str, Any]:
+    """Northwind's contract, starting on the pinned today."""
     return create_contract(client, create_customer(client, "Northwind Traders", tenant_id="northwind"), "Northwind")
 
 

@@ -16,6 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from seatflow.auth.service import create_api_key
+from seatflow.clock import EARLIEST, LATEST
+from seatflow.clock import TestClockState as ClockRow  # a Test* name would be collected
 from seatflow.config import Settings
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
@@ -142,3 +144,68 @@ def test_the_moved_time_is_what_the_rules_use_and_every_server_sees(
     # Another API process on the same database (several API processes share one) sees the same time.
     with api(clock_database, committed_key, test_clock=True) as other:
         assert SET_TO <= now_of(other) < SET_TO + timedelta(seconds=30)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "9999-12-31T23:59:59.999999Z",  # the calendar's last moment: a second later the clock could not run on
+        "9999-12-31T23:00:00-05:00",  # past the calendar's end once taken to UTC
+        "9001-01-01T00:00:00Z",  # after the last business date
+        "1999-12-31T23:59:59Z",  # before the first one
+        "0001-01-01T00:30:00+01:00",  # before the calendar's start once taken to UTC
+    ],
+)
+def test_a_moment_outside_the_years_of_business_dates_is_422_and_changes_nothing(
+    clock_api: TestClient, sent: str
+) -> None:
+    clock_api.post("/api/v1/test/clock", json={"now": "2026-12-01T00:00:00Z"})
+
+    body = problem(clock_api.post("/api/v1/test/clock", json={"now": sent}), 422, "clock_out_of_range")
+
+    assert "from 2000-01-01 to 9000-12-31" in body["detail"]
+    assert SET_TO <= now_of(clock_api) < SET_TO + timedelta(seconds=30)
+
+
+def test_the_last_moment_of_the_range_is_accepted_and_the_clock_stops_there(clock_api: TestClient) -> None:
+    response = clock_api.post("/api/v1/test/clock", json={"now": "9000-12-31T23:59:59.95Z"})
+    assert response.status_code == 200, response.text
+    time.sleep(0.1)
+
+    assert now_of(clock_api) == LATEST
+    account = create_account(clock_api)
+    product = create_product(clock_api, account, name="E3")
+    retired = clock_api.post(f"/api/v1/products/{product['id']}/retire")
+    assert retired.status_code == 200, retired.text
+    assert datetime.fromisoformat(retired.json()["retired_at"]) == LATEST
+
+
+@pytest.mark.parametrize(
+    ("frozen_at", "set_ago", "reads"),
+    [
+        (datetime.max.replace(tzinfo=UTC), timedelta(hours=1), LATEST),  # would run past the calendar's end
+        (datetime(9500, 6, 1, tzinfo=UTC), timedelta(hours=1), LATEST),  # beyond the range, within the calendar
+        (datetime.min.replace(tzinfo=UTC), -timedelta(hours=1), EARLIEST),  # real time went back since
+    ],
+)
+def test_a_clock_stored_outside_the_range_reads_as_its_nearest_end_and_can_be_set_back(
+    clock_api: TestClient, clock_database: str, frozen_at: datetime, set_ago: timedelta, reads: datetime
+) -> None:
+    """A clock set before its range was checked (or by hand in the table) still answers every reader."""
+    engine = make_engine(clock_database)
+    try:
+        with Session(engine) as session:
+            session.add(ClockRow(id=1, frozen_at=frozen_at, set_at=datetime.now(UTC) - set_ago))
+            session.commit()
+    finally:
+        engine.dispose()
+
+    assert now_of(clock_api) == reads
+    account = create_account(clock_api)
+    retired = clock_api.post(f"/api/v1/products/{create_product(clock_api, account, name='E3')['id']}/retire")
+    assert retired.status_code == 200, retired.text
+    assert datetime.fromisoformat(retired.json()["retired_at"]) == reads
+
+    response = clock_api.post("/api/v1/test/clock", json={"now": "2026-12-01T00:00:00Z"})
+    assert response.status_code == 200, response.text
+    assert SET_TO <= now_of(clock_api) < SET_TO + timedelta(seconds=30)

@@ -18,11 +18,7 @@ def cli_database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
-@pytest.fixture
-def run(tmp_path: Path, cli_database_url: str) -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATFLOW_")}
-    env["SEATFLOW_DATABASE_URL"] = cli_database_url
-
+def _runner(tmp_path: Path, env: dict[str, str]) -> Run:
     def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "seatflow", *map(str, args)],
@@ -36,3 +32,22 @@ def run(tmp_path: Path, cli_database_url: str) -> Run:
         )
 
     return run
+
+
+@pytest.fixture
+def cli_env(cli_database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATFLOW_")}
+    env["SEATFLOW_DATABASE_URL"] = cli_database_url
+    return env
+
+
+@pytest.fixture
+def run(tmp_path: Path, cli_env: dict[str, str]) -> Run:
+    return _runner(tmp_path, cli_env)
+
+
+@pytest.fixture
+def run_on_test_clock(tmp_path: Path, cli_env: dict[str, str]) -> Run:
+    """The command with SEATFLOW_TEST_CLOCK=1: "now" is the database's test clock, which the test sets, so the
+    command works on the test data's dates whatever the real date is."""
+    return _runner(tmp_path, {**cli_env, "SEATFLOW_TEST_CLOCK": "1"})

@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.orm import Session
 
+from seatflow.clock import DatabaseTestClock
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
 from seatflow.subscriptions.models import ChangeKind
 from tests.cli.conftest import Run
-from tests.factories import load_demo_catalog
+from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
 from tests.subscriptions.helpers import pine_cone_vet
 
 
 @pytest.fixture
+def run(run_on_test_clock: Run) -> Run:
+    """Every command here on the test clock, which ``manual_parent`` sets to the test data's first day."""
+    return run_on_test_clock
+
+
+@pytest.fixture
 def manual_parent(cli_database_url: str) -> str:
-    """Pine Cone Vet starting today, its parent subscriptions on the manual account; the parent E3's id."""
+    """Pine Cone Vet starting on FACTORY_TODAY, the test clock at noon that day, its parent subscriptions on the
+    manual account; the parent E3's id."""
     migrate.upgrade(cli_database_url)
     engine = make_engine(cli_database_url)
     try:
         with Session(engine) as session:
+            DatabaseTestClock(engine).set(session, noon(FACTORY_TODAY))
             catalog = load_demo_catalog(session)
-            vet = pine_cone_vet(session, catalog, start_date=datetime.now(UTC).date(), parent_account=catalog.manual)
+            vet = pine_cone_vet(session, catalog, parent_account=catalog.manual)
             session.commit()
             return str(vet.parent_e3.id)
     finally:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from tests.portal.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, serve
+from tests.portal.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, chromium_env, serve
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "screenshot", "serve"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "chromium_env", "screenshot", "serve"]
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -26,7 +26,7 @@ from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import Subscription
 from seatflow.web.app import create_app
-from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, screenshot, serve
+from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, chromium_env, screenshot, serve
 from tests.factories import (
     FACTORY_TODAY,
     create_contract,
@@ -64,7 +64,7 @@ class Site:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=chromium_env())
         yield browser
         browser.close()
 

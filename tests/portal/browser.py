@@ -32,6 +32,15 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
+def chromium_env() -> dict[str, str]:
+    """The environment for chromium, without libfaketime: under ``make test-later`` chromium never finishes
+    loading a page. Its own clock does not matter: the server renders every date, and its cookies last longer
+    by the browser's real clock, not shorter."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FAKETIME")}
+    preload = [lib for lib in env.pop("LD_PRELOAD", "").replace(":", " ").split() if "faketime" not in lib]
+    return env | ({"LD_PRELOAD": " ".join(preload)} if preload else {})
+
+
 @contextmanager
 def serve(app: FastAPI) -> Iterator[str]:
     """The app on a free loopback port, in a background thread, for the block; yields its base URL."""

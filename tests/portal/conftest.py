@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -15,9 +17,20 @@ from seatflow.customers.schemas import ContactCreate
 from seatflow.customers.service import invite_contact
 from seatflow.portal import accounts
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
+from tests.provisioning.conftest import ManualClock
 from tests.subscriptions.helpers import PineConeVet, pine_cone_vet
 
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app_client(app_client: TestClient) -> TestClient:
+    """The app on a clock at noon on the test data's first day, when the invitations were sent and the terms
+    began, whatever the real date is (a test may move it)."""
+    app = app_client.app
+    assert isinstance(app, FastAPI)
+    app.state.clock = ManualClock(noon(FACTORY_TODAY), datetime.now(UTC))
+    return app_client
 
 
 @dataclass(frozen=True)
