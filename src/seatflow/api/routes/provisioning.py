@@ -43,7 +43,7 @@ class RunOnceResult(BaseModel):
     flowed_back: int
     subscriptions: int
     provider_calls: int
-    renewals: dict[str, int] | None = None
+    renewals: dict[str, int | bool] | None = None
 
 
 @router.post("/worker/run-once", response_model=RunOnceResult, tags=["provisioning"])
