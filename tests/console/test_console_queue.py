@@ -10,20 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seatflow.provisioning import queue
-from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, Subscription
 from tests.console.conftest import OPERATOR, Login, csrf_of
 from tests.factories import (
-    FACTORY_TODAY,
     create_contract,
     create_customer,
     create_subscription,
     load_demo_catalog,
-    noon,
 )
-from tests.factories import OPERATOR as FACTORY_OPERATOR
 from tests.provisioning.conftest import ManualClock
-from tests.subscriptions.helpers import pine_cone_vet
+from tests.subscriptions.helpers import caused_by, pine_cone_vet, raise_quantity
 
 AWAITING, PROVISIONED, FAILED = ProvisioningStatus.AWAITING, ProvisioningStatus.PROVISIONED, ProvisioningStatus.FAILED
 WORKER_WORDS = "The worker carries it out."
@@ -116,17 +112,7 @@ def test_a_change_held_back_by_an_earlier_failed_one_says_so_and_another_locatio
 
 def _raise(session: Session, subscription: Subscription, quantity: int) -> LicenseChange:
     """The location's change; answers the change it caused on the linked parent."""
-    child = change_quantity(
-        session,
-        subscription_id=subscription.id,
-        quantity=quantity,
-        effective="now",
-        today=FACTORY_TODAY,
-        now=noon(FACTORY_TODAY),
-        actor=FACTORY_OPERATOR,
-    )
-    assert isinstance(child, LicenseChange)
-    return session.scalars(select(LicenseChange).where(LicenseChange.caused_by_change_id == child.id)).one()
+    return caused_by(session, raise_quantity(session, subscription, quantity))
 
 
 # --- confirming -----------------------------------------------------------------------------------------

@@ -16,12 +16,11 @@ from seatflow.provisioning import queue
 from seatflow.provisioning.models import Notification
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
-from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.errors import QuantityOutOfRange
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, Subscription
 from tests.factories import FACTORY_TODAY, OPERATOR, DemoCatalog, load_demo_catalog, noon
 from tests.provisioning.conftest import ManualClock
-from tests.subscriptions.helpers import PineConeVet, pine_cone_vet
+from tests.subscriptions.helpers import PineConeVet, caused_by, pine_cone_vet, raise_quantity
 
 AWAITING, PROVISIONED, FAILED = (
     ProvisioningStatus.AWAITING,
@@ -31,18 +30,9 @@ AWAITING, PROVISIONED, FAILED = (
 
 
 def _change(session: Session, subscription: Subscription, quantity: int) -> tuple[LicenseChange, LicenseChange]:
-    """The location's change and the change it caused on the linked parent."""
-    child = change_quantity(
-        session,
-        subscription_id=subscription.id,
-        quantity=quantity,
-        effective="now",
-        today=FACTORY_TODAY,
-        now=noon(FACTORY_TODAY),
-        actor=OPERATOR,
-    )
-    assert isinstance(child, LicenseChange)
-    parent = session.scalars(select(LicenseChange).where(LicenseChange.caused_by_change_id == child.id)).one()
+    """The location's change and the change it caused on the linked parent, committed."""
+    child = raise_quantity(session, subscription, quantity)
+    parent = caused_by(session, child)
     session.commit()
     return child, parent
 

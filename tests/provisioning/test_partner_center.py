@@ -19,7 +19,6 @@ from seatflow.provisioning import queue
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions import lifecycle
-from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.linking import link
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, Subscription
 from tests.factories import (
@@ -32,7 +31,7 @@ from tests.factories import (
     load_demo_catalog,
     noon,
 )
-from tests.subscriptions.helpers import pine_cone_vet
+from tests.subscriptions.helpers import caused_by, pine_cone_vet, raise_quantity
 
 PROVISIONED, FAILED = ProvisioningStatus.PROVISIONED, ProvisioningStatus.FAILED
 
@@ -68,24 +67,6 @@ def fresh(session: Session, subscription: Subscription) -> Subscription:
 def statuses(session: Session, *changes: LicenseChange) -> list[ProvisioningStatus]:
     session.expire_all()
     return [session.get_one(LicenseChange, c.id).provisioning_status for c in changes]
-
-
-def raise_quantity(session: Session, subscription: Subscription, quantity: int) -> LicenseChange:
-    change = change_quantity(
-        session,
-        subscription_id=subscription.id,
-        quantity=quantity,
-        effective="now",
-        today=FACTORY_TODAY,
-        now=noon(FACTORY_TODAY),
-        actor=OPERATOR,
-    )
-    assert isinstance(change, LicenseChange)
-    return change
-
-
-def caused_by(session: Session, change: LicenseChange) -> LicenseChange:
-    return session.scalars(select(LicenseChange).where(LicenseChange.caused_by_change_id == change.id)).one()
 
 
 def test_new_york_plus_ten_reaches_the_simulator_and_flows_back(

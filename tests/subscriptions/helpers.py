@@ -13,14 +13,17 @@ from seatflow.catalog.models import ProviderAccount
 from seatflow.contracts.models import BillingContract
 from seatflow.customers.models import CustomerAccount
 from seatflow.subscriptions import repository
+from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.linking import link
 from seatflow.subscriptions.models import ChangeKind, ChangeOrigin, LicenseChange, Subscription
 from tests.factories import (
     FACTORY_TODAY,
+    OPERATOR,
     DemoCatalog,
     create_contract,
     create_customer,
     create_subscription,
+    noon,
 )
 
 LOCATIONS = {"Atlanta": (10, 5), "New York City": (25, 10), "Memphis": (15, 5)}
@@ -126,3 +129,23 @@ def linked_child_change_count(session: Session, subscription: Subscription) -> i
         LicenseChange.subscription_id == subscription.id, LicenseChange.origin == ChangeOrigin.LINKED_CHILD
     )
     return int(session.execute(stmt).scalar_one())
+
+
+def raise_quantity(session: Session, subscription: Subscription, quantity: int) -> LicenseChange:
+    """A quantity change made now (noon of FACTORY_TODAY) by the operator; the change it recorded."""
+    change = change_quantity(
+        session,
+        subscription_id=subscription.id,
+        quantity=quantity,
+        effective="now",
+        today=FACTORY_TODAY,
+        now=noon(FACTORY_TODAY),
+        actor=OPERATOR,
+    )
+    assert isinstance(change, LicenseChange)
+    return change
+
+
+def caused_by(session: Session, change: LicenseChange) -> LicenseChange:
+    """The change a linked child's change caused on its parent."""
+    return session.scalars(select(LicenseChange).where(LicenseChange.caused_by_change_id == change.id)).one()
