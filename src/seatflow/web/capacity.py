@@ -9,7 +9,6 @@ way (``503 database_busy``): load is never answered with a 500, and a client is 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
@@ -19,6 +18,8 @@ from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from seatflow.web.errors import problem
 
 log = logging.getLogger("seatflow.web")
 
@@ -36,15 +37,9 @@ def busy_response(path: str, *, code: str, retry_after: int, detail: str) -> Res
             "<h1>seatflow is busy</h1><p>Too many requests at once: try again in a few seconds.</p></body></html>"
         )
         return Response(html, status_code=503, media_type="text/html; charset=utf-8", headers=headers)
-    body = {
-        "type": f"urn:seatflow:problem:{code}",
-        "title": "Service busy",
-        "status": 503,
-        "detail": detail,
-        "code": code,
-        "retry_after": retry_after,
-    }
-    return Response(json.dumps(body), status_code=503, media_type="application/problem+json", headers=headers)
+    response = problem(503, code, "Service busy", detail, retry_after=retry_after)
+    response.headers.update(headers)
+    return response
 
 
 class CapacityLimit:
