@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from seatflow.catalog import repository as catalog_repository
-from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
+from seatflow.catalog.models import Product, ProviderAccount, ProviderKind, Term
 from seatflow.catalog.providers import PartnerCenterSettings
 from seatflow.contracts.models import BillingContract
 from seatflow.contracts.service import require_contract
@@ -39,6 +39,7 @@ from seatflow.partner_center.client import PartnerCenterClient
 from seatflow.subscriptions import repository
 from seatflow.subscriptions.changes import lock, record_change
 from seatflow.subscriptions.models import (
+    BillingPlan,
     ChangeKind,
     ChangeOrigin,
     LicenseChange,
@@ -48,6 +49,7 @@ from seatflow.subscriptions.models import (
 )
 from seatflow.subscriptions.rules import term_for
 from seatflow.subscriptions.schemas import Actor
+from seatflow.subscriptions.terms import default_plan
 
 PROVIDER_SYNC = "provider sync"
 
@@ -434,7 +436,8 @@ def import_subscription(
     if quantity < 1:
         raise ValidationFailed("The provider subscription has no seats.", code="invalid_quantity")
     start = _day(provider_subscription.get("effectiveStartDate")) or today
-    term_start, term_end = term_for(start, product.term.months)
+    term, billing_plan = _provider_plan(product, provider_subscription)
+    term_start, term_end = term_for(start, term.months)
     price = unit_price if unit_price is not None else product.list_price
     if price is None:
         raise ValidationFailed(f"{product.name} has no list price: give a unit_price.", code="price_required")
@@ -447,6 +450,8 @@ def import_subscription(
         start_date=start,
         term_start=term_start,
         term_end=_day(provider_subscription.get("commitmentEndDate")) or term_end,
+        term=term,
+        billing_plan=billing_plan,
         auto_renew=bool(provider_subscription.get("autoRenewEnabled", True)),
         currency=contract.currency,
         unit_price=price,
@@ -474,6 +479,17 @@ def import_subscription(
     )
     change.provisioned_at = now
     return subscription
+
+
+def _provider_plan(product: Product, provider_subscription: dict[str, Any]) -> tuple[Term, BillingPlan]:
+    """The term and billing plan Partner Center says the subscription has, else the product's default."""
+    default_term, default_plan_ = default_plan(product)
+    try:
+        term = Term(str(provider_subscription.get("termDuration") or default_term.value).upper())
+        plan = BillingPlan(str(provider_subscription.get("billingCycle") or default_plan_.value).lower())
+    except ValueError:
+        return default_term, default_plan_
+    return term, plan
 
 
 def _day(value: Any) -> date | None:

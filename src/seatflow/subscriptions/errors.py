@@ -63,3 +63,22 @@ class SubscriptionNotLive(InvalidState):
 
 class ContractNotActive(InvalidState):
     code = "contract_not_active"
+
+
+class TermNotOffered(ValidationFailed):
+    """The product is not sold in that term and billing plan (SPEC §2)."""
+
+    code = "term_not_offered"
+
+
+class CoTermInvalid(ValidationFailed):
+    """The subscription to co-term with cannot give this one its term end (another tenant, ended, too far)."""
+
+    code = "co_term_invalid"
+
+
+class CancellationWindowClosed(Conflict):
+    """A new-commerce subscription can be cancelled only in the days after its purchase or renewal (SPEC §7);
+    after that, it can be set not to renew, and it expires at its term end."""
+
+    code = "cancellation_window_closed"

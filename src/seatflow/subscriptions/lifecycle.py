@@ -29,6 +29,7 @@ from seatflow.subscriptions.changes import (
 )
 from seatflow.subscriptions.errors import (
     ContractNotActive,
+    CoTermInvalid,
     HasActiveAddons,
     InvalidLink,
     ProductNotSellable,
@@ -44,8 +45,9 @@ from seatflow.subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
-from seatflow.subscriptions.rules import check_quantity, term_for
+from seatflow.subscriptions.rules import check_quantity
 from seatflow.subscriptions.schemas import Actor, BundleOrder, SubscriptionCreate, SubscriptionUpdate
+from seatflow.subscriptions.terms import choose_plan, first_term
 
 
 def require_subscription(session: Session, ref: str | uuid.UUID) -> Subscription:
@@ -69,6 +71,16 @@ def _active_contract(session: Session, ref: str) -> BillingContract:
     if contract.status is not ContractStatus.ACTIVE:
         raise ContractNotActive(f"The contract {contract.name!r} is inactive.")
     return contract
+
+
+def _co_term_target(session: Session, ref: str | None, contract: BillingContract) -> Subscription | None:
+    """The subscription to end the first term with: one of the same customer's."""
+    if ref is None:
+        return None
+    target = require_subscription(session, ref)
+    if require_contract(session, str(target.contract_id)).customer_id != contract.customer_id:
+        raise CoTermInvalid("A subscription can be co-termed only with another subscription of the same customer.")
+    return target
 
 
 def create_subscription(
@@ -102,7 +114,9 @@ def create_subscription(
             code="price_required",
         )
     start = data.start_date or today
-    term_start, term_end = term_for(start, product.term.months)
+    term, billing_plan = choose_plan(product, data.term, data.billing_plan)
+    co_term = _co_term_target(session, data.co_term_subscription_id, contract)
+    term_start, term_end = first_term(start, term, co_term)
     subscription = Subscription(
         contract_id=contract.id,
         product_id=product.id,
@@ -112,6 +126,9 @@ def create_subscription(
         start_date=start,
         term_start=term_start,
         term_end=term_end,
+        term=term,
+        billing_plan=billing_plan,
+        co_term_subscription_id=co_term.id if co_term else None,
         auto_renew=data.auto_renew,
         currency=contract.currency,
         unit_price=unit_price,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from seatflow.catalog.models import ReductionBehavior
+from seatflow.catalog.models import ReductionBehavior, Term
 from seatflow.db.base import Base, IdMixin, TimestampMixin
 from seatflow.db.types import ScaledDecimal, UTCDateTime, enum_column
 from seatflow.money import PRICE_SCALE
@@ -19,6 +19,24 @@ class SubscriptionStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    """The term ended without auto-renew (SPEC §4): never "cancelled", and nothing was sent to cancel it."""
+
+
+ENDED_STATUSES = frozenset({SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED})
+
+
+class BillingPlan(enum.StrEnum):
+    """How a subscription's term is billed (SPEC §2): ``quarterly`` only for the reseller's own services."""
+
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ANNUAL = "annual"
+    TRIENNIAL = "triennial"
+
+    @property
+    def months(self) -> int:
+        return {"monthly": 1, "quarterly": 3, "annual": 12, "triennial": 36}[self.value]
 
 
 class ChangeKind(enum.StrEnum):
@@ -28,6 +46,12 @@ class ChangeKind(enum.StrEnum):
     SUSPEND = "suspend"
     REACTIVATE = "reactivate"
     CANCEL = "cancel"
+    EXPIRE = "expire"
+    """The term ended without auto-renew: the provider lets it expire, nothing is sent."""
+    AUTO_RENEW = "auto_renew"
+    """Auto-renew turned on or off (``auto_renew_after``); for Partner Center ``autoRenewEnabled``."""
+    NEXT_TERM = "next_term"
+    """The changes scheduled for the renewal changed: Partner Center is sent ``scheduledNextTermInstructions``."""
 
 
 class ChangeOrigin(enum.StrEnum):
@@ -77,6 +101,14 @@ class Subscription(IdMixin, TimestampMixin, Base):
     term_end: Mapped[date] = mapped_column(Date)
     """The last day of the current term (commitment end); the next term starts the day after."""
     auto_renew: Mapped[bool] = mapped_column(Boolean, default=True)
+    term: Mapped[Term] = mapped_column(enum_column(Term, 8))
+    """The commitment (``P1M``, ``P1Y``, ``P3Y``), one of the product's combinations (SPEC §2, §4)."""
+    billing_plan: Mapped[BillingPlan] = mapped_column(enum_column(BillingPlan, 16))
+    co_term_subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("subscriptions.id", ondelete="RESTRICT")
+    )
+    """Its term ends with this subscription's (NCE's ``customTermEndDate``), e.g. an add-on co-termed to its base."""
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     currency: Mapped[str] = mapped_column(String(3))
     unit_price: Mapped[Decimal] = mapped_column(ScaledDecimal(PRICE_SCALE))
     cost_price: Mapped[Decimal | None] = mapped_column(ScaledDecimal(PRICE_SCALE))
@@ -134,6 +166,11 @@ class LicenseChange(IdMixin, Base):
     """The MS-RequestId of the order that creates the subscription, stored before it is first sent, so that
     every re-send is the same request and the provider answers it without buying twice."""
     provider_order_id: Mapped[str | None] = mapped_column(String(100))
+    provider_cart_id: Mapped[str | None] = mapped_column(String(100))
+    """The Partner Center cart that buys the subscription, stored before checkout: after a lost answer the same
+    cart is checked out again, which Microsoft answers with the first result instead of a second purchase."""
+    auto_renew_after: Mapped[bool | None] = mapped_column(Boolean)
+    """For an ``auto_renew`` change: the value sent."""
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When a manual provider's people were told about this change."""
     invoice_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -151,6 +188,14 @@ class ScheduledChange(IdMixin, TimestampMixin, Base):
         Uuid, ForeignKey("subscriptions.id", ondelete="RESTRICT"), index=True
     )
     quantity: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("products.id", ondelete="RESTRICT"))
+    """At renewal only: the SKU the next term is on (another product of the same provider account)."""
+    term: Mapped[Term | None] = mapped_column(enum_column(Term, 8))
+    billing_plan: Mapped[BillingPlan | None] = mapped_column(enum_column(BillingPlan, 16))
+    co_term_subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("subscriptions.id", ondelete="RESTRICT")
+    )
+    """At renewal only: the next term ends with this subscription's."""
     at_renewal: Mapped[bool] = mapped_column(Boolean, default=False)
     effective_date: Mapped[date | None] = mapped_column(Date)
     """The date it applies on; for ``at_renewal`` the renewal date as known when it was scheduled."""

@@ -59,7 +59,7 @@ def run_renewals(
         # Read once: the changes scheduled "at renewal" apply at the first renewal, and none can be added while
         # this runs, so the later terms of a long catch-up are date arithmetic only.
         at_renewal = list(repository.at_renewal_of(session, subscription.id))
-        months = product_of(session, subscription).term.months
+        months = subscription.term.months
         while subscription.status is not SubscriptionStatus.CANCELLED and subscription.term_end < today:
             if result.renewed >= term_steps:
                 result.more = True  # the subscription keeps the term it reached; the next call goes on from there

@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from seatflow.catalog.models import ReductionBehavior
+from seatflow.catalog.models import ReductionBehavior, Term
 from seatflow.schemas import DayIn, IdStr, IntIn, MultiLine, OptionalMoneyOut, PriceIn, TextIn
 from seatflow.subscriptions.models import (
+    BillingPlan,
     BillingStatus,
     ChangeKind,
     ChangeOrigin,
@@ -45,6 +46,11 @@ class SubscriptionCreate(_Input):
     parent_subscription_id: TextIn | None = None
     linked_subscription_id: TextIn | None = None
     start_date: DayIn | None = None
+    term: Term | None = None
+    """One of the product's term and billing-plan combinations; the product's default when absent."""
+    billing_plan: BillingPlan | None = None
+    co_term_subscription_id: TextIn | None = None
+    """End the first term with this subscription's (an add-on co-termed to its base: NCE's customTermEndDate)."""
     auto_renew: bool = True
     unit_price: PriceIn | None = None
     cost_price: PriceIn | None = None
@@ -77,7 +83,11 @@ class SubscriptionRead(BaseModel):
     start_date: date
     term_start: date
     term_end: date
+    term: Term
+    billing_plan: BillingPlan
+    co_term_subscription_id: IdStr | None
     auto_renew: bool
+    expired_at: datetime | None
     currency: str
     unit_price: OptionalMoneyOut
     cost_price: OptionalMoneyOut
@@ -159,6 +169,10 @@ class ScheduledChangeRead(BaseModel):
     id: IdStr
     subscription_id: IdStr
     quantity: int
+    product_id: IdStr | None
+    term: Term | None
+    billing_plan: BillingPlan | None
+    co_term_subscription_id: IdStr | None
     at_renewal: bool
     effective_date: date | None
     origin: ChangeOrigin
