@@ -219,14 +219,18 @@ def change_quantity(
     if quantity == subscription.quantity and effective == "now":
         raise ValidationFailed(f"The quantity is already {quantity}.", code="no_change")
     if effective == "renewal":
-        return _schedule(session, subscription, quantity, None, actor, at_renewal=True, force=force, reason=reason)
+        return _schedule(
+            session, subscription, quantity, None, actor, at_renewal=True, force=force, reason=reason, now=now
+        )
     on = today if effective == "now" else effective
     assert isinstance(on, date)  # noqa: S101 - "now" and "renewal" are handled above
     if on < today:
         raise ValidationFailed(f"The effective date {on} is in the past.", code="effective_date_past")
     if effective != "now" and on == subscription.term_end + _ONE_DAY:
         # The renewal day is "at renewal" (SPEC §6): the new term, and its reduction window, start that day.
-        return _schedule(session, subscription, quantity, None, actor, at_renewal=True, force=force, reason=reason)
+        return _schedule(
+            session, subscription, quantity, None, actor, at_renewal=True, force=force, reason=reason, now=now
+        )
     # A pending subscription has bought nothing yet: reducing it before it starts is always allowed.
     if quantity < subscription.quantity and subscription.status is not SubscriptionStatus.PENDING:
         rules = [reduction_rule(subscription, f"The {product.name} subscription")]
@@ -236,7 +240,9 @@ def change_quantity(
             rules.append(reduction_rule(parent, "Its linked parent"))
         check_reduction(rules, on)
     if on > today:
-        return _schedule(session, subscription, quantity, on, actor, at_renewal=False, force=force, reason=reason)
+        return _schedule(
+            session, subscription, quantity, on, actor, at_renewal=False, force=force, reason=reason, now=now
+        )
     return apply_quantity(
         session, subscription=subscription, quantity=quantity, effective_date=on, actor=actor, now=now, reason=reason
     )
@@ -288,6 +294,7 @@ def _schedule(
     at_renewal: bool,
     force: bool,
     reason: str | None,
+    now: datetime,
 ) -> ScheduledChange:
     scheduled = ScheduledChange(
         force=force,
@@ -302,14 +309,39 @@ def _schedule(
     )
     session.add(scheduled)
     session.flush()
+    if at_renewal:
+        note_next_term(session, subscription, actor=actor, now=now)
     return scheduled
 
 
-def cancel_scheduled(session: Session, *, scheduled: ScheduledChange) -> ScheduledChange:
+def note_next_term(session: Session, subscription: Subscription, *, actor: Actor, now: datetime) -> None:
+    """The changes scheduled for a Partner Center subscription's renewal changed: a ``next_term`` change asks the
+    worker to send them as ``scheduledNextTermInstructions`` (SPEC §7), so Microsoft's own renewal applies them.
+    Other providers learn of them when they apply, as the renewal's own changes."""
+    if provider_kind(session, subscription) is not ProviderKind.PARTNER_CENTER:
+        return
+    record_change(
+        session,
+        subscription=subscription,
+        kind=ChangeKind.NEXT_TERM,
+        quantity_before=subscription.quantity,
+        quantity_after=subscription.quantity,
+        effective_date=max(subscription.term_start, now.date()),
+        actor=actor,
+        now=now,
+    )
+
+
+def cancel_scheduled(
+    session: Session, *, scheduled: ScheduledChange, actor: Actor | None = None, now: datetime | None = None
+) -> ScheduledChange:
     if scheduled.status is not ScheduledStatus.SCHEDULED:
         raise ValidationFailed(f"The scheduled change is {scheduled.status.value} already.", code="not_scheduled")
     scheduled.status = ScheduledStatus.CANCELLED
     session.flush()
+    if scheduled.at_renewal and actor is not None and now is not None:
+        subscription = lock(session, scheduled.subscription_id)
+        note_next_term(session, subscription, actor=actor, now=now)
     return scheduled
 
 

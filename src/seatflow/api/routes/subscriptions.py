@@ -205,12 +205,16 @@ def scheduled_changes(subscription_id: str, session: SessionDep) -> list[Schedul
 
 
 @router.post("/scheduled-changes/{scheduled_id}/cancel", response_model=ScheduledChangeRead, tags=["subscriptions"])
-def cancel_scheduled_change(scheduled_id: str, session: SessionDep) -> ScheduledChangeRead:
+def cancel_scheduled_change(
+    scheduled_id: str, session: SessionDep, now: NowDep, actor: ActorDep
+) -> ScheduledChangeRead:
     parsed = parse_id(scheduled_id)
     scheduled = session.get(ScheduledChange, parsed) if parsed else None
     if scheduled is None:
         raise NotFound(f"No scheduled change {scheduled_id!r}.")
-    return ScheduledChangeRead.from_model(change_service.cancel_scheduled(session, scheduled=scheduled))
+    return ScheduledChangeRead.from_model(
+        change_service.cancel_scheduled(session, scheduled=scheduled, actor=actor, now=now)
+    )
 
 
 @router.post(
