@@ -137,9 +137,14 @@ def test_a_reduction_scheduled_for_the_renewal_is_applied_by_the_renewal_run(
     assert scheduled["applied_change_id"] is None
     listed = get_json_list(client, f"/api/v1/subscriptions/{subscription['id']}/scheduled-changes")
     assert listed == [scheduled]
-    # Nothing happens before the renewal.
+    # Nothing happens to the quantity before the renewal; Partner Center is only told what its renewal is to do
+    # (a next_term change, which keeps the quantity: SPEC §7's scheduledNextTermInstructions).
     assert quantity_of(client, subscription["id"]) == 10
-    assert changes_of(client, subscription["id"]) == changes_before
+    after = changes_of(client, subscription["id"])
+    assert after[: len(changes_before)] == changes_before
+    assert [(c["kind"], c["quantity_before"], c["quantity_after"]) for c in after[len(changes_before) :]] == [
+        ("next_term", 10, 10)
+    ]
     early = post_json(client, "/api/v1/renewals", {"date": term_end.isoformat()}, status=200)
     assert (early["renewed"], early["scheduled_applied"]) == (0, 0)
     assert quantity_of(client, subscription["id"]) == 10
@@ -152,7 +157,8 @@ def test_a_reduction_scheduled_for_the_renewal_is_applied_by_the_renewal_run(
     assert renewed["term_start"] == (term_end + timedelta(days=1)).isoformat()
     changes = changes_of(client, subscription["id"])
     assert changes[: len(changes_before)] == changes_before
-    [applied] = changes[len(changes_before) :]
+    [told, applied] = changes[len(changes_before) :]
+    assert told["kind"] == "next_term"
     assert (applied["kind"], applied["quantity_before"], applied["quantity_after"]) == ("quantity", 10, 8)
     assert applied["effective_date"] == (term_end + timedelta(days=1)).isoformat()
     [done] = get_json_list(client, f"/api/v1/subscriptions/{subscription['id']}/scheduled-changes")
@@ -174,7 +180,8 @@ def test_a_cancelled_scheduled_change_is_not_applied(
 
     assert (run["renewed"], run["scheduled_applied"]) == (1, 0)
     assert quantity_of(client, subscription["id"]) == 10
-    assert [c["kind"] for c in changes_of(client, subscription["id"])] == ["create"]
+    # Partner Center was told of the scheduled change, then told again once it was cancelled (no instructions).
+    assert [c["kind"] for c in changes_of(client, subscription["id"])] == ["create", "next_term", "next_term"]
 
 
 def test_a_linked_child_obeys_its_parents_window_too(client: TestClient, demo: Demo, today: date) -> None:
