@@ -153,9 +153,10 @@ def test_an_order_error_fails_only_the_lines_of_its_order_group() -> None:
     base, addon = cart.lines
     failure = result.failure_for(addon.id)
     assert failure is not None
-    assert (failure.line_id, failure.catalog_item_id, failure.code) == (1, "CFQ7TTC0HDJX:0001:CFQ7TTC0K806", "800067")
+    assert (failure.line_id, failure.catalog_item_id, failure.code) == (1, "CFQ7TTC0HDJX:0001:CFQ7TTC0K806", "900275")
     assert failure.message == (
-        "Partner Center 800067: The desired seat count exceeded the maximum seat count allowed per subscription"
+        "Partner Center 900275: The requested quantity for line item 1 is not within the allowed quantity "
+        "for this offer."
     )
     assert result.failure_for(base.id) is None
     placed = result.order_line_for(base.id)

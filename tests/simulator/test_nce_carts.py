@@ -294,3 +294,57 @@ def _buy(pc: httpx.Client, *lines: dict[str, Any]) -> list[dict[str, Any]]:
     result = checkout(pc, cart["id"]).json()
     assert result["orderErrors"] == [], result
     return [get_subscription(pc, o["lineItems"][0]["subscriptionId"]) for o in result["orders"]]
+
+
+def test_a_quantity_below_the_skus_minimum_is_900275_too(pc: httpx.Client) -> None:
+    """error-codes.md 900275: "The requested quantity for line item {0} is not within the allowed quantity for this
+    offer", for either limit (a quantity above the maximum: test_a_refused_line_fails_only_its_own_order_group)."""
+    offer = {"productId": "CFQ7TTC0MIN5", "skuId": "0001", "name": "Five seats at least", "minimumQuantity": 5}
+    assert pc.post("/_sim/offers", json=offer).status_code == 201
+    line = cart_line(pc, "CFQ7TTC0MIN5:0001", 4)
+    cart = create_cart(pc, line, line | {"quantity": 5}).json()
+    assert cart["lineItems"][0]["error"] == {
+        "errorCode": 900275,
+        "errorDescription": "The requested quantity for line item 0 is not within the allowed quantity for this offer.",
+    }
+    assert "error" not in cart["lineItems"][1]
+    result = checkout(pc, cart["id"]).json()
+    assert [(e["orderGroupId"], e["code"]) for e in result["orderErrors"]] == [("0", 900275)]
+    assert [s["quantity"] for s in all_subscriptions(pc)] == [5]
+
+
+def test_the_state_shows_carts_orders_and_subscriptions_in_their_api_shapes(pc: httpx.Client) -> None:
+    cart = create_cart(pc, cart_line(pc, M365_E3, 5)).json()
+    result = checkout(pc, cart["id"]).json()
+    state = pc.get("/_sim/state").json()
+    assert state["carts"] == [pc.get(f"{CARTS}/{cart['id']}").json()]
+    assert state["orders"] == result["orders"]
+    [subscription] = state["subscriptions"]
+    assert subscription == get_subscription(pc, subscription["id"])
+    for name in (
+        "id",
+        "offerId",
+        "quantity",
+        "status",
+        "termDuration",
+        "billingCycle",
+        "autoRenewEnabled",
+        "commitmentEndDate",
+        "cancellationAllowedUntilDate",
+        "refundableQuantity",
+        "scheduledNextTermInstructions",
+    ):
+        assert name in subscription, name
+    assert subscription["attributes"]["etag"]
+    assert state["customers"] == [pc.get(f"/v1/customers/{CUSTOMER}").json()]
+
+
+def test_an_expired_cart_still_answers_what_it_bought(pc: httpx.Client) -> None:
+    cart = create_cart(pc, cart_line(pc, EMS_E3, 5), cart_line(pc, AUDIO_CONFERENCING, 10)).json()
+    first = checkout(pc, cart["id"]).json()
+    assert ([e["code"] for e in first["orderErrors"]], len(first["orders"])) == ([400041], 1)
+    move_clock(pc, days=8)
+    again = checkout(pc, cart["id"])
+    assert again.status_code == 201
+    assert again.json() == first  # the refused line is not tried again once the cart has expired
+    assert len(all_subscriptions(pc)) == 1

@@ -122,3 +122,46 @@ def test_moving_the_clock_backwards_undoes_nothing(pc: httpx.Client) -> None:
     set_clock(pc, "2027-01-10T01:00:00Z")
     set_clock(pc, "2026-06-01T00:00:00Z")
     assert get_subscription(pc, e3["id"])["commitmentEndDate"] == "2028-01-09T00:00:00Z"
+
+
+def test_an_expired_subscription_can_no_longer_be_cancelled_or_reactivated(pc: httpx.Client) -> None:
+    """subscription-lifecycle.md: an expired subscription "can't be reactivated"; the way not to renew is auto-renew
+    off before the term ends, never a cancellation after the window (900117)."""
+    set_clock(pc, "2026-01-10T09:00:00Z")
+    e3 = _e3(pc, 10)
+    set_clock(pc, "2026-12-01T00:00:00Z")
+    assert fault_of(change(pc, e3["id"], status="deleted")) == (400, "900117")
+    assert change(pc, e3["id"], autoRenewEnabled=False).json()["autoRenewEnabled"] is False
+    set_clock(pc, "2027-01-10T01:00:00Z")
+    expired = get_subscription(pc, e3["id"])
+    assert (expired["status"], expired["refundableQuantity"]["totalQuantity"]) == ("expired", 0)
+    assert fault_of(change(pc, e3["id"], status="deleted")) == (400, "900279")
+    assert fault_of(change(pc, e3["id"], autoRenewEnabled=True)) == (400, "900279")
+    assert get_subscription(pc, e3["id"])["status"] == "expired"
+
+
+def test_a_renewal_applies_a_scheduled_billing_plan_and_co_term_date(pc: httpx.Client) -> None:
+    set_clock(pc, "2026-01-10T09:00:00Z")
+    e3 = _e3(pc, 10)
+    product_id, sku_id, availability_id = catalog_item(pc, M365_E3).split(":")
+    instructions = {
+        "product": {
+            "productId": product_id,
+            "skuId": sku_id,
+            "availabilityId": availability_id,
+            "billingCycle": "annual",
+            "termDuration": "P1Y",
+        },
+        "quantity": 12,
+        "customTermEndDate": "2027-12-31T00:00:00Z",
+    }
+    scheduled = change(pc, e3["id"], scheduledNextTermInstructions=instructions)
+    assert scheduled.status_code == 200, scheduled.text
+    assert scheduled.json()["scheduledNextTermInstructions"]["customTermEndDate"] == "2027-12-31T00:00:00Z"
+    set_clock(pc, "2027-01-10T01:00:00Z")
+    renewed = get_subscription(pc, e3["id"])
+    assert (renewed["quantity"], renewed["termDuration"], renewed["billingCycle"]) == (12, "P1Y", "annual")
+    assert renewed["commitmentEndDate"] == "2027-12-31T00:00:00Z"
+    assert renewed["refundableQuantity"]["totalQuantity"] == 12
+    set_clock(pc, "2028-01-01T01:00:00Z")  # the co-termed term ends; the next one runs a full year
+    assert get_subscription(pc, e3["id"])["commitmentEndDate"] == "2028-12-31T00:00:00Z"

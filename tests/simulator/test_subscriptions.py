@@ -120,3 +120,16 @@ def test_bad_patch_values_are_800002(pc: httpx.Client) -> None:
     assert fault_of(patch(pc, e3["id"], quantity="7")) == (400, "800002")
     assert fault_of(patch(pc, e3["id"], status="paused")) == (400, "800002")
     assert fault_of(patch(pc, e3["id"], autoRenewEnabled="no")) == (400, "800002")
+
+
+def test_a_legacy_subscription_renews_or_is_deleted_at_its_terms_end(pc: httpx.Client) -> None:
+    """subscription-lifecycle.md, "Legacy": active, suspended, deleted only; still suspended at the term's end, it is
+    deleted."""
+    pc.post("/_sim/clock", json={"now": "2026-01-10T09:00:00Z"})
+    pc.post("/_sim/offers", json={"id": "legacy-license", "name": "Legacy license"})
+    renewing, suspended = buy(pc, "legacy-license", 5), buy(pc, "legacy-license", 5)
+    assert patch(pc, suspended["id"], status="suspended").status_code == 200
+    pc.post("/_sim/clock", json={"now": "2027-01-10T01:00:00Z"})
+    renewed = subscription(pc, renewing["id"])
+    assert (renewed["status"], renewed["commitmentEndDate"]) == ("active", "2028-01-09T00:00:00Z")
+    assert subscription(pc, suspended["id"])["status"] == "deleted"

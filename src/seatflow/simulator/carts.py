@@ -13,7 +13,7 @@ Checking out is idempotent: a cart already ordered answers its first result agai
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,6 +28,8 @@ CART_LIFETIME = timedelta(days=7)
 CART_USER = "9db12087-fbc3-481c-8965-73d44ff88e27"
 """``lastModifiedUser``: the simulator's one partner user."""
 ADDON_WITHOUT_BASE = "The addon is not purchasable without a compatible base product"
+LEGACY_OFFER = 500600
+"""``LegacyOfferNotEligibleForPurchase`` (Partner Center .NET SDK, Models/Carts/Enums/CartErrorCode.cs)."""
 
 
 @dataclass(frozen=True)
@@ -209,10 +211,16 @@ def check_line(
     tenant_skus: set[str],
     coterm_ends: set[date],
     now: datetime,
+    legacy_offer_ids: Collection[str] = (),
 ) -> tuple[NceOffer | None, LineError | None]:
     """The line's offer and, when the line cannot be bought now, why. ``tenant_skus`` holds the ``productid:skuid``
-    of the tenant's active subscriptions (and of lines bought before this one)."""
+    of the tenant's active subscriptions (and of lines bought before this one); ``legacy_offer_ids`` the lower-cased
+    ids of the legacy offers, which are no longer sold (500600). A quantity outside the SKU's minimum and maximum is
+    900275 (developer/error-codes.md: "The requested quantity for line item {0} is not within the allowed quantity
+    for this offer")."""
     offer = offers.get(line.sku_key) if line.catalog_item_id.count(":") == 2 else None
+    if offer is None and line.catalog_item_id.lower() in legacy_offer_ids:
+        return None, LineError(LEGACY_OFFER, "The legacy offer is no longer eligible for purchase.")
     if offer is None:
         return None, LineError(10001, "Catalog item ID isn't valid")
     if offer.availability_id.lower() != line.catalog_item_id.split(":")[2].lower():
@@ -246,11 +254,19 @@ def annotate(
     tenant_skus: set[str],
     coterm_ends: set[date],
     now: datetime,
+    legacy_offer_ids: Collection[str] = (),
 ) -> None:
     """Set each line's ``error``, ``currencyCode`` and ``pricing`` as a freshly created or updated cart shows them."""
     skus = set(tenant_skus)
     for line in lines:
-        offer, line.error = check_line(line, offers=offers, tenant_skus=skus, coterm_ends=coterm_ends, now=now)
+        offer, line.error = check_line(
+            line,
+            offers=offers,
+            tenant_skus=skus,
+            coterm_ends=coterm_ends,
+            now=now,
+            legacy_offer_ids=legacy_offer_ids,
+        )
         if offer is not None:
             line.currency = offer.currency
             if line.term_duration in ("P1M", "P1Y", "P3Y"):

@@ -21,8 +21,15 @@ from seatflow.simulator.carts import (
     parse_cart_lines,
 )
 from seatflow.simulator.catalog import NceOffer, availability_json, product_json, products_of, sku_json
-from seatflow.simulator.nce_rules import apply_nce_update, coterm_refusal, midnight, plan_nce_update
+from seatflow.simulator.nce_rules import (
+    apply_nce_update,
+    coterm_refusal,
+    midnight,
+    parse_custom_term_end,
+    plan_nce_update,
+)
 from seatflow.simulator.orders import LineItem, Order
+from seatflow.simulator.pricesheet import price_sheet
 from seatflow.simulator.resources import (
     NCE_PRODUCT_TYPE,
     REFUND_WINDOW,
@@ -37,9 +44,12 @@ from seatflow.simulator.resources import (
     new_etag,
     new_guid,
 )
-from seatflow.simulator.rules import SimFault, fields, invalid_input
+from seatflow.simulator.rules import OrderLine, SimFault, fields, invalid_input
 from seatflow.simulator.store import PendingChange, Store
 from seatflow.simulator.traffic import Reply, ok
+
+NOT_FOUND_CODES = {400013, 400018, 400019}
+"""Product, SKU and availability not found: 404 (developer/error-codes.md)."""
 
 
 class Commerce(Store):
@@ -105,6 +115,12 @@ class Commerce(Store):
             raise SimFault(404, "400018", "SKU wasn't found")
         return offer
 
+    def get_price_sheet(self, market: str, view: str, query: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
+        """``GET /v1.0/sales/pricesheets(Market='US',PricesheetView='updatedlicensebased')/$value`` (pricesheet.py)."""
+        with self.lock:
+            offers = list(self._nce_offers.values())
+            return price_sheet(offers, market=market, view=view, query=query, headers=headers, now=self.now())
+
     # --- carts -------------------------------------------------------------------------------------------------
 
     def create_cart(self, customer_id: str, body: Any) -> Reply:
@@ -137,11 +153,12 @@ class Commerce(Store):
 
     def checkout_cart(self, customer_id: str, cart_id: str) -> Reply:
         """Buy every line not bought yet, one order per line. A cart whose lines are all bought answers its
-        orders again; lines refused last time are tried again (checkout-a-cart.md: the API is idempotent)."""
+        orders again; lines refused last time are tried again (checkout-a-cart.md: the API is idempotent). An
+        expired cart buys nothing more (800008), but one that bought something still answers what it bought."""
         with self.lock:
             self._settle()
             cart = self._cart(customer_id, cart_id)
-            if cart.status == "Active":
+            if cart.status == "Active" and (self.now() < cart.expiration or not cart.orders):
                 self._open_cart(customer_id, cart_id)
                 self._checkout(cart, self.now())
             orders = [
@@ -158,7 +175,12 @@ class Commerce(Store):
         for line in cart.lines:
             if line.order_group not in cart.orders:
                 offer, error = check_line(
-                    line, offers=self._nce_offers, tenant_skus=skus, coterm_ends=coterm_ends, now=now
+                    line,
+                    offers=self._nce_offers,
+                    tenant_skus=skus,
+                    coterm_ends=coterm_ends,
+                    now=now,
+                    legacy_offer_ids=self._offers.keys(),
                 )
                 if error is not None or offer is None:
                     assert error is not None  # noqa: S101 - check_line answers an offer or an error
@@ -172,22 +194,35 @@ class Commerce(Store):
 
     def _buy(self, customer: Customer, line: CartLine, offer: NceOffer, now: datetime) -> Order:
         """One order with one new-commerce subscription, pending for ``provisioning_delay_s`` when it is set."""
+        order = self._new_order(customer, billing_cycle=line.billing_cycle, currency=offer.currency, now=now)
+        self._add_nce_line(order, 0, line, offer)
+        self._orders[order.id.lower()] = order
+        return order
+
+    def _new_order(
+        self, customer: Customer, *, billing_cycle: str, currency: str, now: datetime, reference: str | None = None
+    ) -> Order:
+        """An order without lines yet: pending for ``provisioning_delay_s`` when it is set, else completed."""
         delay = self.traffic.faults.provisioning_delay_s
-        term = line.term_duration or "P1Y"
-        order = Order(
+        return Order(
             id=uuid.uuid4().hex[:12],
             customer_id=customer.id,
-            reference_customer_id=customer.id,
-            billing_cycle=line.billing_cycle,
-            currency_code=offer.currency,
+            reference_customer_id=reference or customer.id,
+            billing_cycle=billing_cycle,
+            currency_code=currency,
             line_items=[],
             creation_date=now,
             status="pending" if delay > 0 else "completed",
             ready_at=time.monotonic() + delay if delay > 0 else None,
         )
+
+    def _add_nce_line(self, order: Order, number: int, line: CartLine, offer: NceOffer) -> Subscription:
+        """Buy a checked line into ``order``: a new-commerce subscription whose seats are refundable for 168
+        hours, pending while the order is."""
+        now, term = order.creation_date, line.term_duration or "P1Y"
         sub = Subscription(
             id=new_guid(),
-            customer_id=customer.id,
+            customer_id=order.customer_id,
             offer_id=offer.catalog_item_id,
             offer_name=offer.name,
             friendly_name=line.friendly_name or offer.name,
@@ -196,7 +231,7 @@ class Commerce(Store):
             billing_cycle=line.billing_cycle,
             creation_date=now,
             term_started_at=now,
-            status=SubscriptionStatus.PENDING if delay > 0 else SubscriptionStatus.ACTIVE,
+            status=SubscriptionStatus.ACTIVE if order.completed else SubscriptionStatus.PENDING,
             order_id=order.id,
             batches=[RefundBatch(line.quantity, now + REFUND_WINDOW)],
             product_type=NCE_PRODUCT_TYPE,
@@ -205,10 +240,43 @@ class Commerce(Store):
         self._add_subscription(sub)
         pricing = offer.pricing(line.quantity, term)
         order.line_items.append(
-            LineItem(0, offer.catalog_item_id, line.quantity, sub.friendly_name, term, None, sub.id, pricing)
+            LineItem(number, offer.catalog_item_id, line.quantity, sub.friendly_name, term, None, sub.id, pricing)
         )
-        self._orders[order.id.lower()] = order
-        return order
+        return sub
+
+    def _check_catalog_order_line(
+        self, customer: Customer, line: OrderLine, *, billing_cycle: str, tenant_skus: set[str], now: datetime
+    ) -> tuple[CartLine, NceOffer]:
+        """A new-commerce catalog item on the order path (developer/create-an-order.md's example buys
+        ``CFQ7TTC0LH0Z:0001:CFQ7TTC0K18P`` with an order-level ``billingCycle``): the cart's rules, but an order is
+        all or nothing, so a refused line refuses the order with the line's code. Without a ``termDuration`` the
+        line takes the SKU's first term billed in the order's cycle."""
+        sku = self._nce_offers.get(":".join(line.offer_id.lower().split(":")[:2]))
+        term = line.term_duration
+        if term is None and sku is not None:
+            term = next((t.duration for t in sku.terms if t.billing_cycle == billing_cycle), None)
+        cart_line = CartLine(
+            id=line.number,
+            catalog_item_id=line.offer_id,
+            quantity=line.quantity,
+            billing_cycle=billing_cycle,
+            term_duration=term,
+            friendly_name=line.friendly_name,
+            custom_term_end=parse_custom_term_end(line.custom_term_end, f"Line item {line.number}: customTermEndDate"),
+        )
+        offer, error = check_line(
+            cart_line,
+            offers=self._nce_offers,
+            tenant_skus=tenant_skus,
+            coterm_ends=self._coterm_ends(customer.id),
+            now=now,
+        )
+        if error is not None or offer is None:
+            assert error is not None  # noqa: S101 - check_line answers an offer or an error
+            status = 404 if error.code in NOT_FOUND_CODES else 400
+            raise SimFault(status, str(error.code), error.description)
+        tenant_skus.add(cart_line.sku_key)
+        return cart_line, offer
 
     def _annotate(self, customer: Customer, lines: list[CartLine], now: datetime) -> None:
         annotate(
@@ -217,6 +285,7 @@ class Commerce(Store):
             tenant_skus=self._tenant_skus(customer.id),
             coterm_ends=self._coterm_ends(customer.id),
             now=now,
+            legacy_offer_ids=self._offers.keys(),
         )
 
     def _cart(self, customer_id: str, cart_id: str) -> Cart:

@@ -8,6 +8,8 @@ are processed after the final day of a term, starting at 12:00 AM UTC the follow
 - an active subscription without auto-renew expires; a suspended one is disabled (subscription-lifecycle.md);
 - expired for 30 days, it is disabled; 90 days after that (120 after the term ended) it is deleted, as is a
   disabled one.
+A legacy subscription knows only active, suspended and deleted (subscription-lifecycle.md, "Legacy"): one still
+suspended at its term's end is deleted, as is one that does not renew.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def _step(subscription: Subscription, at: datetime, offers: Mapping[str, NceOffe
     status = subscription.status
     if status == SubscriptionStatus.ACTIVE and subscription.auto_renew_enabled:
         renew(subscription, at=at, offers=offers)
+    elif not subscription.is_nce:
+        subscription.status, subscription.ended_at = SubscriptionStatus.DELETED, at
     elif status == SubscriptionStatus.ACTIVE:
         subscription.status, subscription.ended_at, subscription.scheduled = SubscriptionStatus.EXPIRED, at, None
     elif status == SubscriptionStatus.SUSPENDED:

@@ -95,7 +95,11 @@ def quoted(identifier: str) -> str:
 
 @dataclass
 class Offer:
-    """A legacy-style offer: what an order line's ``offerId`` names, with its quantity limits and add-on parents."""
+    """A legacy-style offer: what an order line's ``offerId`` names, with its quantity limits and add-on parents.
+
+    Microsoft no longer sells legacy license-based offers (all license-based purchases go through new commerce
+    since 1 September 2024, apart from a few public-sector offers): an offer seeded with ``isAvailableForPurchase``
+    false (developer/offer-resources.md) is refused by ``POST …/orders`` with 403 2091 and by a cart with 500600."""
 
     id: str
     name: str
@@ -103,6 +107,7 @@ class Offer:
     prerequisite_offers: list[str]
     minimum_quantity: int
     maximum_quantity: int
+    is_available_for_purchase: bool = True
 
     def accepts_parent(self, parent_offer_id: str) -> bool:
         return parent_offer_id.lower() in {offer.lower() for offer in self.prerequisite_offers}
@@ -115,6 +120,7 @@ class Offer:
             "prerequisiteOffers": list(self.prerequisite_offers),
             "minimumQuantity": self.minimum_quantity,
             "maximumQuantity": self.maximum_quantity,
+            "isAvailableForPurchase": self.is_available_for_purchase,
             "unitType": "Licenses",
             "billing": "license",
             "links": {"self": link(f"/offers/{quoted(self.id)}")},

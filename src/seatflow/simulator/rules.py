@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any, Protocol, TypeGuard
 
 from seatflow.simulator.resources import (
-    DEFAULT_TERM,
     JSON,
     REFUND_WINDOW,
     TERM_MONTHS,
@@ -76,7 +75,15 @@ class OrderLine:
     quantity: int
     friendly_name: str | None
     parent_subscription_id: str | None
-    term_duration: str
+    term_duration: str | None
+    """None when the line names none: a legacy offer's term is then P1Y, a new-commerce one's its first term."""
+    custom_term_end: Any = None
+    """``customTermEndDate`` as sent (a new-commerce line's co-term date, developer/create-an-order.md)."""
+
+    @property
+    def is_catalog_item(self) -> bool:
+        """A new-commerce ``productId:skuId:availabilityId`` rather than a legacy offer id."""
+        return self.offer_id.count(":") == 2
 
 
 def parse_order_lines(body: dict[str, Any]) -> list[OrderLine]:
@@ -100,8 +107,8 @@ def _order_line(line: dict[str, Any]) -> OrderLine:
     offer_id = optional_str(line, "offerId")
     if not offer_id:
         raise invalid_input(f"Line item {number}: offerId is required.")
-    term = (optional_str(line, "termDuration") or DEFAULT_TERM).upper()
-    if term not in TERM_MONTHS:
+    term = optional_str(line, "termDuration")
+    if term is not None and term.upper() not in TERM_MONTHS:
         raise invalid_input(f"Line item {number}: termDuration must be one of {', '.join(TERM_MONTHS)}.")
     return OrderLine(
         number=number,
@@ -109,7 +116,8 @@ def _order_line(line: dict[str, Any]) -> OrderLine:
         quantity=quantity,
         friendly_name=optional_str(line, "friendlyName"),
         parent_subscription_id=optional_str(line, "parentSubscriptionId") or None,
-        term_duration=term,
+        term_duration=term.upper() if term else None,
+        custom_term_end=line.get("customtermenddate"),
     )
 
 

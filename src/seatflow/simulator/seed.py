@@ -47,7 +47,7 @@ def parse_any_offer(body: Any) -> Offer | NceOffer:
 
 def parse_offer(body: Any) -> Offer:
     """An offer from ``POST /_sim/offers`` or a seed. The maximum defaults to 10,000,000 for an add-on and 300 for
-    a license; the minimum to 1."""
+    a license; the minimum to 1; ``isAvailableForPurchase`` to true."""
     values = control_fields(body, "an offer")
     offer_id = values.get("id")
     if not isinstance(offer_id, str) or not offer_id:
@@ -65,7 +65,10 @@ def parse_offer(body: Any) -> Offer:
     name = values.get("name") or offer_id
     if not isinstance(name, str):
         raise ControlError(f"offer {offer_id}: name must be a string")
-    return Offer(offer_id, name, is_add_on, list(prerequisites), minimum, maximum)
+    purchasable = values.get("isavailableforpurchase", True)
+    if not isinstance(purchasable, bool):
+        raise ControlError(f"offer {offer_id}: isAvailableForPurchase must be true or false")
+    return Offer(offer_id, name, is_add_on, list(prerequisites), minimum, maximum, purchasable)
 
 
 def parse_customer(body: Any) -> Customer:

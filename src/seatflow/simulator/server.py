@@ -1,4 +1,5 @@
-"""The simulator's HTTP server: Partner Center's paths under ``/v1``, control paths under ``/_sim``.
+"""The simulator's HTTP server: Partner Center's paths under ``/v1`` (and the price sheet's under ``/v1.0``),
+control paths under ``/_sim``.
 
 Built on ``http.server`` rather than an ASGI server because a lost response means applying a change and then
 dropping the connection without a byte of answer, which only a server that owns its sockets can do.
@@ -26,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from seatflow.simulator.faults import ControlError
+from seatflow.simulator.pricesheet import PATH as PRICE_SHEET_PATH
 from seatflow.simulator.rules import SimFault, api_fault, invalid_input
 from seatflow.simulator.state import SimulatorState
 from seatflow.simulator.traffic import WRITE_METHODS, Reply
@@ -124,6 +126,13 @@ API_ROUTES = [
     _route("GET", "/v1/customers/{id}/carts/{id}", lambda s, r: s.get_cart(*r.params)),
     _route("PUT", "/v1/customers/{id}/carts/{id}", lambda s, r: s.update_cart(r.params[0], r.params[1], r.json())),
     _route("POST", "/v1/customers/{id}/carts/{id}/checkout", lambda s, r: s.checkout_cart(*r.params)),
+    # the price sheet, on Microsoft's other host (api.partner.microsoft.com) and matched percent-decoded
+    Route(
+        "GET",
+        "/v1.0/sales/pricesheets(Market={market},PricesheetView={view})/$value",
+        PRICE_SHEET_PATH,
+        lambda s, r: s.get_price_sheet(r.params[0], r.params[1], r.query, r.headers),
+    ),
 ]
 
 
@@ -154,10 +163,19 @@ CONTROL_ROUTES = [
 
 def _match(routes: list[Route], method: str, path: str) -> tuple[Route, tuple[str, ...]] | None:
     for route in routes:
-        found = route.pattern.fullmatch(path)
+        found = route.pattern.fullmatch(path) or route.pattern.fullmatch(unquote(path))
         if found is not None and route.method == method:
             return route, tuple(unquote(group) for group in found.groups())
     return None
+
+
+def _entity_tag(value: str | None) -> str | None:
+    """An ``If-Match`` value as the etag it names: Microsoft's examples send the bare etag (``If-Match: <etag>``),
+    HTTP clients may quote it or mark it weak (``W/"<etag>"``)."""
+    if value is None:
+        return None
+    tag = value.strip().removeprefix("W/")
+    return tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else tag
 
 
 def _not_found(method: str, path: str) -> Reply:
@@ -231,12 +249,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             params=(),
             query={key: values[0] for key, values in parse_qs(split.query).items()},
             raw_body=self._read_body(),
-            if_match=self.headers.get("If-Match"),
+            if_match=_entity_tag(self.headers.get("If-Match")),
             headers={name.lower(): value for name, value in self.headers.items()},
         )
         if path == "/_sim" or path.startswith("/_sim/"):
             reply: Reply | None = self._control(request)
-        elif path == "/v1" or path.startswith("/v1/"):
+        elif path == "/v1" or path.startswith(("/v1/", "/v1.0/")):
             reply = self._api(request)
         else:
             reply = _not_found(request.method, path)
@@ -313,13 +331,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return Reply(500, api_fault("800003", "Unexpected error, please try again."), {})
 
     def _send(self, reply: Reply) -> None:
-        payload = json.dumps(reply.body).encode()
+        """A JSON answer, or a file (``bytes``, its ``Content-Type`` among the reply's headers)."""
+        headers = dict(reply.headers)
+        if isinstance(reply.body, bytes):
+            payload, content_type = reply.body, headers.pop("Content-Type", "application/octet-stream")
+        else:
+            payload, content_type = json.dumps(reply.body).encode(), "application/json"
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("MS-RequestId", self.headers.get("MS-RequestId") or str(uuid.uuid4()))
         self.send_header("MS-CorrelationId", self.headers.get("MS-CorrelationId") or str(uuid.uuid4()))
-        for name, value in reply.headers.items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)

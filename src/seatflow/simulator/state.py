@@ -9,20 +9,20 @@ reads and the control paths.
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from seatflow.simulator.carts import CartLine
 from seatflow.simulator.catalog import NceOffer
 from seatflow.simulator.commerce import Commerce
 from seatflow.simulator.faults import ControlError
 from seatflow.simulator.orders import LineItem, Order
 from seatflow.simulator.paging import page_json, page_request
 from seatflow.simulator.resources import (
+    DEFAULT_TERM,
     REFUND_WINDOW,
     Customer,
     Offer,
@@ -160,38 +160,54 @@ class SimulatorState(Commerce):
     # --- orders ------------------------------------------------------------------------------------------------
 
     def create_order(self, customer_id: str, body: Any) -> Reply:
-        """Buy one subscription per line item. Every line is checked before anything is created, so an order is
-        all or nothing. With ``provisioning_delay_s`` the order and its subscriptions stay pending that long."""
+        """Buy one subscription per line item (developer/create-an-order.md). A line names a legacy offer id or a
+        new-commerce catalog item (``productId:skuId:availabilityId``, checked by the cart's rules and needing
+        ``PartnerOnRecordAttestationAccepted``, 900203). Every line is checked before anything is created, so an
+        order is all or nothing. With ``provisioning_delay_s`` the order and its subscriptions stay pending that
+        long."""
         with self.lock:
             self._settle()
             customer = self._customer(customer_id)
             values = fields(body)
             lines = parse_order_lines(values)
-            offers = [
-                self._check_line(customer, line.offer_id, line.quantity, line.parent_subscription_id) for line in lines
-            ]
-            now, delay = self.now(), self.traffic.faults.provisioning_delay_s
+            now = self.now()
             billing_cycle = (optional_str(values, "billingCycle") or "monthly").lower()
-            order = Order(
-                id=uuid.uuid4().hex[:12],
-                customer_id=customer.id,
-                reference_customer_id=optional_str(values, "referenceCustomerId") or customer.id,
+            attested = values.get("partneronrecordattestationaccepted") is True
+            skus = self._tenant_skus(customer.id)
+            checked: list[Offer | tuple[CartLine, NceOffer]] = []
+            for line in lines:
+                if not line.is_catalog_item:
+                    checked.append(
+                        self._check_line(customer, line.offer_id, line.quantity, line.parent_subscription_id)
+                    )
+                    continue
+                if not attested:
+                    raise SimFault(400, "900203", f"CatalogItemId: {line.offer_id} requires attestation acceptance.")
+                checked.append(
+                    self._check_catalog_order_line(
+                        customer, line, billing_cycle=billing_cycle, tenant_skus=skus, now=now
+                    )
+                )
+            currencies = [item[1].currency for item in checked if isinstance(item, tuple)]
+            order = self._new_order(
+                customer,
                 billing_cycle=billing_cycle,
-                currency_code=optional_str(values, "currencyCode") or "USD",
-                line_items=[],
-                creation_date=now,
-                status="pending" if delay > 0 else "completed",
-                ready_at=time.monotonic() + delay if delay > 0 else None,
+                currency=currencies[0] if currencies else optional_str(values, "currencyCode") or "USD",
+                now=now,
+                reference=optional_str(values, "referenceCustomerId"),
             )
-            for line, offer in zip(lines, offers, strict=True):
-                sub = self._subscribe(customer, order, line, offer, pending=delay > 0)
+            for line, item in zip(lines, checked, strict=True):
+                if isinstance(item, tuple):
+                    self._add_nce_line(order, line.number, *item)
+                    continue
+                sub = self._subscribe(customer, order, line, item, pending=not order.completed)
                 order.line_items.append(
                     LineItem(
                         line.number,
-                        offer.id,
+                        item.id,
                         line.quantity,
                         sub.friendly_name,
-                        line.term_duration,
+                        sub.term_duration,
                         sub.parent_subscription_id,
                         sub.id,
                     )
@@ -211,7 +227,7 @@ class SimulatorState(Commerce):
             offer_name=offer.name,
             friendly_name=line.friendly_name or offer.name,
             quantity=line.quantity,
-            term_duration=line.term_duration,
+            term_duration=line.term_duration or DEFAULT_TERM,
             billing_cycle=order.billing_cycle,
             creation_date=order.creation_date,
             term_started_at=order.creation_date,
@@ -227,6 +243,8 @@ class SimulatorState(Commerce):
         offer = self._offers.get(offer_id.lower())
         if offer is None:
             raise SimFault(400, "800004", f"Offer {offer_id} is invalid or not available.")
+        if not offer.is_available_for_purchase:
+            raise SimFault(403, "2091", "The offer is no longer available for purchase")
         check_quantity(offer, quantity)
         parent = self._subscriptions.get(parent_id.lower()) if parent_id else None
         if parent is not None and parent.customer_id.lower() != customer.id.lower():
