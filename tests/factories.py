@@ -57,6 +57,8 @@ def create_product(
     **fields: Any,
 ) -> Product:
     n = next(_seq)
+    if offer_id is None and account.kind is ProviderKind.PARTNER_CENTER:
+        offer_id = f"CFQ7TTC0{n:04d}:0001"  # a new-commerce productId:skuId: all Partner Center sells (SPEC §2)
     data = ProductCreate(
         provider_account_id=str(account.id),
         kind=kind,

@@ -227,6 +227,7 @@ def test_a_bundle_order_that_fails_on_a_later_item_creates_nothing(
         kind="addon",
         name="Teams Rooms Pro",
         provisioning_id="MTR_PRO",
+        offer_id="CFQ7TTC0QW7C:0001",  # a new-commerce SKU: Partner Center sells nothing else
         list_price="40.00",
         max_quantity=5,
         parent_product_ids=[demo.products["ENTERPRISEPREMIUM"]],

@@ -265,9 +265,13 @@ def test_patch_changes_only_the_fields_sent_and_answers_as_get(client: TestClien
     unchanged = {
         k
         for k in created
-        if k not in {"name", "list_price", "reduction_behavior", "reduction_window_days", "updated_at"}
+        if k not in {"name", "list_price", "reduction_behavior", "reduction_window_days", "updated_at", "plans"}
     }
     assert {k: patched[k] for k in unchanged} == {k: created[k] for k in unchanged}
+    # The one plan it is sold in is its default: its list price is the product's.
+    assert patched["plans"] == [
+        {"term": "P1Y", "billing_plan": "monthly", "list_price": "37.50", "cost_price": "28.80"}
+    ]
 
     cleared = client.patch(f"/api/v1/products/{created['id']}", json={"list_price": None})
     assert cleared.json()["list_price"] is None

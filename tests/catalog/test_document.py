@@ -404,7 +404,7 @@ class TestErrorsNameTheLine:
         line, message = raises_at_line(session, text)
 
         assert line == line_number(text, "list_price: abc")
-        assert "products[9].list_price" in message
+        assert "products[9].plans[1].list_price" in message  # EMS, P1Y monthly: its default plan
 
     def test_a_price_that_is_not_a_number_on_a_known_line(self, session: Session) -> None:
         text = replace_once(SMALL, "list_price: 8.00", 'list_price: "abc"')

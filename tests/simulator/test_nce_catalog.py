@@ -160,4 +160,9 @@ def test_the_demo_seed_sells_the_demo_catalog_in_new_commerce(pc: httpx.Client) 
         assert sku["isAddOn"] == (product["kind"] == "addon")
         assert sku["prerequisiteSkus"] == [skus[name_of[parent]]["id"] for parent in product.get("parents", [])]
         assert (sku["minimumQuantity"], sku["maximumQuantity"]) == (product["min_quantity"], product["max_quantity"])
-        assert (sku["unitPrice"], sku["erpPrice"]) == (product["cost_price"], product["list_price"])
+        assert sku["id"] == product["offer_id"]  # the catalog names the SKU as productId:skuId
+        # It is sold in the catalog's combinations; its prices are the default one's (the term, billed monthly).
+        plans = {(plan["term"], plan["billing_plan"]): plan for plan in product["plans"]}
+        assert {(term["termDuration"], term["billingCycle"]) for term in sku["terms"]} == set(plans)
+        default = plans[(product.get("term", "P1M"), "monthly")]
+        assert (sku["unitPrice"], sku["erpPrice"]) == (default["cost_price"], default["list_price"])

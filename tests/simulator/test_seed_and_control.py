@@ -22,13 +22,14 @@ def test_the_demo_seed_matches_the_demo_catalog(pc: httpx.Client) -> None:
     catalog = yaml.safe_load(resources.files("seatflow.catalog").joinpath("demo_catalog.yaml").read_text())
     products = [p for p in catalog["products"] if p["provider_account"] == "Partner Center"]
     offer_of = {p["provisioning_id"]: p["offer_id"] for p in products}
-    offers = {o["id"]: o for o in pc.get("/_sim/offers").json()["items"] if "productId" not in o}  # legacy ones
+    # The catalog's Partner Center products are new-commerce SKUs, named productId:skuId (SPEC §2).
+    offers = {o["id"]: o for o in pc.get("/_sim/offers").json()["items"] if "productId" in o}
     assert set(offers) == {p["offer_id"] for p in products}
     for product in products:
         offer = offers[product["offer_id"]]
         assert offer["name"] == product["name"]
         assert offer["isAddOn"] == (product["kind"] == "addon")
-        assert offer["prerequisiteOffers"] == [offer_of[parent] for parent in product.get("parents", [])]
+        assert offer["prerequisiteSkus"] == [offer_of[parent] for parent in product.get("parents", [])]
         # SPEC §18: seatflow refuses what the provider would, so the catalog's limits are the offer's.
         limits = (product.get("min_quantity", 1), product.get("max_quantity"))
         assert limits == (offer["minimumQuantity"], offer["maximumQuantity"]), product["name"]

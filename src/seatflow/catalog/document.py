@@ -43,6 +43,7 @@ from seatflow.catalog.schemas import (
     ProviderAccountCreate,
     ProviderAccountUpdate,
     ShortName,
+    sorted_plans,
 )
 from seatflow.catalog.service import (
     create_product,
@@ -339,7 +340,7 @@ def _import_products(
                 )
                 outcomes.append("created")
             else:
-                changes = {k: v for k, v in sent.items() if getattr(existing, k) != v}
+                changes = {k: v for k, v in sent.items() if _current(existing, k) != _stated(k, v)}
                 if entry.kind is not existing.kind:
                     changes["kind"] = entry.kind
                 product = existing
@@ -350,6 +351,24 @@ def _import_products(
         except SeatflowError as exc:
             raise _at(parsed, path, exc) from exc
     return products, outcomes
+
+
+def _current(product: Product, field: str) -> Any:
+    """A product's field as comparable with what a document states (``plans``: in a stable order)."""
+    if field == "plans":
+        return _plan_rows(product.plans)
+    return getattr(product, field)
+
+
+def _stated(field: str, value: Any) -> Any:
+    if field == "plans" and value is not None:
+        return _plan_rows(value)
+    return value
+
+
+def _plan_rows(plans: Sequence[Any]) -> list[tuple[Any, ...]]:
+    rows = [(p.term, p.billing_plan, p.list_price, p.cost_price) for p in plans]
+    return sorted(rows, key=lambda row: (row[0].value, row[1].value))
 
 
 def _resolve_ref(session: Session, ref: str, account_id: uuid.UUID | None) -> Product:
@@ -527,6 +546,17 @@ def _export_product(product: Product, account_name: str) -> dict[str, Any]:
         "reduction_behavior": product.reduction_behavior.value,
         "reduction_window_days": product.reduction_window_days,
         "portal_enabled": product.portal_enabled,
+        "plans": [
+            _drop_none(
+                {
+                    "term": plan.term.value,
+                    "billing_plan": plan.billing_plan.value,
+                    "list_price": format_money(plan.list_price),
+                    "cost_price": format_money(plan.cost_price),
+                }
+            )
+            for plan in sorted_plans(product.plans)
+        ],
     }
     if product.kind is ProductKind.ADDON:
         entry["parents"] = [_product_ref(p) for p in product.parents]

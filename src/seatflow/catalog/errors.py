@@ -57,6 +57,23 @@ class InvalidProduct(ValidationFailed):
     code = "validation_failed"
 
 
+class TermNotOffered(ValidationFailed):
+    """A term and billing plan the product cannot be sold in (SPEC §2): not a new-commerce combination for a
+    license or add-on, billing longer than the term, or not among the product's plans."""
+
+    code = "term_not_offered"
+
+
+class DuplicatePlan(ValidationFailed):
+    code = "duplicate_plan"
+
+
+class ProductNotPurchasable(InvalidState):
+    """A ``partner_center`` product without a new-commerce ``productId:skuId`` offer ID (SPEC §2)."""
+
+    code = "product_not_purchasable"
+
+
 class InvalidBundle(ValidationFailed):
     code = "invalid_bundle"
 

@@ -30,9 +30,11 @@ from seatflow.catalog.models import (
     KEY_LENGTH,
     NAME_LENGTH,
     BillingFrequency,
+    BillingPlan,
     CatalogStatus,
     Product,
     ProductKind,
+    ProductPlan,
     ProviderAccount,
     ReductionBehavior,
     Term,
@@ -294,12 +296,15 @@ def import_licensing_csv(
         session.execute(update(Product), updates)
     if new_skus:
         first_code = allocate(session, PRODUCT_CODE_COUNTER, len(new_skus))
+        rows = [
+            _new_product(sku, account, kind, default_currency, format_product_code(first_code + i), now)
+            for i, sku in enumerate(new_skus)
+        ]
+        session.execute(insert(Product), rows)
+        # Each is sold in its default combination (P1M monthly), unpriced, until an operator lists its plans.
         session.execute(
-            insert(Product),
-            [
-                _new_product(sku, account, kind, default_currency, format_product_code(first_code + i), now)
-                for i, sku in enumerate(new_skus)
-            ],
+            insert(ProductPlan),
+            [{"product_id": row["id"], "term": row["term"], "billing_plan": BillingPlan.MONTHLY} for row in rows],
         )
         for _ in new_skus:
             result.count("products", "created")

@@ -47,6 +47,20 @@ class BillingFrequency(enum.StrEnum):
         return {"monthly": 1, "quarterly": 3, "annual": 12}[self.value]
 
 
+class BillingPlan(enum.StrEnum):
+    """How a term is billed (SPEC §2): a product's combinations and a subscription's plan. ``quarterly`` only for
+    the reseller's own services; ``triennial`` only with a P3Y term."""
+
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ANNUAL = "annual"
+    TRIENNIAL = "triennial"
+
+    @property
+    def months(self) -> int:
+        return {"monthly": 1, "quarterly": 3, "annual": 12, "triennial": 36}[self.value]
+
+
 class ReductionBehavior(enum.StrEnum):
     ALLOWED = "allowed"
     DISALLOWED = "disallowed"
@@ -87,6 +101,20 @@ class ProductParent(Base):
     )
 
 
+class ProductPlan(Base):
+    """One term and billing-plan combination a product is sold in, with its own prices (SPEC §2, NCE)."""
+
+    __tablename__ = "product_plans"
+
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    term: Mapped[Term] = mapped_column(enum_column(Term, 8), primary_key=True)
+    billing_plan: Mapped[BillingPlan] = mapped_column(enum_column(BillingPlan, 16), primary_key=True)
+    list_price: Mapped[Decimal | None] = mapped_column(ScaledDecimal(PRICE_SCALE))
+    """Per unit per month, whatever the billing plan; None until priced."""
+    cost_price: Mapped[Decimal | None] = mapped_column(ScaledDecimal(PRICE_SCALE))
+    """Per unit per month, what the provider charges the reseller."""
+
+
 class Product(IdMixin, TimestampMixin, Base):
     __tablename__ = "products"
     __table_args__ = (
@@ -111,12 +139,13 @@ class Product(IdMixin, TimestampMixin, Base):
     min_quantity: Mapped[int] = mapped_column(Integer, default=1)
     max_quantity: Mapped[int | None] = mapped_column(Integer)
     term: Mapped[Term] = mapped_column(enum_column(Term, 8), default=Term.P1M)
+    """With ``billing_frequency``, ``list_price`` and ``cost_price``: the default combination, one of ``plans``."""
     billing_frequency: Mapped[BillingFrequency] = mapped_column(
         enum_column(BillingFrequency, 16), default=BillingFrequency.MONTHLY
     )
     currency: Mapped[str] = mapped_column(String(3))
     list_price: Mapped[Decimal | None] = mapped_column(ScaledDecimal(PRICE_SCALE))
-    """Per unit per month; None until priced."""
+    """Per unit per month; None until priced. The default plan's, as ``cost_price``."""
     cost_price: Mapped[Decimal | None] = mapped_column(ScaledDecimal(PRICE_SCALE))
     reduction_behavior: Mapped[ReductionBehavior] = mapped_column(
         enum_column(ReductionBehavior), default=ReductionBehavior.ALLOWED
@@ -128,7 +157,14 @@ class Product(IdMixin, TimestampMixin, Base):
     service_plans: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     """Service plans the licensing CSV lists for this SKU, kept for reference."""
 
-    provider_account: Mapped[ProviderAccount] = relationship(lazy="raise")
+    provider_account: Mapped[ProviderAccount] = relationship(lazy="selectin")
+    """Loaded with the product: whether it can be bought at Partner Center depends on the account's kind."""
+    plans: Mapped[list[ProductPlan]] = relationship(
+        order_by=(ProductPlan.term, ProductPlan.billing_plan),
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+    """The term and billing-plan combinations it is sold in (``plan_key`` orders them by length)."""
     parents: Mapped[list[Product]] = relationship(
         secondary="product_parents",
         primaryjoin="Product.id == ProductParent.product_id",

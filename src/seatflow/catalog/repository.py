@@ -17,6 +17,7 @@ from seatflow.catalog.models import (
     Product,
     ProductKind,
     ProductParent,
+    ProductPlan,
     ProviderAccount,
     ProviderKind,
 )
@@ -168,7 +169,7 @@ def uses_elsewhere(session: Session, product_id: uuid.UUID) -> dict[str, int]:
     The catalog sits below every other domain and imports none of them: the tables are found through their
     foreign keys to ``products`` in the mapped metadata, so a new referring table is counted without a change
     here (the entry points map every model through ``seatflow.models``)."""
-    own = {Product.__tablename__, ProductParent.__tablename__, BundleItem.__tablename__}
+    own = {Product.__tablename__, ProductParent.__tablename__, ProductPlan.__tablename__, BundleItem.__tablename__}
     counts: dict[str, int] = {}
     for table in Product.metadata.sorted_tables:
         if table.name in own:

@@ -7,8 +7,23 @@ from collections.abc import Hashable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import TypeVar
 
-from seatflow.catalog.errors import InvalidBundle, InvalidProduct, ParentNotAllowed, PerGigabyteAssignable
-from seatflow.catalog.models import BillingFrequency, CatalogStatus, ProductKind, ReductionBehavior, Term
+from seatflow.catalog.errors import (
+    DuplicatePlan,
+    InvalidBundle,
+    InvalidProduct,
+    ParentNotAllowed,
+    PerGigabyteAssignable,
+    TermNotOffered,
+)
+from seatflow.catalog.models import (
+    BillingFrequency,
+    BillingPlan,
+    CatalogStatus,
+    ProductKind,
+    ProviderKind,
+    ReductionBehavior,
+    Term,
+)
 
 K = TypeVar("K", bound=Hashable)
 
@@ -66,6 +81,90 @@ def check_product_shape(shape: ProductShape) -> None:
             raise InvalidProduct("reduction_window_days must be between 1 and 366 for allowed_within_window.")
     elif shape.reduction_window_days is not None:
         raise InvalidProduct("reduction_window_days applies only when reduction_behavior is allowed_within_window.")
+
+
+# --- terms and billing plans (SPEC §2) ---------------------------------------------------------------------------
+
+NCE_PLANS: dict[Term, tuple[BillingPlan, ...]] = {
+    Term.P1M: (BillingPlan.MONTHLY,),
+    Term.P1Y: (BillingPlan.MONTHLY, BillingPlan.ANNUAL),
+    Term.P3Y: (BillingPlan.MONTHLY, BillingPlan.ANNUAL, BillingPlan.TRIENNIAL),
+}
+"""The term and billing-plan combinations Microsoft's new commerce sells: licenses and add-ons."""
+
+SERVICE_PLANS: tuple[BillingPlan, ...] = (BillingPlan.MONTHLY, BillingPlan.QUARTERLY, BillingPlan.ANNUAL)
+"""The reseller's own services: any term, billed monthly, quarterly or annually (never longer than the term)."""
+
+
+def kind_plans(kind: ProductKind, term: Term) -> tuple[BillingPlan, ...]:
+    """The billing plans a product of ``kind`` may be sold in with ``term``."""
+    if kind is ProductKind.SERVICE:
+        return tuple(plan for plan in SERVICE_PLANS if plan.months <= term.months)
+    return NCE_PLANS[term]
+
+
+def plan_key(term: Term, billing_plan: BillingPlan) -> tuple[int, int]:
+    """Shortest term first, then the most frequent billing: P1M monthly, P1Y monthly, P1Y annual, …"""
+    return term.months, billing_plan.months
+
+
+def plan_text(term: Term, billing_plan: BillingPlan) -> str:
+    return f"{term.value} {billing_plan.value}"
+
+
+def check_plans(kind: ProductKind, plans: Sequence[tuple[Term, BillingPlan]], product: str) -> None:
+    """A product is sold in at least one combination, each allowed for its kind, none twice."""
+    if not plans:
+        raise InvalidProduct(f"{product} needs at least one term and billing plan in plans.")
+    seen: set[tuple[Term, BillingPlan]] = set()
+    for term, billing_plan in plans:
+        allowed = kind_plans(kind, term)
+        if billing_plan not in allowed:
+            what = "a service" if kind is ProductKind.SERVICE else f"a {kind.value} (Microsoft's new commerce)"
+            names = [plan.value for plan in allowed]
+            offered = " or ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+            raise TermNotOffered(
+                f"{product}: {plan_text(term, billing_plan)} is not a combination {what} can be sold in; "
+                f"a {term.value} term is billed {offered}.",
+                term=term.value,
+                billing_plan=billing_plan.value,
+            )
+        if (term, billing_plan) in seen:
+            raise DuplicatePlan(f"{product}: {plan_text(term, billing_plan)} is listed twice in plans.")
+        seen.add((term, billing_plan))
+
+
+# --- Partner Center purchases (SPEC §2, new commerce) ------------------------------------------------------------
+
+
+def nce_parts(offer_id: str) -> tuple[str, ...] | None:
+    """The parts of a new-commerce catalog item ID: ``(productId, skuId)`` or ``(productId, skuId, availabilityId)``;
+    None for anything else (a legacy GUID offer ID). The catalog's own reading of what
+    ``seatflow.partner_center.purchases.CatalogItemId`` parses for the client."""
+    parts = tuple(offer_id.split(":"))
+    if len(parts) in (2, 3) and all(part and part.strip() == part for part in parts):
+        return parts
+    return None
+
+
+def not_purchasable_reason(account_kind: ProviderKind, offer_id: str | None) -> str | None:
+    """Why a product cannot be bought at Partner Center, or None. Microsoft sells new-commerce SKUs only, named
+    ``productId:skuId``; a legacy GUID offer ID stays a valid identifier for other provider kinds."""
+    if account_kind is not ProviderKind.PARTNER_CENTER:
+        return None
+    item = nce_parts(offer_id) if offer_id else None
+    if item is not None and len(item) == 2:
+        return None
+    if not offer_id:
+        found = "it has no offer ID"
+    elif item is not None:
+        found = f"its offer ID {offer_id} names an availability; the availability is looked up at purchase time"
+    else:
+        found = f"its offer ID {offer_id} is a legacy offer, which Microsoft no longer sells"
+    return (
+        f"Not purchasable at Partner Center: {found}. Set the offer ID to the new-commerce productId:skuId "
+        "(e.g. CFQ7TTC0LH18:0001)."
+    )
 
 
 def check_parent_kinds(child_kind: ProductKind, parent_kind: ProductKind, child: str, parent: str) -> None:

@@ -12,16 +12,18 @@ from seatflow.catalog.models import (
     KEY_LENGTH,
     NAME_LENGTH,
     BillingFrequency,
+    BillingPlan,
     Bundle,
     CatalogStatus,
     Product,
     ProductKind,
+    ProductPlan,
     ProviderAccount,
     ProviderKind,
     ReductionBehavior,
     Term,
 )
-from seatflow.catalog.rules import is_sellable, normalize_offer_id
+from seatflow.catalog.rules import is_sellable, normalize_offer_id, not_purchasable_reason, plan_key
 from seatflow.schemas import IdStr, IntIn, JsonObjectIn, MultiLine, OneLine, OptionalMoneyOut, PriceIn, TextIn
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_LENGTH), OneLine]
@@ -90,6 +92,35 @@ class ProviderAccountRead(BaseModel):
 
 
 OfferId = Annotated[ExternalKey, AfterValidator(normalize_offer_id)]
+MAX_PLANS = 10
+"""More than Microsoft's six combinations (P1M monthly; P1Y monthly, annual; P3Y monthly, annual, triennial)."""
+
+
+class PlanIn(_Input):
+    """One term and billing-plan combination the product is sold in, with its prices per unit per month."""
+
+    term: Term
+    billing_plan: BillingPlan
+    list_price: PriceIn | None = None
+    cost_price: PriceIn | None = None
+
+
+class PlanRead(BaseModel):
+    term: Term
+    billing_plan: BillingPlan
+    list_price: OptionalMoneyOut
+    """Per unit per month, whatever the billing plan."""
+    cost_price: OptionalMoneyOut
+
+    @classmethod
+    def from_model(cls, plan: ProductPlan) -> PlanRead:
+        return cls(
+            term=plan.term, billing_plan=plan.billing_plan, list_price=plan.list_price, cost_price=plan.cost_price
+        )
+
+
+def sorted_plans(plans: list[ProductPlan]) -> list[ProductPlan]:
+    return sorted(plans, key=lambda plan: plan_key(plan.term, plan.billing_plan))
 
 
 class ProductFields(_Input):
@@ -112,6 +143,10 @@ class ProductFields(_Input):
     reduction_behavior: ReductionBehavior | None = None
     reduction_window_days: Annotated[IntIn, Field(ge=1, le=366)] | None = None
     portal_enabled: bool | None = None
+    plans: Annotated[list[PlanIn], Field(min_length=1, max_length=MAX_PLANS)] | None = None
+    """The combinations it is sold in (the whole list: an update replaces it). ``term`` and ``billing_frequency``
+    name the default one, whose prices are ``list_price`` and ``cost_price``. Absent on create: one combination
+    from ``term``, ``billing_frequency`` and the prices."""
 
 
 class ProductCreate(ProductFields):
@@ -149,8 +184,12 @@ class ProductRead(BaseModel):
     reduction_behavior: ReductionBehavior
     reduction_window_days: int | None
     portal_enabled: bool
+    plans: list[PlanRead]
     status: CatalogStatus
     sellable: bool
+    purchasable: bool
+    """False for a ``partner_center`` product without a new-commerce ``productId:skuId`` offer ID."""
+    purchasable_reason: str | None
     parent_product_ids: list[IdStr]
     service_plans: list[dict[str, str]]
     retired_at: datetime | None
@@ -161,6 +200,7 @@ class ProductRead(BaseModel):
     def from_model(cls, product: Product) -> ProductRead:
         """Needs ``product.parents`` loaded (the repository's queries do)."""
         parents = product.parents
+        reason = not_purchasable_reason(product.provider_account.kind, product.offer_id)
         return cls(
             id=str(product.id),
             product_code=product.product_code,
@@ -183,8 +223,11 @@ class ProductRead(BaseModel):
             reduction_behavior=product.reduction_behavior,
             reduction_window_days=product.reduction_window_days,
             portal_enabled=product.portal_enabled,
+            plans=[PlanRead.from_model(plan) for plan in sorted_plans(product.plans)],
             status=product.status,
             sellable=is_sellable(product.status, product.kind, len(parents)),
+            purchasable=reason is None,
+            purchasable_reason=reason,
             parent_product_ids=[str(p.id) for p in parents],
             service_plans=product.service_plans or [],
             retired_at=product.retired_at,
@@ -195,6 +238,17 @@ class ProductRead(BaseModel):
 
 class ParentAdd(_Input):
     parent_product_id: TextIn
+
+
+class CatalogProblem(BaseModel):
+    """What keeps an active product from being sold or bought (the catalog's setup check)."""
+
+    code: str
+    """``product_not_purchasable`` (a Partner Center product without a new-commerce ``productId:skuId``) or
+    ``addon_without_parents`` (an add-on that cannot be sold until it has a possible parent)."""
+    detail: str
+    product_id: IdStr
+    product_code: str
 
 
 # --- bundles -------------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ Services never commit; the caller's unit of work does. Every rule that needs no 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
@@ -18,17 +19,21 @@ from seatflow.catalog.errors import (
     CatalogCycle,
     DuplicateOffer,
     DuplicateProvisioningId,
+    InvalidProduct,
     ParentNotAllowed,
     ProductInUse,
     ProductNotFound,
     ProductRetired,
+    TermNotOffered,
 )
 from seatflow.catalog.models import (
     BillingFrequency,
+    BillingPlan,
     CatalogStatus,
     Product,
     ProductKind,
     ProductParent,
+    ProductPlan,
     ReductionBehavior,
     Term,
 )
@@ -37,11 +42,15 @@ from seatflow.catalog.rules import (
     DEFAULT_REDUCTION_WINDOW_DAYS,
     ProductShape,
     check_parent_kinds,
+    check_plans,
     check_product_shape,
     cycle_if_added,
     is_priced_per_gigabyte,
+    not_purchasable_reason,
+    plan_key,
+    plan_text,
 )
-from seatflow.catalog.schemas import ProductCreate, ProductFields, ProductUpdate
+from seatflow.catalog.schemas import CatalogProblem, PlanIn, ProductCreate, ProductFields, ProductUpdate, sorted_plans
 from seatflow.db.sequences import allocate
 from seatflow.ids import parse_id
 
@@ -122,7 +131,7 @@ def _shape(product: Product) -> ProductShape:
 
 
 def _apply_fields(product: Product, data: ProductFields, sent: set[str]) -> None:
-    for name in sent:
+    for name in sent - {"plans"}:
         setattr(product, name, getattr(data, name))
     # The window belongs to allowed_within_window: default it there, drop it when the behaviour leaves it.
     if product.reduction_behavior is ReductionBehavior.ALLOWED_WITHIN_WINDOW:
@@ -130,6 +139,128 @@ def _apply_fields(product: Product, data: ProductFields, sent: set[str]) -> None
             product.reduction_window_days = DEFAULT_REDUCTION_WINDOW_DAYS
     elif "reduction_behavior" in sent and "reduction_window_days" not in sent:
         product.reduction_window_days = None
+
+
+# --- terms and billing plans (SPEC §2) ---------------------------------------------------------------------------
+
+PlanRow = tuple[Term, BillingPlan, Decimal | None, Decimal | None]
+
+
+def _plan_rows(plans: Sequence[ProductPlan]) -> list[PlanRow]:
+    return [(p.term, p.billing_plan, p.list_price, p.cost_price) for p in sorted_plans(list(plans))]
+
+
+def _default_in(rows: Sequence[PlanRow], term: Term | None, billing: BillingFrequency | None) -> PlanRow | None:
+    """The first combination with this term and billing (either may be left open) that a product's default can
+    be: its ``billing_frequency`` has no triennial."""
+    for row in rows:
+        if row[1] is BillingPlan.TRIENNIAL:
+            continue
+        if (term is None or row[0] is term) and (billing is None or row[1].value == billing.value):
+            return row
+    return None
+
+
+def _listed(rows: Sequence[PlanRow]) -> str:
+    return ", ".join(plan_text(row[0], row[1]) for row in sorted(rows, key=lambda row: plan_key(row[0], row[1])))
+
+
+def _stated_plans(
+    product: Product,
+    plans: list[PlanIn],
+    sent: set[str],
+    data: ProductFields,
+    old_default: tuple[Term, BillingPlan] | None,
+) -> tuple[list[PlanRow], PlanRow]:
+    """The plans a request lists, and the default among them: the one ``term``/``billing_frequency`` name, else the
+    current default if still listed (on an update), else the first listed. ``list_price``/``cost_price`` sent along
+    must be the default plan's."""
+    rows: list[PlanRow] = [(p.term, p.billing_plan, p.list_price, p.cost_price) for p in plans]
+    check_plans(product.kind, [(row[0], row[1]) for row in rows], product.name)
+    if sent & {"term", "billing_frequency"}:
+        default = _default_in(
+            rows,
+            data.term if "term" in sent else None,
+            data.billing_frequency if "billing_frequency" in sent else None,
+        )
+        if default is None:
+            asked = " ".join(str(getattr(data, name).value) for name in ("term", "billing_frequency") if name in sent)
+            raise TermNotOffered(
+                f"{product.name}: the default combination ({asked}) is not in plans ({_listed(rows)}); term and "
+                "billing_frequency name the default among them."
+            )
+    else:
+        default = None
+        if old_default is not None:
+            default = _default_in(rows, old_default[0], BillingFrequency(old_default[1].value))
+        default = default or _default_in(rows, None, None)
+        if default is None:
+            raise InvalidProduct(
+                f"{product.name} is sold only billed triennially: list a combination billed monthly or annually "
+                "too, to be its default."
+            )
+    for name, index in (("list_price", 2), ("cost_price", 3)):
+        if name in sent and getattr(data, name) != default[index]:
+            raise InvalidProduct(
+                f"{product.name}: {name} is the default plan's ({plan_text(default[0], default[1])}: "
+                f"{default[index]}), not {getattr(data, name)}; set prices in plans.",
+                field=name,
+            )
+    return rows, default
+
+
+def _resolve_plans(
+    product: Product,
+    data: ProductFields,
+    sent: set[str],
+    *,
+    old_default: tuple[Term, BillingPlan] | None,
+) -> None:
+    """Make ``product.plans`` and the default combination (``term``, ``billing_frequency``, ``list_price``,
+    ``cost_price``) agree, after ``_apply_fields`` set what the request sent. ``old_default`` is the default before
+    an update (None on create).
+
+    With ``plans`` the request states every combination. Without, a product sold in one combination keeps it in
+    step with its fields, as before products had plans (changing its term changes that combination); one sold in
+    several moves its default to another of them (``term_not_offered`` if not listed) and the prices sent are the
+    default plan's."""
+    wanted_default = (product.term, BillingPlan(product.billing_frequency.value))
+    if data.plans is not None and "plans" in sent:
+        rows, default = _stated_plans(product, data.plans, sent, data, old_default)
+    else:
+        current = _plan_rows(product.plans) if old_default is not None else []
+        if len(current) <= 1:
+            rows = [(*wanted_default, product.list_price, product.cost_price)]
+            default = rows[0]
+        else:
+            found = next((row for row in current if (row[0], row[1]) == wanted_default), None)
+            if found is None:
+                raise TermNotOffered(
+                    f"{product.name} is not sold as {plan_text(*wanted_default)}; its plans are {_listed(current)}: "
+                    "add the combination to plans first."
+                )
+            prices = (
+                product.list_price if "list_price" in sent else found[2],
+                product.cost_price if "cost_price" in sent else found[3],
+            )
+            default = (found[0], found[1], *prices)
+            rows = [default if row is found else row for row in current]
+        check_plans(product.kind, [(row[0], row[1]) for row in rows], product.name)
+    product.term, product.billing_frequency = default[0], BillingFrequency(default[1].value)
+    product.list_price, product.cost_price = default[2], default[3]
+    _set_plans(product, rows)
+
+
+def _set_plans(product: Product, rows: Sequence[PlanRow]) -> None:
+    """Update the combinations in place (their key is the product, term and plan), add new ones, drop the rest."""
+    current = {(plan.term, plan.billing_plan): plan for plan in product.plans}
+    kept: list[ProductPlan] = []
+    for term, billing_plan, list_price, cost_price in rows:
+        plan = current.get((term, billing_plan)) or ProductPlan(term=term, billing_plan=billing_plan)
+        plan.list_price, plan.cost_price = list_price, cost_price
+        kept.append(plan)
+    if [id(p) for p in kept] != [id(p) for p in product.plans]:
+        product.plans = kept
 
 
 def create_product(session: Session, *, data: ProductCreate, default_currency: str) -> Product:
@@ -162,6 +293,7 @@ def create_product(session: Session, *, data: ProductCreate, default_currency: s
     if "assignable_to_users" not in sent:
         product.assignable_to_users = not is_priced_per_gigabyte(product.unit, product.description)
     check_product_shape(_shape(product))
+    _resolve_plans(product, data, sent, old_default=None)
     product.product_code = format_product_code(allocate(session, PRODUCT_CODE_COUNTER))
     session.add(product)
     product = refreshed(session, product)  # loads the (empty) parents that set_parents reads
@@ -192,12 +324,14 @@ def update_product(session: Session, *, product: Product, data: ProductUpdate) -
         provisioning_id=data.provisioning_id if "provisioning_id" in sent else None,
         current=product,
     )
+    old_default = (product.term, BillingPlan(product.billing_frequency.value))
     if data.kind is not None and data.kind is not product.kind:
         _check_kind_change(session, product=product, kind=data.kind)
         product.kind = data.kind
     with session.no_autoflush:
         _apply_fields(product, data, sent)
         check_product_shape(_shape(product))
+        _resolve_plans(product, data, sent, old_default=old_default)
     session.flush()
     return refreshed(session, product)
 
@@ -280,6 +414,30 @@ def reactivate_product(session: Session, *, product: Product) -> Product:
     product.retired_at = None
     session.flush()
     return product
+
+
+def catalog_problems(session: Session) -> list[CatalogProblem]:
+    """Every active product that cannot be bought at its provider or sold at all, by product code."""
+    problems: list[CatalogProblem] = []
+    for product in repository.all_products(session):
+        if product.status is not CatalogStatus.ACTIVE:
+            continue
+        found = []
+        reason = not_purchasable_reason(product.provider_account.kind, product.offer_id)
+        if reason is not None:
+            found.append(("product_not_purchasable", reason))
+        if product.kind is ProductKind.ADDON and not product.parents:
+            found.append(("addon_without_parents", "An add-on without possible parents cannot be sold: add one."))
+        problems += [
+            CatalogProblem(
+                code=code,
+                detail=f"{label(product)}: {detail}",
+                product_id=str(product.id),
+                product_code=product.product_code,
+            )
+            for code, detail in found
+        ]
+    return problems
 
 
 def product_usage(session: Session, product: Product) -> list[str]:

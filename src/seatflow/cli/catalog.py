@@ -113,6 +113,25 @@ def export(
         console.print(f"wrote {output}")
 
 
+@app.command()
+def check(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List active products that cannot be bought at their provider (a Partner Center product without a
+    new-commerce productId:skuId) or sold at all; exits 1 when there are any."""
+    with transaction() as session:
+        problems = product_service.catalog_problems(session)
+    if as_json:
+        print_json([p.model_dump(mode="json") for p in problems])
+    elif not problems:
+        console.print("the catalog is sound")
+    else:
+        table = Table("code", "product", "detail")
+        for p in problems:
+            table.add_row(p.code, p.product_code, p.detail)
+        console.print(table)
+    if problems:
+        raise typer.Exit(1)
+
+
 # --- provider accounts ---------------------------------------------------------------------------------
 
 
@@ -204,8 +223,11 @@ def products_show(
         print_json(read.model_dump(mode="json"))
         return
     table = Table(show_header=False, box=None)
-    for key, value in read.model_dump(mode="json", exclude={"service_plans", "parent_product_ids"}).items():
+    for key, value in read.model_dump(mode="json", exclude={"service_plans", "parent_product_ids", "plans"}).items():
         table.add_row(key, "" if value is None else str(value))
+    for plan in read.plans:
+        prices = f"{format_money(plan.list_price) or 'unpriced'} (cost {format_money(plan.cost_price) or '—'})"
+        table.add_row("plan", f"{plan.term.value} {plan.billing_plan.value}: {prices}")
     table.add_row("parents", ", ".join(parents) or "—")
     table.add_row("add-ons under it", ", ".join(children) or "—")
     table.add_row("service plans", str(len(read.service_plans)))
@@ -229,6 +251,25 @@ def _product_fields(**options: Any) -> dict[str, Any]:
 
 
 _PRICE = typer.Option(None, help="List price per unit per month, e.g. 36.00.")
+_PLAN = typer.Option(
+    [],
+    "--plan",
+    help="TERM:BILLING[:PRICE[:COST]], e.g. P1Y:annual:36.00:28.80; repeat for each combination it is sold in "
+    "(the first is the default unless --term/--billing name another; on update the list replaces the plans).",
+)
+
+
+def _plans(specs: list[str]) -> list[dict[str, str]] | None:
+    if not specs:
+        return None
+    plans = []
+    for spec in specs:
+        parts = spec.split(":")
+        if not 2 <= len(parts) <= 4:
+            raise ValidationFailed(f"--plan {spec!r} is not TERM:BILLING[:PRICE[:COST]].")
+        names = ("term", "billing_plan", "list_price", "cost_price")
+        plans.append({name: part.strip() for name, part in zip(names, parts, strict=False)})
+    return plans
 
 
 @products_app.command("create")
@@ -251,6 +292,7 @@ def products_create(
     window: int | None = typer.Option(None, help="Reduction window in days."),
     not_assignable: bool = typer.Option(False, "--not-assignable", help="Cannot be assigned to users."),
     parent: list[str] = typer.Option([], help="Possible parent (id or code); repeat for several."),
+    plan: list[str] = _PLAN,
 ) -> None:
     """Create a product; its code is assigned and printed."""
     with transaction() as session:
@@ -261,6 +303,7 @@ def products_create(
             kind=kind,
             name=name,
             parent_product_ids=parent,
+            plans=_plans(plan),
             **_product_fields(
                 offer_id=offer_id,
                 provisioning_id=provisioning_id,
@@ -287,6 +330,7 @@ def products_update(
     ref: str,
     name: str | None = typer.Option(None),
     kind: ProductKind | None = typer.Option(None),
+    offer_id: str | None = typer.Option(None, help="For Partner Center, the new-commerce productId:skuId."),
     description: str | None = typer.Option(None),
     unit: str | None = typer.Option(None),
     price: Decimal | None = _PRICE,
@@ -298,13 +342,16 @@ def products_update(
     reduction: str | None = typer.Option(None),
     window: int | None = typer.Option(None),
     not_assignable: bool = typer.Option(False, "--not-assignable"),
+    plan: list[str] = _PLAN,
 ) -> None:
     """Change the fields given; the others stay."""
     data = parse_input(
         ProductUpdate,
         kind=kind,
+        plans=_plans(plan),
         **_product_fields(
             name=name,
+            offer_id=offer_id,
             description=description,
             unit=unit,
             price=price,

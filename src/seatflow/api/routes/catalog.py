@@ -18,6 +18,7 @@ from seatflow.catalog.schemas import (
     BundleCreate,
     BundleRead,
     BundleUpdate,
+    CatalogProblem,
     ImportResult,
     ParentAdd,
     ProductCreate,
@@ -241,6 +242,13 @@ async def import_catalog_route(
         session.rollback()
         result.dry_run = True
     return result
+
+
+@router.get("/catalog/check", response_model=list[CatalogProblem], tags=["catalog"])
+def check_catalog(session: SessionDep) -> list[CatalogProblem]:
+    """The catalog's setup check: active products that cannot be bought at their provider (a Partner Center
+    product without a new-commerce ``productId:skuId``) or sold at all; empty when sound."""
+    return product_service.catalog_problems(session)
 
 
 @router.get("/catalog/export", tags=["catalog"])
