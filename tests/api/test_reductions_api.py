@@ -1,5 +1,6 @@
-"""Quantity reductions through the REST API (SPEC §6): allowed in the first days of a term, refused after
-with the date they will be allowed again, schedulable for the renewal, applied by the renewal run (§7)."""
+"""Quantity reductions through the REST API (SPEC §6): allowed in the first days of a term and of each later
+addition of seats, refused after with how many can go now and the date the rest will be allowed, schedulable for
+the renewal, applied by the renewal run (§7); ``refundable_quantity`` shows what can be reduced today."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from seatflow.subscriptions.rules import add_months
-from tests.api.helpers import get_json, problem
+from tests.api.helpers import all_items, get_json, problem
 from tests.api.subscription_helpers import (
     Demo,
+    FrozenClock,
     changes_of,
     create_contract,
     create_customer,
@@ -23,6 +25,7 @@ from tests.api.subscription_helpers import (
     quantity_of,
     snapshot,
 )
+from tests.factories import noon
 
 WINDOW = {"reduction_behavior": "allowed_within_window", "reduction_window_days": 7}
 
@@ -288,3 +291,85 @@ def test_days_without_a_window_rule_are_refused(
         body = problem(response, 422, "invalid_reduction_rule")
         assert "allowed_within_window" in body["detail"]
     assert snapshot(client) == before
+
+
+# --- the window of each batch of seats (SPEC §6, 2026-12): Partner Center's refundableQuantity -------------
+
+
+def set_today(client: TestClient, day: date) -> None:
+    client.app.state.clock = FrozenClock(noon(day))  # type: ignore[attr-defined]
+
+
+def test_a_reduction_of_seats_added_three_days_ago_succeeds_mid_term_while_older_seats_are_refused(
+    client: TestClient, demo: Demo, contract: dict[str, Any], today: date
+) -> None:
+    subscription = on_day(client, demo, contract, today, 1)  # 10 bought today
+    path = f"/api/v1/subscriptions/{subscription['id']}"
+    assert get_json(client, path)["refundable_quantity"] == {
+        "total": 10,
+        "batches": [{"quantity": 10, "allowed_until": (today + timedelta(days=6)).isoformat()}],
+    }
+    set_today(client, today + timedelta(days=20))
+    assert get_json(client, path)["refundable_quantity"] == {"total": 0, "batches": []}
+    assert post_json(client, f"{path}/quantity", {"quantity": 15}, status=200)["quantity_after"] == 15
+    added_until = (today + timedelta(days=26)).isoformat()
+    assert get_json(client, path)["refundable_quantity"] == {
+        "total": 5,
+        "batches": [{"quantity": 5, "allowed_until": added_until}],
+    }
+
+    set_today(client, today + timedelta(days=23))
+    reduced = reduce(client, subscription, 10)
+
+    assert reduced.status_code == 200, reduced.text
+    assert (reduced.json()["quantity_before"], reduced.json()["quantity_after"]) == (15, 10)
+    assert get_json(client, path)["refundable_quantity"] == {"total": 0, "batches": []}
+    before = snapshot(client)
+    body = problem(reduce(client, subscription, 9), 409, "reduction_outside_window")
+    renewal = date.fromisoformat(subscription["term_end"]) + timedelta(days=1)
+    assert "0 of its 10 seats can be reduced, not 1" in body["detail"]
+    assert f"from the renewal on {renewal}" in body["detail"]
+    assert body["allowed_from"] == renewal.isoformat()
+    assert body["refundable_quantity"] == {"total": 0, "batches": []}
+    assert snapshot(client) == before
+    # The older seats can still go at the renewal.
+    assert reduce(client, subscription, 9, effective="renewal").status_code == 202
+
+
+def test_a_refusal_names_the_seats_that_can_go_now_and_until_when(
+    client: TestClient, demo: Demo, contract: dict[str, Any], today: date
+) -> None:
+    subscription = on_day(client, demo, contract, today, 30)
+    assert post_json(client, f"/api/v1/subscriptions/{subscription['id']}/quantity", {"quantity": 13}, 200)
+    set_today(client, today + timedelta(days=2))
+
+    body = problem(reduce(client, subscription, 8), 409, "reduction_outside_window")
+
+    until = (today + timedelta(days=6)).isoformat()
+    assert f"3 of its 13 seats can be reduced (3 added on {today} until {until}), not 5" in body["detail"]
+    assert body["refundable_quantity"] == {"total": 3, "batches": [{"quantity": 3, "allowed_until": until}]}
+    assert reduce(client, subscription, 10).status_code == 200
+
+
+def test_the_list_shows_what_each_subscription_can_be_reduced_by(
+    client: TestClient, demo: Demo, contract: dict[str, Any], today: date
+) -> None:
+    window = on_day(client, demo, contract, today, 3)
+    closed = on_day(client, demo, contract, today, 30)
+    allowed = on_day(client, demo, contract, today, 30, reduction_behavior="allowed")
+    disallowed = on_day(client, demo, contract, today, 3, reduction_behavior="disallowed")
+
+    listed = {s["id"]: s["refundable_quantity"] for s in all_items(client, "/api/v1/subscriptions")}
+
+    assert listed[window["id"]] == {
+        "total": 10,
+        "batches": [{"quantity": 10, "allowed_until": (today + timedelta(days=4)).isoformat()}],
+    }
+    assert listed[closed["id"]] == {"total": 0, "batches": []}
+    assert listed[allowed["id"]] is None  # no rule limits it
+    assert listed[disallowed["id"]] == {"total": 0, "batches": []}
+    for subscription in (window, closed, allowed, disallowed):
+        assert (
+            get_json(client, f"/api/v1/subscriptions/{subscription['id']}")["refundable_quantity"]
+            == listed[subscription["id"]]
+        )

@@ -89,8 +89,9 @@ def test_a_reduction_outside_the_window_says_when_and_offers_the_renewal(
 
     assert refused.status_code == 409, refused.text
     assert (
-        "Microsoft 365 E3 cannot be reduced now: only in the first days of a term. Licenses can be removed at its "
-        "renewal on 1 December 2027: choose “At renewal” to schedule the reduction for 1 December 2027."
+        "Microsoft 365 E3 cannot be reduced by that much now: licenses can be removed only in the first days after "
+        "they were bought, renewed or added. Licenses can be removed at its renewal on 1 December 2027: choose “At "
+        "renewal” to schedule the reduction for 1 December 2027."
     ) in refused.text
     assert re.search(r'name="effective" value="renewal"[^>]*>At renewal on 1 December 2027</button>', refused.text)
     scheduled = client.post(

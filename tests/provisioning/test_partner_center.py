@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seatflow.catalog.service import require_product
+from seatflow.contracts.models import BillingContract
 from seatflow.provisioning import queue
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
@@ -86,7 +87,7 @@ def test_new_york_plus_ten_reaches_the_simulator_and_flows_back(
 
     assert sim_subscription(simulator, parent_e3.external_id)["quantity"] == 60
     assert statuses(session, parent, child) == [PROVISIONED, PROVISIONED]
-    assert result.provider_calls == 1, "one PATCH with the absolute quantity"
+    assert result.provider_calls == 2, "one GET for the resource and its etag, one PATCH with the absolute quantity"
 
 
 def test_the_e5_voice_chain_created_at_once_provisions_in_order_under_the_right_parents(
@@ -116,34 +117,40 @@ def test_the_e5_voice_chain_created_at_once_provisions_in_order_under_the_right_
         for name, s in (("e5", e5), ("conferencing", conferencing), ("phone", phone), ("calling", calling))
     }
     at_sim = {s["id"]: s for s in sim_state(simulator)["subscriptions"]}
-    assert at_sim[ids["conferencing"]]["parentSubscriptionId"] == ids["e5"]
-    assert at_sim[ids["phone"]]["parentSubscriptionId"] == ids["e5"]
-    assert at_sim[ids["calling"]]["parentSubscriptionId"] == ids["phone"]
-    bought = [order["lineItems"][0]["offerId"].lower() for order in sim_state(simulator)["orders"]]
+    # New-commerce add-ons are their own lines: Partner Center checks the prerequisite SKU on the tenant (400041)
+    # and keeps no parent; seatflow keeps the relation and bought each add-on after its parent.
+    assert all(not at_sim[i].get("parentSubscriptionId") for i in ids.values())
+    bought = [
+        ":".join(order["lineItems"][0]["offerId"].lower().split(":")[:2]) for order in sim_state(simulator)["orders"]
+    ]
     order_of = {offer: position for position, offer in enumerate(bought)}
     assert (
-        order_of[catalog.e5.offer_id]
-        < order_of[catalog.phone_system.offer_id]
-        < order_of[catalog.calling_plan.offer_id]
+        order_of[catalog.e5.offer_id.lower()]
+        < order_of[catalog.phone_system.offer_id.lower()]
+        < order_of[catalog.calling_plan.offer_id.lower()]
     )
-    assert order_of[catalog.e5.offer_id] < order_of[catalog.audio_conferencing.offer_id]
+    assert order_of[catalog.e5.offer_id.lower()] < order_of[catalog.audio_conferencing.offer_id.lower()]
 
 
 def test_an_addon_whose_parent_does_not_qualify_fails_at_once_and_requeue_provisions_it_after_the_fix(
     session: Session, catalog: DemoCatalog, simulator: SimulatorServer, make_worker: Callable[..., Worker]
 ) -> None:
     storage = require_product(session, "SHAREPOINTSTORAGE")
-    httpx.post(
-        f"{simulator.url}/_sim/offers",
-        json={
-            "id": storage.offer_id,
+    product_id, sku_id = storage.offer_id.split(":")
+
+    def offer(prerequisite: str) -> None:
+        body = {
+            "productId": product_id,
+            "skuId": sku_id,
             "name": storage.name,
             "isAddOn": True,
-            "prerequisiteOffers": [],
+            "prerequisiteSkus": [prerequisite],
             "minimumQuantity": 1,
             "maximumQuantity": 1000000,
-        },
-    ).raise_for_status()
+        }
+        httpx.post(f"{simulator.url}/_sim/offers", json=body).raise_for_status()
+
+    offer(catalog.e5.offer_id)  # a prerequisite the tenant does not hold: Partner Center refuses with 400041
     customer = create_customer(session, name="Pine Cone Vet", tenant_id="pine-cone-vet-tenant")
     contract = create_contract(session, customer=customer)
     premium = create_subscription(session, contract=contract, product=catalog.business_premium, quantity=10)
@@ -157,26 +164,16 @@ def test_an_addon_whose_parent_does_not_qualify_fails_at_once_and_requeue_provis
     failed = session.get_one(LicenseChange, create.id)
     assert failed.provisioning_status is FAILED
     assert failed.attempts == 1, "a permanent error is not retried"
-    assert "800029" in (failed.message or "")
+    assert "400041" in (failed.message or "")
 
-    httpx.post(
-        f"{simulator.url}/_sim/offers",
-        json={
-            "id": storage.offer_id,
-            "name": storage.name,
-            "isAddOn": True,
-            "prerequisiteOffers": [catalog.business_premium.offer_id],
-            "minimumQuantity": 1,
-            "maximumQuantity": 1000000,
-        },
-    ).raise_for_status()
+    offer(catalog.business_premium.offer_id)
     queue.requeue(session, change_id=create.id, actor=OPERATOR, now=noon(FACTORY_TODAY))
     session.commit()
     worker.drain(max_wait_seconds=30)
 
     assert statuses(session, create) == [PROVISIONED]
     at_sim = sim_subscription(simulator, fresh(session, extra).external_id)
-    assert at_sim["parentSubscriptionId"] == fresh(session, premium).external_id
+    assert not at_sim.get("parentSubscriptionId"), "an NCE add-on has no parent at Partner Center"
     assert at_sim["quantity"] == 100
 
 
@@ -231,9 +228,8 @@ def test_a_flaky_provider_still_gets_every_change_exactly_once(
         )
     ) == Counter({PROVISIONED: 50 + 500})
     state = sim_state(simulator)
-    names = Counter(s["friendlyName"] for s in state["subscriptions"])
     assert len(state["subscriptions"]) == 50, "a subscription was bought twice"
-    assert set(names.values()) == {1}
+    assert {fresh(session, p).external_id for p in parents} == {s["id"] for s in state["subscriptions"]}
     faults = httpx.get(f"{simulator.url}/_sim/stats").json()["faults"]
     assert min(faults["error"], faults["throttle"], faults["lost"]) > 0, f"the faults did not happen: {faults}"
     at_sim = {s["id"]: s["quantity"] for s in state["subscriptions"]}
@@ -258,29 +254,36 @@ def _faults(simulator: SimulatorServer, **faults: float) -> None:
     httpx.post(f"{simulator.url}/_sim/faults", json=faults).raise_for_status()
 
 
-def test_a_lost_answer_to_an_order_never_buys_twice(
+def test_a_lost_answer_to_a_checkout_never_buys_twice(
     session: Session, catalog: DemoCatalog, simulator: SimulatorServer, make_worker: Callable[..., Worker]
 ) -> None:
     subscription, create = _one_business_premium(session, catalog)
     worker = make_worker()
-    _faults(simulator, lost_response_rate=1.0)
-
-    worker.run_once()
-
+    worker.run_once()  # nothing lost yet: the availability is read, the cart made, stored, checked out
     session.expire_all()
-    pending = session.get_one(LicenseChange, create.id)
-    assert pending.provisioning_status is ProvisioningStatus.AWAITING
-    assert pending.provider_request_id, "the MS-RequestId is kept for the re-send"
-    assert len(sim_state(simulator)["subscriptions"]) == 1, "the simulator applied the order; its answer was lost"
+    assert session.get_one(LicenseChange, create.id).provisioning_status is PROVISIONED
+    bought_first = sim_state(simulator)["subscriptions"]
+    assert len(bought_first) == 1
 
+    # Another subscription, and every answer lost from the checkout on.
+    contract = session.get_one(BillingContract, subscription.contract_id)
+    other = create_subscription(session, contract=contract, product=catalog.business_premium, quantity=4)
+    (other_create,) = session.scalars(select(LicenseChange).where(LicenseChange.subscription_id == other.id)).all()
+    _faults(simulator, lost_response_rate=1.0)
+    worker.run_once()
+    session.expire_all()
+    pending = session.get_one(LicenseChange, other_create.id)
+    assert pending.provisioning_status is ProvisioningStatus.AWAITING
     _faults(simulator, lost_response_rate=0.0)
     worker.drain(max_wait_seconds=30)
 
-    (bought,) = sim_state(simulator)["subscriptions"]
-    assert statuses(session, create) == [PROVISIONED]
-    assert fresh(session, subscription).external_id == bought["id"]
-    orders = httpx.get(f"{simulator.url}/_sim/stats").json()["requests"]
-    assert orders.get("POST /v1/customers/{id}/orders") == 1, "found by its friendlyName, not ordered again"
+    session.expire_all()
+    done = session.get_one(LicenseChange, other_create.id)
+    assert done.provisioning_status is PROVISIONED
+    assert done.provider_cart_id, "the cart id was stored before its checkout"
+    bought = [s for s in sim_state(simulator)["subscriptions"] if s["id"] != bought_first[0]["id"]]
+    assert [(s["id"], s["quantity"]) for s in bought] == [(fresh(session, other).external_id, 4)], "bought once"
+    assert fresh(session, subscription).external_id == bought_first[0]["id"]
 
 
 def test_an_order_the_provider_completes_later_is_looked_at_until_it_is_done(
@@ -301,7 +304,7 @@ def test_an_order_the_provider_completes_later_is_looked_at_until_it_is_done(
     assert statuses(session, create) == [PROVISIONED]
     assert fresh(session, subscription).external_id == bought["id"]
     requests = httpx.get(f"{simulator.url}/_sim/stats").json()["requests"]
-    assert requests["POST /v1/customers/{id}/orders"] == 1
+    assert requests["POST /v1/customers/{id}/carts/{id}/checkout"] == 1
     assert requests["GET /v1/customers/{id}/orders/{id}"] >= 1
 
 

@@ -108,8 +108,12 @@ class TestWindow:
             request(session, new_york, 20, today=DAY_10)
         assert raised.value.code == "reduction_outside_window"
         assert raised.value.extra["allowed_from"] == RENEWAL.isoformat()
-        assert "2026-12-01 to 2026-12-07" in raised.value.message
-        assert RENEWAL.isoformat() in raised.value.message
+        # Was "2026-12-01 to 2026-12-07" (the term's one window). Each batch of seats now has its own window
+        # (SPEC §6, 2026-12), so the refusal says how many seats can be reduced that day (none of the 25 bought
+        # on 12-01) and from when they can be.
+        assert "on 2026-12-10, 0 of its 25 seats can be reduced, not 5" in raised.value.message
+        assert f"the other 25 can be reduced from the renewal on {RENEWAL}" in raised.value.message
+        assert raised.value.extra["refundable_quantity"] == {"total": 0, "batches": []}
         assert fresh(session, new_york).quantity == 25
         assert fresh(session, vet.parent_e3).quantity == 50
         assert quantity_changes(session, new_york) == []

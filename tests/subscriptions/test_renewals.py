@@ -12,6 +12,7 @@ from seatflow.catalog.models import Product, ProductKind, Term
 from seatflow.catalog.schemas import ProductUpdate
 from seatflow.catalog.service import update_product
 from seatflow.contracts.models import BillingContract
+from seatflow.errors import ValidationFailed
 from seatflow.subscriptions import lifecycle, repository
 from seatflow.subscriptions.changes import cancel_scheduled, change_quantity
 from seatflow.subscriptions.models import (
@@ -183,7 +184,7 @@ class TestRenew:
 
 
 class TestEnd:
-    def test_without_auto_renew_the_subscription_ends_with_a_system_cancel(
+    def test_without_auto_renew_the_subscription_expires_it_is_not_cancelled(
         self, session: Session, contract: BillingContract, monthly: Product
     ) -> None:
         subscription = create_subscription(session, contract=contract, product=monthly, quantity=3, auto_renew=False)
@@ -192,10 +193,12 @@ class TestEnd:
 
         assert renew(session, date(2027, 1, 1)) == (0, 0, 0, 0, 1)
         ended = fresh(session, subscription)
-        assert ended.status is SubscriptionStatus.CANCELLED
+        assert ended.status is SubscriptionStatus.EXPIRED  # SPEC §4: never "cancelled" at its term end
+        assert ended.cancelled_at is None
+        assert ended.expired_at is not None
         assert (ended.term_start, ended.term_end) == (TODAY, date(2026, 12, 31))
         cancel = changes_of(session, subscription)[-1]
-        assert cancel.kind is ChangeKind.CANCEL
+        assert cancel.kind is ChangeKind.EXPIRE
         assert cancel.origin is ChangeOrigin.SYSTEM
         assert (cancel.quantity_before, cancel.quantity_after) == (3, 0)
         assert cancel.effective_date == date(2027, 1, 1)
@@ -206,13 +209,30 @@ class TestEnd:
     def test_its_change_scheduled_for_the_renewal_that_never_comes_is_cancelled_saying_why(
         self, session: Session, contract: BillingContract, monthly: Product
     ) -> None:
-        subscription = create_subscription(session, contract=contract, product=monthly, quantity=3, auto_renew=False)
+        subscription = create_subscription(session, contract=contract, product=monthly, quantity=3)
         scheduled = schedule(session, subscription, 2, "renewal", TODAY)
-        assert renew(session, date(2027, 1, 1)) == (0, 0, 0, 0, 1)
+        lifecycle.update_subscription(
+            session,
+            subscription=subscription,
+            data=SubscriptionUpdate(auto_renew=False),
+            today=TODAY,
+            now=noon(TODAY),
+            actor=OPERATOR,
+        )
         never = reloaded(session, scheduled)
         assert never.status is ScheduledStatus.CANCELLED
-        assert never.message == "The subscription was cancelled on 2027-01-01."
+        assert never.message == f"Auto-renew was turned off on {TODAY}: the subscription will not renew."
+        assert renew(session, date(2027, 1, 1)) == (0, 0, 0, 0, 1)
         assert quantity_changes(session, subscription) == []
+
+    def test_a_change_for_a_renewal_that_will_not_come_is_refused(
+        self, session: Session, contract: BillingContract, monthly: Product
+    ) -> None:
+        subscription = create_subscription(session, contract=contract, product=monthly, quantity=3, auto_renew=False)
+        with pytest.raises(ValidationFailed) as refused:
+            schedule(session, subscription, 2, "renewal", TODAY)
+        assert refused.value.code == "not_renewing"
+        assert "2026-12-31" in refused.value.message
 
     def test_an_ending_license_takes_its_addons_with_it(
         self, session: Session, catalog: DemoCatalog, contract: BillingContract
@@ -220,8 +240,8 @@ class TestEnd:
         e5 = create_subscription(session, contract=contract, product=catalog.e5, quantity=4, auto_renew=False)
         phone = create_subscription(session, contract=contract, product=catalog.phone_system, quantity=4, parent=e5)
         renew(session, date(2027, 12, 1))
-        assert fresh(session, e5).status is SubscriptionStatus.CANCELLED
-        assert fresh(session, phone).status is SubscriptionStatus.CANCELLED
+        assert fresh(session, e5).status is SubscriptionStatus.EXPIRED
+        assert fresh(session, phone).status is SubscriptionStatus.EXPIRED
         assert changes_of(session, phone)[-1].origin is ChangeOrigin.SYSTEM
 
     def test_an_ending_linked_child_takes_its_quantity_off_the_parent(
@@ -238,7 +258,7 @@ class TestEnd:
             actor=OPERATOR,
         )
         renew(session, date(2027, 12, 1))
-        assert fresh(session, atlanta).status is SubscriptionStatus.CANCELLED
+        assert fresh(session, atlanta).status is SubscriptionStatus.EXPIRED
         parent = fresh(session, vet.parent_e3)
         assert parent.quantity == 40
         assert parent.status is SubscriptionStatus.ACTIVE
@@ -314,3 +334,29 @@ class TestScheduled:
         assert fresh(session, subscription).quantity == 3
         assert reloaded(session, scheduled).status is ScheduledStatus.CANCELLED
         assert repository.due_scheduled(session, date(2026, 12, 31)) == []
+
+
+class TestCoTerm:
+    def test_an_addon_co_termed_with_its_base_renews_with_it_for_whole_terms(
+        self, session: Session, catalog: DemoCatalog, contract: BillingContract
+    ) -> None:
+        # E5 from 2026-12-01 for a year: its term ends on 2027-11-30.
+        e5 = create_subscription(session, contract=contract, product=catalog.e5, quantity=4)
+        assert term(session, e5) == (date(2026, 12, 1), date(2027, 11, 30))
+        # Phone System bought on 2027-03-15, co-termed: its first term is shortened to end with E5's.
+        phone = create_subscription(
+            session,
+            contract=contract,
+            product=catalog.phone_system,
+            quantity=4,
+            parent=e5,
+            start_date=date(2027, 3, 15),
+            co_term_subscription_id=str(e5.id),
+        )
+        assert term(session, phone) == (date(2027, 3, 15), date(2027, 11, 30))
+
+        renew(session, date(2028, 12, 1))  # two renewals of both
+
+        # Whole years from the shared renewal day, never a year counted from 15 March.
+        assert term(session, e5) == (date(2028, 12, 1), date(2029, 11, 30))
+        assert term(session, phone) == (date(2028, 12, 1), date(2029, 11, 30))

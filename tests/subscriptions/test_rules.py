@@ -1,4 +1,5 @@
-"""The pure subscription rules (SPEC §4, §6): terms, the reduction window, the strictest rule, quantity bounds."""
+"""The pure subscription rules (SPEC §4, §6): terms, the reduction window of each batch of seats, the strictest rule,
+quantity bounds."""
 
 from __future__ import annotations
 
@@ -11,12 +12,19 @@ from hypothesis import strategies as st
 from seatflow.catalog.models import ReductionBehavior
 from seatflow.subscriptions.errors import QuantityOutOfRange, ReductionDisallowed, ReductionOutsideWindow
 from seatflow.subscriptions.rules import (
+    QuantityStep,
     ReductionRule,
+    Refundable,
+    RefundableBatch,
+    SeatBatch,
     add_months,
     check_quantity,
     check_reduction,
     next_term,
     reduction_refusal,
+    refundable,
+    seat_batches,
+    strictest_refundable,
     term_for,
 )
 
@@ -32,9 +40,16 @@ def rule(
     term_start: date = TERM_START,
     term_end: date = TERM_END,
     label: str = "The Microsoft 365 E3 subscription",
+    batches: tuple[SeatBatch, ...] | None = None,
 ) -> ReductionRule:
+    """By default the 10 seats held since the term started: one batch dated ``term_start``."""
     return ReductionRule(
-        behavior=behavior, window_days=window_days, term_start=term_start, term_end=term_end, label=label
+        behavior=behavior,
+        window_days=window_days,
+        term_start=term_start,
+        term_end=term_end,
+        label=label,
+        batches=(SeatBatch(10, term_start),) if batches is None else batches,
     )
 
 
@@ -113,10 +128,10 @@ class TestReductionRefusal:
     def test_allowed_is_never_refused(self) -> None:
         allowed = rule(ReductionBehavior.ALLOWED, window_days=None)
         for day in (TERM_START, date(2027, 6, 30), TERM_END):
-            assert reduction_refusal(allowed, day) is None
+            assert reduction_refusal(allowed, day, 10) is None
 
     def test_disallowed_is_refused_until_the_renewal(self) -> None:
-        refusal = reduction_refusal(rule(ReductionBehavior.DISALLOWED, window_days=None), TERM_START)
+        refusal = reduction_refusal(rule(ReductionBehavior.DISALLOWED, window_days=None), TERM_START, 1)
         assert refusal is not None
         assert refusal.code == "reduction_disallowed"
         assert refusal.allowed_from == RENEWAL
@@ -134,17 +149,20 @@ class TestReductionRefusal:
         ],
     )
     def test_a_seven_day_window_counts_from_the_term_start(self, day: date, allowed: bool) -> None:
-        refusal = reduction_refusal(rule(), day)
+        refusal = reduction_refusal(rule(), day, 2)
         if allowed:
             assert refusal is None
         else:
             assert refusal is not None
             assert refusal.code == "reduction_outside_window"
             assert refusal.allowed_from == RENEWAL
-            assert "2026-12-01 to 2026-12-07" in refusal.reason
+            # Was "2026-12-01 to 2026-12-07" (the term's one window); the window now belongs to each batch of
+            # seats, so the refusal says how many can be reduced that day (none) and from when the rest can be.
+            assert f"on {day}, 0 of its 10 seats can be reduced, not 2" in refusal.reason
+            assert "the other 10 can be reduced from the renewal on 2027-12-01" in refusal.reason
 
     def test_before_the_term_starts_it_is_allowed_from_the_start(self) -> None:
-        refusal = reduction_refusal(rule(), date(2026, 11, 30))
+        refusal = reduction_refusal(rule(), date(2026, 11, 30), 1)
         assert refusal is not None
         assert refusal.code == "reduction_outside_window"
         assert refusal.allowed_from == TERM_START
@@ -153,11 +171,11 @@ class TestReductionRefusal:
 class TestCheckReduction:
     def test_every_rule_allowing_passes(self) -> None:
         check_reduction(
-            [rule(), rule(ReductionBehavior.ALLOWED, window_days=None, label="Its linked parent")], TERM_START
+            [rule(), rule(ReductionBehavior.ALLOWED, window_days=None, label="Its linked parent")], TERM_START, 10
         )
 
     def test_no_rules_passes(self) -> None:
-        check_reduction([], TERM_START)
+        check_reduction([], TERM_START, 10)
 
     def test_one_refusing_rule_is_enough_and_is_named(self) -> None:
         child = rule(label="New York's Microsoft 365 E3")
@@ -165,7 +183,7 @@ class TestCheckReduction:
             term_start=date(2026, 11, 20), term_end=date(2027, 11, 19), label="Its linked parent"
         )  # window 11-20 to 11-26: closed on 12-03
         with pytest.raises(ReductionOutsideWindow) as raised:
-            check_reduction([child, parent], date(2026, 12, 3))
+            check_reduction([child, parent], date(2026, 12, 3), 2)
         assert raised.value.extra["allowed_from"] == "2027-11-20"
         assert "Its linked parent" in raised.value.message
         assert "New York" not in raised.value.message
@@ -175,7 +193,7 @@ class TestCheckReduction:
         early = rule(term_start=date(2026, 11, 20), term_end=date(2027, 11, 19), label="The child")
         late = rule(label="Its linked parent")  # renews 2027-12-01
         with pytest.raises(ReductionOutsideWindow) as raised:
-            check_reduction([early, late], date(2027, 1, 15))
+            check_reduction([early, late], date(2027, 1, 15), 2)
         assert raised.value.extra["allowed_from"] == "2027-12-01"
         assert "The child" in raised.value.message
         assert "Its linked parent" in raised.value.message
@@ -190,15 +208,247 @@ class TestCheckReduction:
             label="Its linked parent",
         )
         with pytest.raises(ReductionDisallowed) as raised:
-            check_reduction([window, disallowed], date(2027, 1, 15))
+            check_reduction([window, disallowed], date(2027, 1, 15), 2)
         assert raised.value.code == "reduction_disallowed"
         assert raised.value.extra["allowed_from"] == "2029-06-01"
 
     def test_inside_the_childs_window_the_parents_disallowed_rule_still_refuses(self) -> None:
         disallowed = rule(ReductionBehavior.DISALLOWED, window_days=None, label="Its linked parent")
         with pytest.raises(ReductionDisallowed) as raised:
-            check_reduction([rule(), disallowed], date(2026, 12, 2))
+            check_reduction([rule(), disallowed], date(2026, 12, 2), 2)
         assert raised.value.extra["allowed_from"] == "2027-12-01"
+
+
+# --- the window of each batch of seats (SPEC §6, 2026-12: Partner Center's refundableQuantity) -------------
+
+DEC = {day: date(2026, 12, day) for day in range(1, 32)}
+
+
+def step(day: date, after: int, *, purchase: bool = False) -> QuantityStep:
+    return QuantityStep(effective_date=day, quantity_after=after, purchase=purchase)
+
+
+@pytest.mark.parametrize(
+    ("held", "steps", "expected"),
+    [
+        pytest.param(0, [step(DEC[1], 10, purchase=True)], [(10, DEC[1])], id="bought in this term"),
+        pytest.param(10, [], [(10, DEC[1])], id="renewed: the seats held are one batch dated the renewal"),
+        pytest.param(
+            0,
+            [step(date(2025, 12, 1), 10, purchase=True), step(date(2026, 3, 1), 12)],
+            [(12, DEC[1])],
+            id="changes of an earlier term all fold into the renewal batch",
+        ),
+        pytest.param(
+            0,
+            [step(DEC[1], 10, purchase=True), step(DEC[21], 15)],
+            [(10, DEC[1]), (5, DEC[21])],
+            id="a mid-term addition is a batch of its own",
+        ),
+        pytest.param(
+            0,
+            [step(DEC[1], 10, purchase=True), step(DEC[21], 12), step(DEC[21], 15)],
+            [(10, DEC[1]), (5, DEC[21])],
+            id="additions of one day are one batch",
+        ),
+        pytest.param(
+            0,
+            [step(DEC[1], 10, purchase=True), step(DEC[21], 15), step(DEC[23], 12)],
+            [(10, DEC[1]), (2, DEC[21])],
+            id="a reduction takes the newest seats first",
+        ),
+        pytest.param(
+            0,
+            [step(DEC[1], 10, purchase=True), step(DEC[21], 15), step(DEC[22], 18), step(DEC[23], 8)],
+            [(8, DEC[1])],
+            id="a bigger reduction goes on into older batches",
+        ),
+        pytest.param(12, [step(DEC[1], 8)], [(8, DEC[1])], id="a reduction applied at the renewal"),
+        pytest.param(10, [step(DEC[1], 15)], [(15, DEC[1])], id="an increase applied at the renewal"),
+        pytest.param(
+            10,
+            [step(DEC[10], 15), step(DEC[20], 15, purchase=True)],
+            [(15, DEC[20])],
+            id="ordered again (reconciliation): every seat is bought anew",
+        ),
+        pytest.param(
+            0,
+            [step(DEC[1], 10, purchase=True), step(DEC[21], 10)],
+            [(10, DEC[1])],
+            id="a change that keeps the quantity adds no batch",
+        ),
+    ],
+)
+def test_seat_batches_from_the_change_log(
+    held: int, steps: list[QuantityStep], expected: list[tuple[int, date]]
+) -> None:
+    assert seat_batches(steps, term_start=DEC[1], held=held) == tuple(SeatBatch(q, d) for q, d in expected)
+
+
+BATCHES = (SeatBatch(10, DEC[1]), SeatBatch(5, DEC[21]))
+
+
+@pytest.mark.parametrize(
+    ("on", "expected"),
+    [
+        (DEC[1], [(10, DEC[7])]),
+        (DEC[7], [(10, DEC[7])]),  # the window's seventh and last day
+        (DEC[8], []),
+        (DEC[20], []),
+        (DEC[21], [(5, DEC[27])]),
+        (DEC[27], [(5, DEC[27])]),
+        (DEC[28], []),
+        (date(2026, 11, 30), []),  # before any seat was added
+    ],
+)
+def test_each_batch_is_refundable_for_seven_days(on: date, expected: list[tuple[int, date]]) -> None:
+    result = refundable(BATCHES, window_days=7, on=on)
+    assert result.batches == tuple(RefundableBatch(q, d) for q, d in expected)
+    assert result.total == sum(q for q, _ in expected)
+
+
+def test_batches_in_their_window_together_soonest_to_close_first() -> None:
+    batches = (SeatBatch(10, DEC[1]), SeatBatch(3, DEC[3]), SeatBatch(2, DEC[5]))
+    assert refundable(batches, window_days=7, on=DEC[5]) == Refundable(
+        15, (RefundableBatch(10, DEC[7]), RefundableBatch(3, DEC[9]), RefundableBatch(2, DEC[11]))
+    )
+    assert refundable(batches, window_days=0, on=DEC[5]) == Refundable(0)
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        pytest.param([], None, id="no rule limits it"),
+        pytest.param(
+            [Refundable(5, (RefundableBatch(5, DEC[27]),))],
+            Refundable(5, (RefundableBatch(5, DEC[27]),)),
+            id="one rule",
+        ),
+        pytest.param(
+            [
+                Refundable(5, (RefundableBatch(5, DEC[27]),)),
+                Refundable(8, (RefundableBatch(5, DEC[27]), RefundableBatch(3, DEC[28]))),
+            ],
+            Refundable(5, (RefundableBatch(5, DEC[27]),)),
+            id="the parent holds the child's addition and another child's",
+        ),
+        pytest.param(
+            [
+                Refundable(5, (RefundableBatch(5, DEC[27]),)),
+                Refundable(5, (RefundableBatch(3, DEC[20]), RefundableBatch(2, DEC[30]))),
+            ],
+            Refundable(5, (RefundableBatch(3, DEC[20]), RefundableBatch(2, DEC[27]))),
+            id="on each later day the least any rule still allows",
+        ),
+        pytest.param(
+            [Refundable(5, (RefundableBatch(5, DEC[27]),)), Refundable(0)],
+            Refundable(0),
+            id="a disallowing rule allows nothing",
+        ),
+    ],
+)
+def test_the_strictest_refundable(parts: list[Refundable], expected: Refundable | None) -> None:
+    assert strictest_refundable(parts) == expected
+
+
+class TestBatchReductions:
+    """The must-show case at the rule's level: 10 bought on 12-01, 5 added on 12-21."""
+
+    def test_seats_added_two_days_ago_can_be_reduced_older_ones_cannot(self) -> None:
+        check_reduction([rule(batches=BATCHES)], DEC[23], 5)
+        with pytest.raises(ReductionOutsideWindow) as raised:
+            check_reduction([rule(batches=BATCHES)], DEC[23], 6)
+        message = raised.value.message
+        assert "on 2026-12-23, 5 of its 15 seats can be reduced (5 added on 2026-12-21 until 2026-12-27), not 6" in (
+            message
+        )
+        assert "the other 10 can be reduced from the renewal on 2027-12-01" in message
+        assert "effective=renewal" in message
+        assert raised.value.extra["allowed_from"] == "2027-12-01"
+        assert raised.value.extra["refundable_quantity"] == {
+            "total": 5,
+            "batches": [{"quantity": 5, "allowed_until": "2026-12-27"}],
+        }
+
+    def test_once_the_window_closed_nothing_can_be_reduced(self) -> None:
+        with pytest.raises(ReductionOutsideWindow) as raised:
+            check_reduction([rule(batches=BATCHES)], DEC[28], 1)
+        assert "0 of its 15 seats can be reduced, not 1" in raised.value.message
+        assert raised.value.extra["refundable_quantity"] == {"total": 0, "batches": []}
+
+    def test_a_linked_parent_without_the_seats_in_a_window_refuses(self) -> None:
+        child = rule(ReductionBehavior.ALLOWED, window_days=None, label="The child")
+        parent = rule(batches=(SeatBatch(50, DEC[1]), SeatBatch(2, DEC[21])), label="Its linked parent")
+        check_reduction([child, parent], DEC[23], 2)
+        with pytest.raises(ReductionOutsideWindow) as raised:
+            check_reduction([child, parent], DEC[23], 3)
+        assert "Its linked parent" in raised.value.message
+        assert "The child" not in raised.value.message
+        assert raised.value.extra["refundable_quantity"]["total"] == 2
+
+    def test_the_childs_batches_and_the_parents_both_limit(self) -> None:
+        child = rule(batches=BATCHES, label="The child")
+        parent = rule(batches=(SeatBatch(50, DEC[1]), SeatBatch(3, DEC[20])), label="Its linked parent")
+        with pytest.raises(ReductionOutsideWindow) as raised:
+            check_reduction([child, parent], DEC[23], 4)
+        assert raised.value.extra["refundable_quantity"] == {
+            "total": 3,
+            "batches": [{"quantity": 3, "allowed_until": "2026-12-26"}],
+        }
+
+
+steps_strategy = st.lists(
+    st.builds(
+        QuantityStep,
+        effective_date=st.dates(min_value=date(2025, 6, 1), max_value=date(2027, 11, 30)),
+        quantity_after=st.integers(min_value=1, max_value=500),
+        purchase=st.booleans(),
+    ),
+    max_size=25,
+)
+
+
+@given(
+    held=st.integers(min_value=0, max_value=500),
+    steps=steps_strategy,
+    window=st.integers(min_value=0, max_value=30),
+    offset=st.integers(min_value=-30, max_value=400),
+)
+def test_what_is_refundable_never_exceeds_the_quantity_nor_goes_negative(
+    held: int, steps: list[QuantityStep], window: int, offset: int
+) -> None:
+    batches = seat_batches(steps, term_start=DEC[1], held=held)
+    quantity = steps[-1].quantity_after if steps else held
+    assert sum(b.quantity for b in batches) == quantity
+    assert all(b.quantity > 0 and b.added_on >= DEC[1] for b in batches)
+    assert [b.added_on for b in batches] == sorted({b.added_on for b in batches})  # one batch a day, in order
+    on = DEC[1] + timedelta(days=offset)
+    now = refundable(batches, window_days=window, on=on)
+    assert 0 <= now.total <= quantity
+    assert now.total == sum(b.quantity for b in now.batches)
+    assert all(b.quantity > 0 and on <= b.allowed_until < on + timedelta(days=window) for b in now.batches)
+
+
+@given(
+    parts=st.lists(
+        st.lists(st.tuples(st.integers(min_value=1, max_value=50), st.integers(min_value=0, max_value=20)), max_size=5),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_the_strictest_is_the_least_on_every_day(parts: list[list[tuple[int, int]]]) -> None:
+    refundables = [
+        Refundable(sum(q for q, _ in part), tuple(RefundableBatch(q, DEC[1] + timedelta(days=d)) for q, d in part))
+        for part in parts
+    ]
+    combined = strictest_refundable(refundables)
+    assert combined is not None
+    assert combined.total == min(r.total for r in refundables) >= 0
+    assert combined.total == sum(b.quantity for b in combined.batches)
+    for day in range(22):
+        on = DEC[1] + timedelta(days=day)
+        left = sum(b.quantity for b in combined.batches if b.allowed_until >= on)
+        assert left == min(sum(b.quantity for b in r.batches if b.allowed_until >= on) for r in refundables)
 
 
 @pytest.mark.parametrize(
@@ -238,7 +488,7 @@ def test_a_day_is_in_the_window_exactly_when_it_is_in_the_first_window_days(
 ) -> None:
     start, end = term_for(term_start, term_months)
     day = start + timedelta(days=offset)
-    refusal = reduction_refusal(rule(window_days=window, term_start=start, term_end=end), day)
+    refusal = reduction_refusal(rule(window_days=window, term_start=start, term_end=end), day, 1)
     assert (refusal is None) == (start <= day < start + timedelta(days=window))
     if refusal is not None and day <= end:
         # Within the term, a refusal always names a later day on which the reduction will be allowed.

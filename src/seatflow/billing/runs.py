@@ -32,11 +32,11 @@ from seatflow.db.sequences import allocate
 from seatflow.errors import ValidationFailed
 from seatflow.ids import new_id
 from seatflow.money import format_money
-from seatflow.subscriptions.models import BillingStatus, ChangeKind, LicenseChange, Subscription, SubscriptionStatus
+from seatflow.subscriptions.models import ENDED_STATUSES, BillingStatus, ChangeKind, LicenseChange, Subscription
 from seatflow.subscriptions.rules import add_months
 
 INVOICE_COUNTER = "invoice_number"
-BILLED_KINDS = (ChangeKind.CREATE, ChangeKind.QUANTITY, ChangeKind.CANCEL)
+BILLED_KINDS = (ChangeKind.CREATE, ChangeKind.QUANTITY, ChangeKind.CANCEL, ChangeKind.EXPIRE)
 Progress = Callable[[int, int], None]
 """Called with (contracts done, contracts in all)."""
 
@@ -291,7 +291,7 @@ def _subscriptions_and_changes(
             s.billable.is_(True),
             ~exists().where(child.linked_subscription_id == s.id),
             or_(
-                s.status != SubscriptionStatus.CANCELLED,
+                s.status.not_in(tuple(ENDED_STATUSES)),
                 exists().where(LicenseChange.subscription_id == s.id, relevant),
             ),
         )
@@ -299,7 +299,7 @@ def _subscriptions_and_changes(
     )
     subscriptions: dict[uuid.UUID, list[SubscriptionRow]] = defaultdict(list)
     for row in session.connection().execute(stmt):
-        quantity = 0 if row.status is SubscriptionStatus.CANCELLED else row.quantity
+        quantity = 0 if row.status in ENDED_STATUSES else row.quantity
         subscriptions[row.contract_id].append(
             SubscriptionRow(row.id, row.product_id, row.name, row.unit_price, quantity)
         )

@@ -14,6 +14,7 @@ from seatflow.cli import (
     operators,
     provisioning,
     reconciliation,
+    renewals,
     serve,
     simulator,
     subscriptions,
@@ -45,6 +46,7 @@ app.add_typer(billing.invoices_app, name="invoices")
 app.add_typer(reconciliation.app, name="reconcile")
 app.add_typer(operators.app, name="operators")
 app.command("renew")(subscriptions.renew)
+app.add_typer(renewals.app, name="renewals")
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.command("demo-load")(demo_load.demo_load)

@@ -16,9 +16,10 @@ from seatflow.contracts.service import require_contract
 from seatflow.errors import ValidationFailed
 from seatflow.subscriptions import changes as change_service
 from seatflow.subscriptions import lifecycle, linking, renewals, repository
+from seatflow.subscriptions.batches import subscription_reads
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, ScheduledChange
 from seatflow.subscriptions.rules import parse_quantity
-from seatflow.subscriptions.schemas import BundleOrder, LicenseChangeRead, SubscriptionCreate, SubscriptionRead
+from seatflow.subscriptions.schemas import BundleOrder, LicenseChangeRead, SubscriptionCreate
 
 app = typer.Typer(help="Subscriptions: create, change quantities, suspend, cancel, link.", no_args_is_help=True)
 changes_app = typer.Typer(help="The license change log.", no_args_is_help=True)
@@ -84,7 +85,7 @@ def show(subscription: str, as_json: bool = typer.Option(False, "--json")) -> No
     """Show a subscription and its change log."""
     with transaction() as session:
         sub = lifecycle.require_subscription(session, subscription)
-        read = SubscriptionRead.from_model(sub)
+        [read] = subscription_reads(session, [sub], on=moment()[0])
         changes = list(repository.changes_of(session, sub.id))
         if as_json:
             print_json(
@@ -109,7 +110,7 @@ def list_(contract: str | None = typer.Option(None), as_json: bool = typer.Optio
         rows, _ = repository.list_subscriptions(
             session, repository.SubscriptionFilters(contract_id=contract_id), limit=500
         )
-        subs = [SubscriptionRead.from_model(s) for s in rows]
+        subs = subscription_reads(session, rows, on=moment()[0])
     if as_json:
         print_json([s.model_dump(mode="json") for s in subs])
         return

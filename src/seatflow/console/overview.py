@@ -13,8 +13,9 @@ from seatflow.catalog.models import BundleItem, CatalogStatus, Product, ProductK
 from seatflow.catalog.rules import is_sellable
 from seatflow.console import queries
 from seatflow.console.trees import Node, descendants_graph, forest
-from seatflow.console.web import PREFIX, ConsoleDep, plain, render
+from seatflow.console.web import PREFIX, ConsoleDep, now_of, plain, render
 from seatflow.ids import parse_id
+from seatflow.subscriptions import desk
 from seatflow.subscriptions.models import ProvisioningStatus
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -24,6 +25,7 @@ PRODUCTS_PER_PAGE = 100
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, console: ConsoleDep) -> Response:
     counts = queries.provisioning_counts(console.db)
+    today = now_of(request).date()
     runs = queries.recent_runs(console.db, limit=1)
     return render(
         request,
@@ -34,6 +36,7 @@ def dashboard(request: Request, console: ConsoleDep) -> Response:
         failed=counts[ProvisioningStatus.FAILED],
         notifications=queries.open_notification_count(console.db),
         last_run=runs[0] if runs else None,
+        renewals={days: desk.count_upcoming(console.db, today=today, days=days) for days in desk.WINDOWS},
     )
 
 

@@ -16,7 +16,7 @@ from seatflow.contracts.models import BillingContract, ContractStatus
 from seatflow.customers.models import Contact, ContactRole, CustomerAccount
 from seatflow.customers.service import descendant_ids
 from seatflow.errors import NotFound
-from seatflow.subscriptions.models import Subscription, SubscriptionStatus
+from seatflow.subscriptions.models import ENDED_STATUSES, Subscription
 
 ADMIN, SUBSCRIPTIONS, FINANCE, CHILDREN = (
     ContactRole.ADMINISTRATOR.value,
@@ -101,7 +101,7 @@ def subscriptions_of(session: Session, contract: BillingContract) -> Sequence[Su
         .where(
             Subscription.contract_id == contract.id,
             Subscription.billable.is_(True),
-            Subscription.status != SubscriptionStatus.CANCELLED,
+            Subscription.status.not_in(tuple(ENDED_STATUSES)),
         )
         .order_by(Subscription.created_at, Subscription.id)
     )

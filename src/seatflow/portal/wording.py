@@ -40,9 +40,18 @@ def change_problem(error: SeatflowError, *, product: str, renewal: date) -> str:
             if allowed and allowed != renewal.isoformat()
             else f"at its renewal on {day(renewal)}"
         )
-        why = "during its term" if error.code == "reduction_disallowed" else "now: only in the first days of a term"
+        if error.code == "reduction_disallowed":
+            why = "cannot be reduced during its term"
+        else:
+            why = "cannot be reduced by that much now: licenses can be removed only in the first days after they were "
+            why += "bought, renewed or added"
+            reducible = extra.get("refundable_quantity") or {}
+            batches = reducible.get("batches") or []
+            if reducible.get("total"):
+                last = max(batch["allowed_until"] for batch in batches)
+                why += f", and {reducible['total']} can still be removed, until {day(last)}"
         return (
-            f"{product} cannot be reduced {why}. Licenses can be removed {when}: "
+            f"{product} {why}. Licenses can be removed {when}: "
             f"choose “At renewal” to schedule the reduction for {day(renewal)}."
         )
     if error.code == "no_change":

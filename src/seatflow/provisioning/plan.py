@@ -28,8 +28,13 @@ class OpKind(enum.StrEnum):
     SUSPEND = "suspend"
     REACTIVATE = "reactivate"
     CANCEL = "cancel"
+    AUTO_RENEW = "auto_renew"
+    """Turn auto-renew on or off (``Op.auto_renew``): off is how a subscription is not renewed, and expires."""
+    NEXT_TERM = "next_term"
+    """Send what the renewal is to change (the job's ``next_term``), or clear it when nothing is scheduled."""
     NOTHING = "nothing"
-    """Nothing to send: a price change, or a subscription cancelled before it was ever ordered."""
+    """Nothing to send: a price change, an expiry (the provider lets the term end itself), or a subscription
+    cancelled before it was ever ordered."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class Step:
     provider_order_id: str | None = None
     status: ProvisioningStatus = ProvisioningStatus.AWAITING
     quantity_before: int | None = None
+    provider_cart_id: str | None = None
+    provider_operation: str | None = None
+    auto_renew_after: bool | None = None
     linked_child: uuid.UUID | None = None
     """For a quantity change a linked child caused on its parent (SPEC §5): that child subscription. Such a
     change carries one child's delta and nothing else."""
@@ -61,6 +69,12 @@ class Op:
     steps: tuple[Step, ...]
     quantity: int
     note: str | None = None
+    auto_renew: bool | None = None
+
+    @property
+    def pending_operation(self) -> str | None:
+        """The ``Location`` of this op's change that the provider accepted and is still applying (polled)."""
+        return next((step.provider_operation for step in self.steps if step.provider_operation), None)
 
     @property
     def change_ids(self) -> list[uuid.UUID]:
@@ -69,6 +83,17 @@ class Op:
     @property
     def attempts(self) -> int:
         return max(step.attempts for step in self.steps)
+
+
+@dataclass(frozen=True)
+class NextTerm:
+    """The next term as the changes scheduled "at renewal" leave it (sent as ``scheduledNextTermInstructions``)."""
+
+    offer_id: str | None
+    term: str
+    billing_cycle: str
+    quantity: int
+    custom_term_end: date | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +116,15 @@ class Job:
     parent_subscription_id: uuid.UUID | None
     parent_external_id: str | None
     ops: tuple[Op, ...] = field(default=())
+    country: str | None = None
+    """The customer's country, for the availabilities a purchase is looked up in (the account's when None)."""
+    custom_term_end: date | None = None
+    """A co-termed purchase: the term end to buy it with (``customTermEndDate``)."""
+    next_term: NextTerm | None = None
+    """What the changes scheduled for the renewal make of the next term; None when nothing is scheduled."""
+    known_external_ids: frozenset[str] = frozenset()
+    """The provider subscription ids seatflow has for the same tenant (an order found after a lost answer must be
+    none of them)."""
 
     @property
     def friendly_name(self) -> str:
@@ -173,6 +207,19 @@ def plan(steps: list[Step], *, external_id: str | None, today: date) -> tuple[Op
             exists = False
         elif step.kind in _STATUS_OPS:
             ops.append(Op(_STATUS_OPS[step.kind], (step,), step.quantity_after))
+        elif step.kind is ChangeKind.AUTO_RENEW:
+            if last is not None and last.kind is OpKind.AUTO_RENEW:  # only the last value matters
+                ops[-1] = replace(last, steps=(*last.steps, step), auto_renew=step.auto_renew_after)
+            else:
+                ops.append(Op(OpKind.AUTO_RENEW, (step,), step.quantity_after, auto_renew=step.auto_renew_after))
+        elif step.kind is ChangeKind.NEXT_TERM:
+            if last is not None and last.kind is OpKind.NEXT_TERM:  # sent as they stand when it goes
+                ops[-1] = replace(last, steps=(*last.steps, step))
+            else:
+                ops.append(Op(OpKind.NEXT_TERM, (step,), step.quantity_after))
+        elif step.kind is ChangeKind.EXPIRE:
+            note = "Expires at the provider at its term end (it was set not to renew): nothing to send."
+            ops.append(Op(OpKind.NOTHING, (step,), 0, note))
         elif last is not None and last.kind is OpKind.NOTHING:
             ops[-1] = replace(last, steps=(*last.steps, step))
         else:
@@ -188,13 +235,14 @@ _STATUS_OPS = {
 
 
 def _unsent_create(op: Op) -> bool:
-    return op.kind is OpKind.CREATE and op.steps[0].provider_request_id is None
+    first = op.steps[0]
+    return op.kind is OpKind.CREATE and first.provider_request_id is None and first.provider_cart_id is None
 
 
 def _absorbs(op: Op) -> bool:
     """A later quantity joins this call: another quantity call, or an order not yet sent (an order already
     sent keeps its request, so that a re-send is the same request)."""
-    return op.kind is OpKind.SET_QUANTITY or _unsent_create(op)
+    return (op.kind is OpKind.SET_QUANTITY and op.pending_operation is None) or _unsent_create(op)
 
 
 @dataclass(frozen=True)

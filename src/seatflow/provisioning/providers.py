@@ -9,61 +9,25 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
 
 from seatflow.catalog.models import ProviderKind
 from seatflow.catalog.providers import PartnerCenterSettings
-from seatflow.partner_center.client import PartnerCenterClient, PartnerCenterError
+from seatflow.partner_center.client import PartnerCenterClient
+from seatflow.provisioning.outcomes import Done, Failed, HandedOff, Ledger, Outcome, Provider, Waiting
+from seatflow.provisioning.partner_center import PartnerCenterProvider
 from seatflow.provisioning.plan import Job, Op, OpKind
 
-
-@dataclass(frozen=True)
-class Done:
-    """The provider did it: the changes are provisioned."""
-
-    external_id: str | None = None
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """Accepted but not finished (an order the provider is still completing): look again later."""
-
-    retry_in: float
-    message: str
-    order_id: str | None = None
-
-
-@dataclass(frozen=True)
-class HandedOff:
-    """A person provisions it and confirms (manual providers); the worker has nothing more to do."""
-
-    recipient: str | None
-    subject: str
-    body: str
-
-
-@dataclass(frozen=True)
-class Failed:
-    message: str
-    transient: bool
-    retry_after: float | None = None
-
-
-Outcome = Done | Waiting | HandedOff | Failed
-
-
-class Ledger(Protocol):
-    """What a provider may write before it acts (in its own committed transaction)."""
-
-    def remember_request_id(self, change_id: uuid.UUID, request_id: str) -> None: ...
-
-
-class Provider(Protocol):
-    kind: ProviderKind
-
-    def execute(self, job: Job, op: Op, ledger: Ledger) -> Outcome: ...
+__all__ = [
+    "Done",
+    "Failed",
+    "HandedOff",
+    "Ledger",
+    "Outcome",
+    "PartnerCenterProvider",
+    "Provider",
+    "ProviderRegistry",
+    "Waiting",
+]
 
 
 class DoNothingProvider:
@@ -117,99 +81,10 @@ def _describe(job: Job, op: Op) -> str:
         OpKind.SUSPEND: f"suspend {what}",
         OpKind.REACTIVATE: f"reactivate {what}",
         OpKind.CANCEL: f"cancel {what}",
+        OpKind.AUTO_RENEW: f"turn auto-renew {'on' if op.auto_renew else 'off'} for {what}",
+        OpKind.NEXT_TERM: f"set what {what} changes to at its renewal (see the scheduled changes)",
         OpKind.NOTHING: f"note a change of {what}",
     }[op.kind]
-
-
-class PartnerCenterProvider:
-    """Orders, quantity and status through the Partner Center API (or the simulator)."""
-
-    kind = ProviderKind.PARTNER_CENTER
-
-    def __init__(self, client: PartnerCenterClient, *, order_poll_seconds: float = 5.0) -> None:
-        self.client = client
-        self.order_poll_seconds = order_poll_seconds
-
-    def execute(self, job: Job, op: Op, ledger: Ledger) -> Outcome:
-        if job.tenant_id is None:
-            return Failed(f"{job.customer_name} has no tenant id: map the customer to its tenant.", transient=False)
-        try:
-            return self._execute(job, op, ledger, job.tenant_id)
-        except PartnerCenterError as error:
-            return Failed(error.message, transient=error.retryable, retry_after=error.retry_after)
-
-    def _execute(self, job: Job, op: Op, ledger: Ledger, tenant: str) -> Outcome:
-        if op.kind is OpKind.CREATE:
-            return self._create(job, op, ledger, tenant)
-        if op.kind is OpKind.AWAIT_ORDER:
-            order_id = op.steps[0].provider_order_id
-            assert order_id is not None  # noqa: S101 - the plan makes AWAIT_ORDER only with an order id
-            return self._order_outcome(self.client.get_order(tenant, order_id))
-        if op.kind is OpKind.NOTHING:
-            return Done(message=op.note)
-        if job.external_id is None:
-            return Failed("The subscription has no Partner Center subscription id.", transient=False)
-        statuses = {OpKind.SUSPEND: "suspended", OpKind.REACTIVATE: "active", OpKind.CANCEL: "deleted"}
-        changes: dict[str, Any] = (
-            {"quantity": op.quantity} if op.kind is OpKind.SET_QUANTITY else {"status": statuses[op.kind]}
-        )
-        self.client.update_subscription(tenant, job.external_id, changes)
-        return Done()
-
-    def _create(self, job: Job, op: Op, ledger: Ledger, tenant: str) -> Outcome:
-        """Buy once: the MS-RequestId is stored before the first send, and before any re-send the provider's
-        subscriptions are searched for ours (the order's friendlyName), so a lost answer never buys twice."""
-        if job.offer_id is None:
-            return Failed(f"{job.product_name} has no offer id to order.", transient=False)
-        if job.parent_subscription_id is not None and job.parent_external_id is None:
-            return Failed("Its parent subscription has no Partner Center subscription id yet.", transient=False)
-        step = op.steps[0]
-        request_id = step.provider_request_id
-        if request_id is not None:
-            found = self._find_ours(tenant, job)
-            if found is not None:
-                return found
-        else:
-            request_id = str(uuid.uuid4())
-            ledger.remember_request_id(step.id, request_id)
-        line: dict[str, Any] = {
-            "lineItemNumber": 0,
-            "offerId": job.offer_id,
-            "quantity": op.quantity,
-            "friendlyName": job.friendly_name,
-            "termDuration": job.term,
-        }
-        if job.parent_external_id is not None:
-            line["parentSubscriptionId"] = job.parent_external_id
-        order = self.client.create_order(tenant, [line], request_id=request_id, billing_cycle=job.billing_cycle)
-        return self._order_outcome(order)
-
-    def _find_ours(self, tenant: str, job: Job) -> Outcome | None:
-        for subscription in self.client.list_subscriptions(tenant):
-            if subscription.get("friendlyName") != job.friendly_name or subscription.get("status") == "deleted":
-                continue
-            if subscription.get("status") == "pending":
-                return Waiting(
-                    self.order_poll_seconds,
-                    f"Order {subscription.get('orderId')} is being completed by Partner Center.",
-                    order_id=subscription.get("orderId"),
-                )
-            return Done(external_id=str(subscription["id"]), message="Found at Partner Center after a lost answer.")
-        return None
-
-    def _order_outcome(self, order: dict[str, Any]) -> Outcome:
-        status = order.get("status")
-        lines = order.get("lineItems") or []
-        subscription_id = lines[0].get("subscriptionId") if lines else None
-        if status == "completed" and subscription_id:
-            return Done(external_id=str(subscription_id))
-        if status == "cancelled":
-            return Failed(f"Partner Center cancelled order {order.get('id')}.", transient=False)
-        return Waiting(
-            self.order_poll_seconds,
-            f"Order {order.get('id')} is {status or 'pending'} at Partner Center.",
-            order_id=str(order.get("id")),
-        )
 
 
 class ProviderRegistry:

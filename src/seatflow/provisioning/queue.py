@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session, aliased
 from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
 from seatflow.contracts.models import BillingContract
 from seatflow.customers.models import CustomerAccount
-from seatflow.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from seatflow.errors import Conflict, InvalidState, NotFound, SeatflowError, ValidationFailed
 from seatflow.provisioning.models import Notification, NotificationKind
-from seatflow.provisioning.plan import Backoff, Job, Op, Step, held_back, plan, when
+from seatflow.provisioning.plan import Backoff, Job, NextTerm, Op, OpKind, Step, held_back, plan, when
 from seatflow.provisioning.providers import Done, Failed, HandedOff, Outcome, Waiting
+from seatflow.subscriptions import repository as subscriptions_repository
 from seatflow.subscriptions.models import (
     ChangeKind,
     ChangeOrigin,
@@ -31,6 +32,7 @@ from seatflow.subscriptions.models import (
     ProvisioningStatus,
     Subscription,
 )
+from seatflow.subscriptions.next_term import combine, next_term_end
 from seatflow.subscriptions.schemas import Actor
 
 AWAITING = ProvisioningStatus.AWAITING
@@ -305,6 +307,9 @@ def queue_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
                 provider_order_id=change.provider_order_id,
                 status=change.provisioning_status,
                 quantity_before=change.quantity_before,
+                provider_cart_id=change.provider_cart_id,
+                provider_operation=change.provider_operation,
+                auto_renew_after=change.auto_renew_after,
                 linked_child=child if linked else None,
             )
         )
@@ -343,14 +348,73 @@ def load_job(session: Session, subscription_id: uuid.UUID, today: date) -> Loade
         contract_name=contract.name,
         product_name=product.name,
         offer_id=product.offer_id,
-        term=product.term.value,
-        billing_cycle=product.billing_frequency.value,
+        term=subscription.term.value,
+        billing_cycle=subscription.billing_plan.value,
         external_id=subscription.external_id,
         parent_subscription_id=subscription.parent_subscription_id,
         parent_external_id=parent.external_id if parent else None,
         ops=ops,
     )
+    if account.kind is ProviderKind.PARTNER_CENTER and ops:
+        job = _partner_center_details(session, job, subscription, customer, ops)
     return Loaded(job, not_before)
+
+
+def _partner_center_details(
+    session: Session, job: Job, subscription: Subscription, customer: CustomerAccount, ops: Sequence[Op]
+) -> Job:
+    """What only new commerce needs: the customer's country, the co-term date of a purchase, what the renewal
+    is to change, and (to find an order after a lost answer) the subscriptions seatflow has on the tenant."""
+    country = customer.billing_address.get("country") if isinstance(customer.billing_address, dict) else None
+    custom_term_end = None
+    if subscription.co_term_subscription_id is not None:
+        custom_term_end = subscription.term_end
+    known: frozenset[str] = frozenset()
+    if any(op.kind is OpKind.CREATE for op in ops):
+        rows = session.execute(
+            select(Subscription.external_id)
+            .join(BillingContract, BillingContract.id == Subscription.contract_id)
+            .where(BillingContract.customer_id == customer.id, Subscription.external_id.is_not(None))
+        ).scalars()
+        known = frozenset(external_id for external_id in rows if external_id)
+    return replace(
+        job,
+        country=str(country).upper() if isinstance(country, str) and len(country) == 2 else None,
+        custom_term_end=custom_term_end,
+        next_term=next_term_of(session, subscription),
+        known_external_ids=known,
+    )
+
+
+def next_term_of(session: Session, subscription: Subscription) -> NextTerm | None:
+    """The next term as the changes scheduled for the renewal leave it (``subscriptions.next_term.combine``), or
+    None when nothing is scheduled for it."""
+    scheduled = list(subscriptions_repository.at_renewal_of(session, subscription.id))
+    if not scheduled:
+        return None
+    after = combine(subscription, scheduled)
+    product = session.get(Product, after.product_id)
+    assert product is not None  # noqa: S101 - a product is never deleted while used
+    custom_term_end = None
+    if after.co_term_subscription_id is not None:
+        try:
+            custom_term_end = next_term_end(session, subscription, after)
+        except SeatflowError:
+            custom_term_end = None  # no longer possible: the renewal says why when it comes; a full term till then
+    return NextTerm(
+        offer_id=product.offer_id,
+        term=after.term.value,
+        billing_cycle=after.billing_plan.value,
+        quantity=after.quantity,
+        custom_term_end=custom_term_end,
+    )
+
+
+def remember_cart_id(session: Session, change_id: uuid.UUID, cart_id: str, now: datetime) -> None:
+    """Committed before the cart is checked out: a checkout whose answer is lost is repeated on this cart."""
+    session.execute(
+        update(LicenseChange).where(LicenseChange.id == change_id).values(provider_cart_id=cart_id, last_attempt_at=now)
+    )
 
 
 def remember_request_id(session: Session, change_id: uuid.UUID, request_id: str, now: datetime) -> None:
@@ -397,6 +461,7 @@ def record_outcome(
     if isinstance(outcome, Done):
         for change in changes:
             _settle(change, PROVISIONED, outcome.message, now)
+            change.provider_operation = None
             change.attempts += 1
             change.last_attempt_at = now
         if outcome.external_id is not None:
@@ -409,6 +474,8 @@ def record_outcome(
             change.message = outcome.message
             if outcome.order_id and change.kind is ChangeKind.CREATE:
                 change.provider_order_id = outcome.order_id
+            if outcome.operation:
+                change.provider_operation = outcome.operation
         _bookkeeping(session, job.subscription_id, retry_at=when(now, outcome.retry_in))
         tally.waiting += len(changes)
         return False
@@ -446,8 +513,11 @@ def record_outcome(
         _settle(change, FAILED, message, now)
         if not outcome.transient:
             # A definite answer: the next try is a new request (a re-sent MS-RequestId would get this refusal
-            # replayed). After transient failures the id stays, since the order may have gone through.
+            # replayed), and a new cart (this one was checked out, or refused). After transient failures they stay,
+            # since the order may have gone through; a change whose answer never came is not polled after a refusal.
             change.provider_request_id = None
+            change.provider_cart_id = None
+            change.provider_operation = None
     tally.failed += len(changes)
     tally.flowed_back += flow_back(session, changes, FAILED, message, now)
     return False

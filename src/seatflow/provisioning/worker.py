@@ -257,5 +257,9 @@ class _Ledger:
         with unit_of_work(self.worker.session_factory) as session:
             queue.remember_request_id(session, change_id, request_id, self.worker.clock.now())
 
+    def remember_cart_id(self, change_id: uuid.UUID, cart_id: str) -> None:
+        with unit_of_work(self.worker.session_factory) as session:
+            queue.remember_cart_id(session, change_id, cart_id, self.worker.clock.now())
+
 
 __all__ = ["Job", "RunResult", "Worker", "WorkerConfig"]

@@ -20,6 +20,7 @@ from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
 from seatflow.errors import ValidationFailed
 from seatflow.subscriptions import repository
+from seatflow.subscriptions.batches import reduction_rules
 from seatflow.subscriptions.errors import (
     LinkedParentLocked,
     QuantityOutOfRange,
@@ -38,7 +39,6 @@ from seatflow.subscriptions.models import (
     SubscriptionStatus,
 )
 from seatflow.subscriptions.rules import (
-    ReductionRule,
     check_quantity,
     check_reduction,
     initial_provisioning_status,
@@ -113,16 +113,6 @@ def record_change(
     session.add(change)
     session.flush()
     return change
-
-
-def reduction_rule(subscription: Subscription, label: str) -> ReductionRule:
-    return ReductionRule(
-        behavior=subscription.reduction_behavior,
-        window_days=subscription.reduction_window_days,
-        term_start=subscription.term_start,
-        term_end=subscription.term_end,
-        label=label,
-    )
 
 
 def guard_linked_parent(session: Session, subscription: Subscription, *, force: bool, reason: str | None) -> None:
@@ -207,8 +197,8 @@ def change_quantity(
 ) -> LicenseChange | ScheduledChange:
     """Now (a license change), at the next renewal or on a later date (a scheduled change).
 
-    Raises LinkedParentLocked, QuantityOutOfRange, ReductionOutsideWindow/ReductionDisallowed (saying
-    from when a reduction will be allowed), SubscriptionNotLive.
+    Raises LinkedParentLocked, QuantityOutOfRange, ReductionOutsideWindow/ReductionDisallowed (saying how many
+    seats can be reduced now, until when, and from when the rest can be), SubscriptionNotLive.
     """
     subscription = lock(session, subscription_id)
     if subscription.status not in repository.LIVE:
@@ -233,12 +223,10 @@ def change_quantity(
         )
     # A pending subscription has bought nothing yet: reducing it before it starts is always allowed.
     if quantity < subscription.quantity and subscription.status is not SubscriptionStatus.PENDING:
-        rules = [reduction_rule(subscription, f"The {product.name} subscription")]
-        if subscription.linked_subscription_id is not None:
-            parent = repository.get(session, subscription.linked_subscription_id)
-            assert parent is not None  # noqa: S101
-            rules.append(reduction_rule(parent, "Its linked parent"))
-        check_reduction(rules, on)
+        # Up to the seats still inside their window (SPEC §6: each batch of seats has its own), for the child and
+        # its linked parent alike.
+        rules = reduction_rules(session, subscription, f"The {product.name} subscription")
+        check_reduction(rules, on, subscription.quantity - quantity)
     if on > today:
         return _schedule(
             session, subscription, quantity, on, actor, at_renewal=False, force=force, reason=reason, now=now
@@ -296,6 +284,11 @@ def _schedule(
     reason: str | None,
     now: datetime,
 ) -> ScheduledChange:
+    if at_renewal and not subscription.auto_renew:
+        raise ValidationFailed(
+            f"The subscription does not renew: it expires after {subscription.term_end}. Turn auto-renew on first.",
+            code="not_renewing",
+        )
     scheduled = ScheduledChange(
         force=force,
         reason=reason,

@@ -82,3 +82,10 @@ class CancellationWindowClosed(Conflict):
     after that, it can be set not to renew, and it expires at its term end."""
 
     code = "cancellation_window_closed"
+
+
+class ProductSwitchInvalid(ValidationFailed):
+    """A subscription renews only on another SKU of the same provider account and kind (SPEC §7, changes at
+    renewal)."""
+
+    code = "product_switch_invalid"

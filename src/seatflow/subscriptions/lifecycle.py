@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from seatflow.catalog.bundles import bundle_sellable
+from seatflow.catalog.errors import ProductNotPurchasable
 from seatflow.catalog.models import Bundle, CatalogStatus, Product, ProviderAccount, ProviderKind, ReductionBehavior
 from seatflow.catalog.providers import require_provider_account
-from seatflow.catalog.rules import DEFAULT_REDUCTION_WINDOW_DAYS, is_sellable
+from seatflow.catalog.rules import DEFAULT_REDUCTION_WINDOW_DAYS, is_sellable, not_purchasable_reason
 from seatflow.catalog.service import require_product
 from seatflow.contracts.models import BillingContract, ContractStatus
 from seatflow.contracts.service import require_contract
@@ -24,10 +25,12 @@ from seatflow.subscriptions.changes import (
     guard_linked_parent,
     lock,
     product_of,
+    provider_kind,
     push_to_parent,
     record_change,
 )
 from seatflow.subscriptions.errors import (
+    CancellationWindowClosed,
     ContractNotActive,
     CoTermInvalid,
     HasActiveAddons,
@@ -47,7 +50,7 @@ from seatflow.subscriptions.models import (
 )
 from seatflow.subscriptions.rules import check_quantity
 from seatflow.subscriptions.schemas import Actor, BundleOrder, SubscriptionCreate, SubscriptionUpdate
-from seatflow.subscriptions.terms import choose_plan, first_term
+from seatflow.subscriptions.terms import choose_plan, first_term, plan_prices
 
 
 def require_subscription(session: Session, ref: str | uuid.UUID) -> Subscription:
@@ -100,9 +103,13 @@ def create_subscription(
     contract = _active_contract(session, data.contract_id)
     product = _sellable_product(session, data.product_id)
     account = require_provider_account(session, data.provider_account_id or str(product.provider_account_id))
+    not_purchasable = not_purchasable_reason(account.kind, product.offer_id)
+    if not_purchasable is not None:
+        raise ProductNotPurchasable(f"{product.name}: {not_purchasable}")
     check_quantity(data.quantity, minimum=product.min_quantity, maximum=product.max_quantity, product=product.name)
     parent = resolve_parent(session, product=product, parent_ref=data.parent_subscription_id, contract=contract)
-    unit_price = data.unit_price if data.unit_price is not None else product.list_price
+    plan_list_price, plan_cost_price = plan_prices(product, data.term, data.billing_plan)
+    unit_price = data.unit_price if data.unit_price is not None else plan_list_price
     if unit_price is None:
         raise ValidationFailed(
             f"{product.name} has no list price: give the subscription a unit_price.", code="price_required"
@@ -132,7 +139,7 @@ def create_subscription(
         auto_renew=data.auto_renew,
         currency=contract.currency,
         unit_price=unit_price,
-        cost_price=data.cost_price if data.cost_price is not None else product.cost_price,
+        cost_price=data.cost_price if data.cost_price is not None else plan_cost_price,
         billable=data.billable,
         allow_end_user_modification=data.allow_end_user_modification,
         reduction_behavior=data.reduction_behavior or product.reduction_behavior,
@@ -219,7 +226,9 @@ def update_subscription(
             now=now,
             provisioning_status=ProvisioningStatus.NOT_APPLICABLE,
         )
-    for name in ("cost_price", "billable", "allow_end_user_modification", "auto_renew", "reduction_behavior"):
+    if data.auto_renew is not None and data.auto_renew != subscription.auto_renew:
+        _set_auto_renew(session, subscription, data.auto_renew, today=today, now=now, actor=actor)
+    for name in ("cost_price", "billable", "allow_end_user_modification", "reduction_behavior"):
         if name in sent and getattr(data, name) is not None:
             setattr(subscription, name, getattr(data, name))
     window_sent = "reduction_window_days" in sent
@@ -230,6 +239,39 @@ def update_subscription(
     )
     session.flush()
     return subscription
+
+
+def _set_auto_renew(
+    session: Session, subscription: Subscription, enabled: bool, *, today: date, now: datetime, actor: Actor
+) -> None:
+    """Don't renew (SPEC §7): an ``auto_renew`` change the provider is told of before the term ends (Partner Center:
+    ``autoRenewEnabled``); the subscription then expires at its term end instead of renewing."""
+    if subscription.status in (SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED):
+        raise SubscriptionNotLive(f"The subscription is {subscription.status.value}; it renews no more.")
+    if today > subscription.term_end:
+        raise SubscriptionNotLive(
+            f"The term ended on {subscription.term_end}; run the renewals first, then change auto-renew."
+        )
+    subscription.auto_renew = enabled
+    if not enabled:  # a renewal that will not come: its changes can never apply (Partner Center clears them too)
+        for scheduled in repository.at_renewal_of(session, subscription.id):
+            scheduled.status = ScheduledStatus.CANCELLED
+            scheduled.message = f"Auto-renew was turned off on {today}: the subscription will not renew."
+    kind = provider_kind(session, subscription)
+    change = record_change(
+        session,
+        subscription=subscription,
+        kind=ChangeKind.AUTO_RENEW,
+        quantity_before=subscription.quantity,
+        quantity_after=subscription.quantity,
+        effective_date=max(today, subscription.start_date),
+        actor=actor,
+        now=now,
+        reason="Renews at its term end." if enabled else f"Does not renew: expires after {subscription.term_end}.",
+        provisioning_status=ProvisioningStatus.NOT_APPLICABLE if kind is ProviderKind.LINKED else None,
+    )
+    change.auto_renew_after = enabled
+    session.flush()
 
 
 def _reduction_window(behavior: ReductionBehavior, window: int | None, *, sent: bool) -> int | None:
@@ -328,7 +370,10 @@ def cancel(
         raise SubscriptionNotLive("The subscription is cancelled already.")
     guard_linked_parent(session, subscription, force=force, reason=reason)
     changes = []
-    for target in _with_addons(session, subscription, repository.NOT_CANCELLED, cascade=cascade, verb="cancel"):
+    targets = _with_addons(session, subscription, repository.NOT_CANCELLED, cascade=cascade, verb="cancel")
+    for target in targets:
+        _check_cancellation_window(session, target, today)
+    for target in targets:
         target = lock(session, target.id)
         target.status = SubscriptionStatus.CANCELLED
         target.cancelled_at = now
@@ -357,6 +402,73 @@ def cancel(
             actor=actor,
             now=now,
             effective_date=ends,
+        )
+        changes.append(change)
+    return changes
+
+
+CANCELLATION_WINDOW = timedelta(days=7)
+"""New commerce refunds a cancellation only in the 7 days (168 hours) after a purchase or renewal
+(developer/new-commerce-cancellation-policy.md); counted in whole days from the term's start, as reductions are."""
+
+
+def cancellation_allowed_until(subscription: Subscription) -> date:
+    """The last day a Partner Center subscription can be cancelled in its current term."""
+    return subscription.term_start + CANCELLATION_WINDOW - timedelta(days=1)
+
+
+def _check_cancellation_window(session: Session, subscription: Subscription, today: date) -> None:
+    """Refused before anything is sent (SPEC §7): past the window Partner Center answers 900117, and the way to end
+    the subscription is not to renew it. One not bought yet (no Partner Center id) is only not bought."""
+    if subscription.external_id is None or provider_kind(session, subscription) is not ProviderKind.PARTNER_CENTER:
+        return
+    until = cancellation_allowed_until(subscription)
+    if today <= until:
+        return
+    name = product_of(session, subscription).name
+    raise CancellationWindowClosed(
+        f"{name} could be cancelled at Partner Center only until {until}, 7 days after its purchase or renewal on "
+        f"{subscription.term_start}. Set it not to renew instead (auto_renew false): it then expires at the end "
+        f"of its term on {subscription.term_end}.",
+        subscription_id=str(subscription.id),
+        allowed_until=until.isoformat(),
+        term_end=subscription.term_end.isoformat(),
+    )
+
+
+def expire(session: Session, *, subscription: Subscription, now: datetime, actor: Actor) -> list[LicenseChange]:
+    """The term ended without auto-renew (SPEC §4): the subscription and its live add-ons expire on the day after
+    the term's last day. It is never "cancelled": nothing is sent to cancel it (Partner Center lets it expire
+    itself), and a linked child takes its quantity off its parent as a cancelled one does."""
+    ends = subscription.term_end + timedelta(days=1)
+    changes = []
+    for target in _with_addons(session, subscription, repository.NOT_CANCELLED, cascade=True, verb="expire"):
+        target = lock(session, target.id)
+        target.status = SubscriptionStatus.EXPIRED
+        target.expired_at = now
+        for scheduled in repository.scheduled_of(session, target.id):
+            if scheduled.status is ScheduledStatus.SCHEDULED:
+                scheduled.status = ScheduledStatus.CANCELLED
+                scheduled.message = f"The subscription expired on {ends} (it was set not to renew)."
+        change = record_change(
+            session,
+            subscription=target,
+            kind=ChangeKind.EXPIRE,
+            quantity_before=target.quantity,
+            quantity_after=0,
+            effective_date=max(ends, target.start_date),
+            actor=actor,
+            now=now,
+            reason="The term ended without auto-renew.",
+        )
+        push_to_parent(
+            session,
+            child=target,
+            child_change=change,
+            delta=-target.quantity,
+            actor=actor,
+            now=now,
+            effective_date=max(ends, target.start_date),
         )
         changes.append(change)
     return changes

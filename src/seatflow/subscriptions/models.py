@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
+from seatflow.catalog.models import BillingPlan as BillingPlan  # with the products' combinations; re-exported
 from seatflow.catalog.models import ReductionBehavior, Term
 from seatflow.db.base import Base, IdMixin, TimestampMixin
 from seatflow.db.types import ScaledDecimal, UTCDateTime, enum_column
@@ -24,19 +25,6 @@ class SubscriptionStatus(enum.StrEnum):
 
 
 ENDED_STATUSES = frozenset({SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED})
-
-
-class BillingPlan(enum.StrEnum):
-    """How a subscription's term is billed (SPEC §2): ``quarterly`` only for the reseller's own services."""
-
-    MONTHLY = "monthly"
-    QUARTERLY = "quarterly"
-    ANNUAL = "annual"
-    TRIENNIAL = "triennial"
-
-    @property
-    def months(self) -> int:
-        return {"monthly": 1, "quarterly": 3, "annual": 12, "triennial": 36}[self.value]
 
 
 class ChangeKind(enum.StrEnum):
@@ -169,6 +157,8 @@ class LicenseChange(IdMixin, Base):
     provider_cart_id: Mapped[str | None] = mapped_column(String(100))
     """The Partner Center cart that buys the subscription, stored before checkout: after a lost answer the same
     cart is checked out again, which Microsoft answers with the first result instead of a second purchase."""
+    provider_operation: Mapped[str | None] = mapped_column(String(1000))
+    """The ``Location`` of a change Partner Center accepted (``202``) and is still applying: polled, never re-sent."""
     auto_renew_after: Mapped[bool | None] = mapped_column(Boolean)
     """For an ``auto_renew`` change: the value sent."""
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

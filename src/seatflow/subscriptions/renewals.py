@@ -15,10 +15,17 @@ from sqlalchemy.orm import Session
 
 from seatflow.errors import SeatflowError
 from seatflow.subscriptions import repository
-from seatflow.subscriptions.changes import apply_quantity, change_quantity, guard_linked_parent, lock, product_of
-from seatflow.subscriptions.lifecycle import cancel
-from seatflow.subscriptions.models import ChangeOrigin, ScheduledChange, ScheduledStatus, SubscriptionStatus
-from seatflow.subscriptions.rules import check_quantity, next_term
+from seatflow.subscriptions.at_renewal import apply_at_renewal
+from seatflow.subscriptions.changes import change_quantity, guard_linked_parent, lock
+from seatflow.subscriptions.lifecycle import expire
+from seatflow.subscriptions.models import (
+    ENDED_STATUSES,
+    ChangeOrigin,
+    ScheduledChange,
+    ScheduledStatus,
+    SubscriptionStatus,
+)
+from seatflow.subscriptions.rules import renewed_term
 from seatflow.subscriptions.schemas import Actor
 
 SYSTEM = Actor(ChangeOrigin.SYSTEM, "seatflow")
@@ -60,30 +67,26 @@ def run_renewals(
         # this runs, so the later terms of a long catch-up are date arithmetic only.
         at_renewal = list(repository.at_renewal_of(session, subscription.id))
         months = subscription.term.months
-        while subscription.status is not SubscriptionStatus.CANCELLED and subscription.term_end < today:
+        while subscription.status not in ENDED_STATUSES and subscription.term_end < today:
             if result.renewed >= term_steps:
                 result.more = True  # the subscription keeps the term it reached; the next call goes on from there
                 break
             renewal = subscription.term_end + timedelta(days=1)
             if not subscription.auto_renew:
-                cancel(
-                    session,
-                    subscription=subscription,
-                    cascade=True,
-                    today=renewal,
-                    now=now,
-                    actor=SYSTEM,
-                    force=True,
-                    reason="The term ended without auto-renew.",
-                )
+                expire(session, subscription=subscription, now=now, actor=SYSTEM)
                 result.ended += 1
                 break
-            subscription.term_start, subscription.term_end = next_term(
-                subscription.start_date, subscription.term_end, months
+            subscription.term_start, subscription.term_end = renewed_term(
+                subscription.start_date,
+                subscription.term_end,
+                months,
+                co_termed=subscription.co_term_subscription_id is not None,
             )
             result.renewed += 1
             for scheduled in at_renewal:
                 _apply_scheduled(session, scheduled, today=renewal, now=now, result=result)
+            if at_renewal:  # a term changed at the renewal: the later terms of a catch-up are that long
+                months = subscription.term.months
             at_renewal = []
     session.flush()
     return result
@@ -97,21 +100,12 @@ def _apply_scheduled(
     try:
         with session.begin_nested():
             if scheduled.at_renewal:
-                # At renewal a reduction is always allowed: the new term's window is open.
+                # At renewal a reduction is always allowed: the new term's window is open. The SKU, term, billing
+                # plan and co-term it names switch first (subscriptions/at_renewal.py).
                 subscription = lock(session, scheduled.subscription_id)
                 guard_linked_parent(session, subscription, force=scheduled.force, reason=scheduled.reason)
-                product = product_of(session, subscription)
-                check_quantity(
-                    scheduled.quantity, minimum=product.min_quantity, maximum=product.max_quantity, product=product.name
-                )
-                change = apply_quantity(
-                    session,
-                    subscription=subscription,
-                    quantity=scheduled.quantity,
-                    effective_date=today,
-                    actor=actor,
-                    now=now,
-                    reason=scheduled.reason,
+                change = apply_at_renewal(
+                    session, subscription=subscription, scheduled=scheduled, renewal=today, actor=actor, now=now
                 )
             else:
                 # On its own date, even when the run comes late: that is the date the rules were checked for.

@@ -20,7 +20,7 @@ from seatflow.subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
-from seatflow.subscriptions.rules import QUANTITY_CAP
+from seatflow.subscriptions.rules import QUANTITY_CAP, Refundable
 
 Quantity = Annotated[IntIn, Field(ge=0, le=QUANTITY_CAP)]
 """A quantity sent to the API; the product's own limits are checked by the service (``rules.check_quantity``)."""
@@ -73,6 +73,29 @@ class SubscriptionUpdate(_Input):
     provider_account_id: TextIn | None = None
 
 
+class RefundableBatchRead(BaseModel):
+    quantity: int
+    allowed_until: date
+    """The last day (inclusive) on which these seats can still be reduced: the window's seventh day for NCE.
+    Partner Center gives the moment (``allowedUntilDateTime``, 168 hours after the purchase); seatflow counts days."""
+
+
+class RefundableQuantityRead(BaseModel):
+    """Partner Center's ``refundableQuantity``: ``total`` is the sum of the batches, soonest to close first."""
+
+    total: int
+    batches: list[RefundableBatchRead]
+
+    @classmethod
+    def from_rule(cls, refundable: Refundable) -> RefundableQuantityRead:
+        return cls(
+            total=refundable.total,
+            batches=[
+                RefundableBatchRead(quantity=b.quantity, allowed_until=b.allowed_until) for b in refundable.batches
+            ],
+        )
+
+
 class SubscriptionRead(BaseModel):
     id: IdStr
     contract_id: IdStr
@@ -102,10 +125,16 @@ class SubscriptionRead(BaseModel):
     cancelled_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    refundable_quantity: RefundableQuantityRead | None = None
+    """The seats that can be reduced today (SPEC §6), under every rule that applies (a linked child's and its
+    parent's); null when no rule limits reductions (``allowed``, or a pending subscription)."""
 
     @classmethod
-    def from_model(cls, subscription: Subscription) -> SubscriptionRead:
-        return cls.model_validate(subscription, from_attributes=True)
+    def from_model(cls, subscription: Subscription, *, refundable: Refundable | None = None) -> SubscriptionRead:
+        read = cls.model_validate(subscription, from_attributes=True)
+        if refundable is not None:
+            read.refundable_quantity = RefundableQuantityRead.from_rule(refundable)
+        return read
 
 
 class QuantityChange(_Input):

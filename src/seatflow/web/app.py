@@ -12,7 +12,16 @@ from sqlalchemy import Engine
 
 import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow import __version__
-from seatflow.api.routes import billing, catalog, customers, provisioning, reconciliation, subscriptions, system
+from seatflow.api.routes import (
+    billing,
+    catalog,
+    customers,
+    provisioning,
+    reconciliation,
+    renewals,
+    subscriptions,
+    system,
+)
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
 from seatflow.console import views as console
@@ -71,6 +80,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(catalog.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(customers.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(subscriptions.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(renewals.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(provisioning.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(billing.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(reconciliation.router, prefix=API_PREFIX, dependencies=operator)

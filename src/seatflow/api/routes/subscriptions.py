@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
 
 from seatflow.api.routes.catalog import Limit, filter_id
 from seatflow.catalog.bundles import require_bundle
@@ -14,11 +17,13 @@ from seatflow.ids import parse_id
 from seatflow.schemas import DayIn, Page
 from seatflow.subscriptions import changes as change_service
 from seatflow.subscriptions import lifecycle, linking, renewals, repository
+from seatflow.subscriptions.batches import subscription_reads
 from seatflow.subscriptions.models import (
     ChangeKind,
     LicenseChange,
     ProvisioningStatus,
     ScheduledChange,
+    Subscription,
     SubscriptionStatus,
 )
 from seatflow.subscriptions.schemas import (
@@ -45,12 +50,13 @@ def create_subscription(
     body: SubscriptionCreate, session: SessionDep, today: TodayDep, now: NowDep, actor: ActorDep
 ) -> SubscriptionRead:
     subscription, _ = lifecycle.create_subscription(session, data=body, today=today, now=now, actor=actor)
-    return SubscriptionRead.from_model(subscription)
+    return _read(session, subscription, today)
 
 
 @router.get("/subscriptions", response_model=Page[SubscriptionRead], tags=["subscriptions"])
 def list_subscriptions(
     session: SessionDep,
+    today: TodayDep,
     contract_id: str | None = None,
     product_id: str | None = None,
     status: SubscriptionStatus | None = None,
@@ -69,12 +75,13 @@ def list_subscriptions(
         external_id=external_id,
     )
     rows, next_cursor = repository.list_subscriptions(session, filters, cursor=cursor, limit=limit)
-    return Page(items=[SubscriptionRead.from_model(s) for s in rows], next_cursor=next_cursor)
+    return Page(items=subscription_reads(session, rows, on=today), next_cursor=next_cursor)
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionRead, tags=["subscriptions"])
-def get_subscription(subscription_id: str, session: SessionDep) -> SubscriptionRead:
-    return SubscriptionRead.from_model(lifecycle.require_subscription(session, subscription_id))
+def get_subscription(subscription_id: str, session: SessionDep, today: TodayDep) -> SubscriptionRead:
+    """With ``refundable_quantity``: the seats that can be reduced today, each batch until the last day it can."""
+    return _read(session, lifecycle.require_subscription(session, subscription_id), today)
 
 
 @router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionRead, tags=["subscriptions"])
@@ -90,7 +97,7 @@ def update_subscription(
     updated = lifecycle.update_subscription(
         session, subscription=subscription, data=body, today=today, now=now, actor=actor
     )
-    return SubscriptionRead.from_model(updated)
+    return _read(session, updated, today)
 
 
 @router.post(
@@ -125,6 +132,11 @@ def change_quantity(
         response.status_code = 202
         return ScheduledChangeRead.from_model(result)
     return LicenseChangeRead.from_model(result)
+
+
+def _read(session: Session, subscription: Subscription, today: date) -> SubscriptionRead:
+    [read] = subscription_reads(session, [subscription], on=today)
+    return read
 
 
 def _changes(changes: list[LicenseChange]) -> list[LicenseChangeRead]:
@@ -171,20 +183,19 @@ def cancel(
 
 
 @router.post("/subscriptions/{subscription_id}/link", response_model=SubscriptionRead, tags=["subscriptions"])
-def link(subscription_id: str, body: LinkRequest, session: SessionDep) -> SubscriptionRead:
+def link(subscription_id: str, body: LinkRequest, session: SessionDep, today: TodayDep) -> SubscriptionRead:
     """Records the link and pushes nothing; GET /contracts/{id}/setup-check reports any difference."""
     subscription = change_service.lock(session, lifecycle.require_subscription(session, subscription_id).id)
     target = lifecycle.require_subscription(session, body.linked_subscription_id)
     account = require_provider_account(session, body.provider_account_id)
-    return SubscriptionRead.from_model(linking.link(session, subscription=subscription, target=target, account=account))
+    return _read(session, linking.link(session, subscription=subscription, target=target, account=account), today)
 
 
 @router.post("/subscriptions/{subscription_id}/unlink", response_model=SubscriptionRead, tags=["subscriptions"])
-def unlink(subscription_id: str, body: UnlinkRequest, session: SessionDep) -> SubscriptionRead:
+def unlink(subscription_id: str, body: UnlinkRequest, session: SessionDep, today: TodayDep) -> SubscriptionRead:
     subscription = change_service.lock(session, lifecycle.require_subscription(session, subscription_id).id)
-    return SubscriptionRead.from_model(
-        linking.unlink(session, subscription=subscription, account_ref=body.provider_account_id)
-    )
+    unlinked = linking.unlink(session, subscription=subscription, account_ref=body.provider_account_id)
+    return _read(session, unlinked, today)
 
 
 @router.get("/subscriptions/{subscription_id}/changes", response_model=list[LicenseChangeRead], tags=["subscriptions"])
@@ -226,7 +237,7 @@ def order_bundle(
     """One real subscription per item, each add-on under the real subscription of its parent item."""
     bundle = require_bundle(session, bundle_id)
     created = lifecycle.order_bundle(session, bundle=bundle, data=body, today=today, now=now, actor=actor)
-    return [SubscriptionRead.from_model(s) for s in created]
+    return subscription_reads(session, created, on=today)
 
 
 @router.get("/license-changes", response_model=Page[LicenseChangeRead], tags=["license changes"])

@@ -7,7 +7,8 @@ sold and billed on until now. ``co_term_subscription_id`` aligns the term end wi
 never "cancelled").
 
 License changes keep the Partner Center cart they buy through (``provider_cart_id``, stored before checkout so
-that after a lost answer the same cart is checked out again) and, for an auto-renew change, the value sent
+that after a lost answer the same cart is checked out again), the ``Location`` of a change Partner Center accepted
+with ``202`` and is still applying (``provider_operation``: polled, never re-sent) and, for an auto-renew change, the value sent
 (``auto_renew_after``).
 
 Scheduled changes "at renewal" may also change the SKU (``product_id``), the term, the billing plan and the
@@ -52,6 +53,7 @@ def upgrade() -> None:
     with op.batch_alter_table("license_changes") as batch:
         batch.add_column(sa.Column("provider_cart_id", sa.String(length=100), nullable=True))
         batch.add_column(sa.Column("auto_renew_after", sa.Boolean(), nullable=True))
+        batch.add_column(sa.Column("provider_operation", sa.String(length=1000), nullable=True))
     with op.batch_alter_table("scheduled_changes") as batch:
         batch.add_column(sa.Column("product_id", sa.Uuid(), nullable=True))
         batch.add_column(sa.Column("term", sa.String(length=8), nullable=True))
@@ -83,6 +85,7 @@ def downgrade() -> None:
         for column in ("co_term_subscription_id", "billing_plan", "term", "product_id"):
             batch.drop_column(column)
     with op.batch_alter_table("license_changes") as batch:
+        batch.drop_column("provider_operation")
         batch.drop_column("auto_renew_after")
         batch.drop_column("provider_cart_id")
     with op.batch_alter_table("subscriptions") as batch:
