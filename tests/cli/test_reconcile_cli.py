@@ -18,6 +18,7 @@ from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import Subscription
 from tests.cli.conftest import Run
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
+from tests.reconciliation.helpers import change
 from tests.subscriptions.helpers import pine_cone_vet
 
 
@@ -54,9 +55,7 @@ def test_drift_found_and_adopted_from_the_terminal(
     run: Run, bought: dict[str, str], simulator: SimulatorServer
 ) -> None:
     assert run("reconcile", "report").returncode == 0
-    httpx.patch(
-        f"{simulator.url}/v1/customers/pine-cone-vet-tenant/subscriptions/{bought['external']}", json={"quantity": 48}
-    ).raise_for_status()
+    change(simulator, bought["external"], quantity=48)  # in Partner Center: the full resource, with its etag
 
     report = run("reconcile", "report", "--csv")
 

@@ -27,6 +27,8 @@ from tests.console.conftest import OPERATOR, Login, csrf_of, drain
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
 from tests.factories import OPERATOR as FACTORY_OPERATOR
 from tests.provisioning.conftest import ManualClock
+from tests.reconciliation.helpers import buy
+from tests.reconciliation.helpers import change as change_at_provider
 from tests.subscriptions.helpers import PineConeVet, pine_cone_vet
 
 AWAITING, PROVISIONED, FAILED = ProvisioningStatus.AWAITING, ProvisioningStatus.PROVISIONED, ProvisioningStatus.FAILED
@@ -243,9 +245,8 @@ def test_reconciliation_reports_a_quantity_changed_at_the_provider_and_adopts_it
     session: Session, login: Login, bought_vet: PineConeVet, simulator: SimulatorServer
 ) -> None:
     parent = session.get_one(Subscription, bought_vet.parent_e3.id)
-    httpx.patch(
-        f"{simulator.url}/v1/customers/pine-cone-vet-tenant/subscriptions/{parent.external_id}", json={"quantity": 53}
-    ).raise_for_status()
+    assert parent.external_id
+    change_at_provider(simulator, parent.external_id, quantity=53)  # the full resource, with its etag
     client = login(OPERATOR)
     account = str(bought_vet.catalog.partner_center.id)
 
@@ -301,15 +302,10 @@ def test_push_and_import_from_the_report(
 ) -> None:
     catalog = bought_vet.catalog
     ems = session.get_one(Subscription, bought_vet.parent_ems.id)
-    httpx.patch(
-        f"{simulator.url}/v1/customers/pine-cone-vet-tenant/subscriptions/{ems.external_id}", json={"quantity": 25}
-    ).raise_for_status()
-    order = httpx.post(
-        f"{simulator.url}/v1/customers/pine-cone-vet-tenant/orders",
-        json={"lineItems": [{"lineItemNumber": 0, "offerId": catalog.business_premium.offer_id, "quantity": 4}]},
-    )
-    order.raise_for_status()
-    external_id = order.json()["lineItems"][0]["subscriptionId"]
+    assert ems.external_id
+    assert catalog.business_premium.offer_id
+    change_at_provider(simulator, ems.external_id, quantity=25)
+    external_id = buy(simulator, catalog.business_premium.offer_id, 4)["id"]  # a cart and its checkout
     client = login(OPERATOR)
     account = str(catalog.partner_center.id)
     report = client.get("/console/reconciliation", params={"account": account})

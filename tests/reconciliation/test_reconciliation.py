@@ -6,49 +6,23 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import ChangeOrigin, Subscription
-from tests.factories import DemoCatalog, create_contract, load_demo_catalog
-from tests.provisioning.conftest import ManualClock
-from tests.subscriptions.helpers import PineConeVet, pine_cone_vet
-
-
-@pytest.fixture
-def vet(
-    session: Session,
-    simulator: SimulatorServer,
-    make_worker: Callable[..., Worker],
-    app_client: TestClient,
-    clock: ManualClock,
-) -> PineConeVet:
-    """Pine Cone Vet bought at the simulator: parents 50 E3 and 20 EMS, provisioned; the API's clock is the
-    worker's, so a change made through the API is due for the worker whatever today's date is."""
-    app = app_client.app
-    assert isinstance(app, FastAPI)
-    app.state.clock = clock
-    catalog: DemoCatalog = load_demo_catalog(session)
-    catalog.partner_center.settings = {"base_url": simulator.url}
-    setup = pine_cone_vet(session, catalog)
-    make_worker().drain(max_wait_seconds=30)
-    session.expire_all()
-    return setup
+from tests.factories import create_contract, create_subscription
+from tests.reconciliation.helpers import bought_in_seatflow, buy, change, report
+from tests.subscriptions.helpers import PineConeVet
 
 
 def _report(client: TestClient) -> list[dict[str, Any]]:
-    response = client.post("/api/v1/reconciliations", json={"provider_account_id": "Partner Center"})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
+    return report(client)
 
 
 def _sim_patch(simulator: SimulatorServer, tenant: str, external_id: str, **body: Any) -> None:
-    httpx.patch(f"{simulator.url}/v1/customers/{tenant}/subscriptions/{external_id}", json=body).raise_for_status()
+    change(simulator, external_id, tenant=tenant, **body)
 
 
 def test_in_sync_after_provisioning_there_is_nothing_to_report(client: TestClient, vet: PineConeVet) -> None:
@@ -119,12 +93,8 @@ def test_a_subscription_bought_only_at_the_provider_is_unknown_and_can_be_import
     client: TestClient, session: Session, vet: PineConeVet, simulator: SimulatorServer
 ) -> None:
     catalog = vet.catalog
-    order = httpx.post(
-        f"{simulator.url}/v1/customers/pine-cone-vet-tenant/orders",
-        json={"lineItems": [{"lineItemNumber": 0, "offerId": catalog.business_premium.offer_id, "quantity": 4}]},
-    )
-    order.raise_for_status()
-    external_id = order.json()["lineItems"][0]["subscriptionId"]
+    assert catalog.business_premium.offer_id
+    external_id = buy(simulator, catalog.business_premium.offer_id, 4)["id"]
 
     (item,) = _report(client)
 
@@ -167,15 +137,20 @@ def test_missing_and_unmapped_are_reported(
         f"{simulator.url}/v1/customers",
         json={"companyProfile": {"tenantId": "stray-tenant", "companyName": "Stray Co"}},
     ).raise_for_status()
-    parent = session.get_one(Subscription, vet.parent_ems.id)
-    parent.external_id = "00000000-0000-0000-0000-00000000dead"
+    ghost = bought_in_seatflow(
+        session,
+        create_subscription(session, contract=vet.parent_contract, product=vet.catalog.business_premium, quantity=3),
+        external_id="00000000-0000-0000-0000-00000000dead",
+    )
     session.commit()
 
     items = {i["classification"]: i for i in _report(client)}
 
-    assert set(items) == {"unmapped_tenant", "missing_at_provider", "unknown_to_seatflow"}
+    assert set(items) == {"unmapped_tenant", "missing_at_provider"}
     assert items["unmapped_tenant"]["tenant_id"] == "stray-tenant"
-    assert items["missing_at_provider"]["subscription_id"] == str(parent.id)
+    missing = items["missing_at_provider"]
+    assert (missing["subscription_id"], missing["seatflow_quantity"], missing["fixes"]) == (str(ghost.id), 3, ["push"])
+    assert "holds no such subscription" in missing["detail"]
 
 
 def test_the_change_log_check_finds_a_quantity_its_log_does_not_explain(

@@ -29,6 +29,9 @@ COLUMNS = [
     "provider_quantity",
     "seatflow_quantity",
     "children_quantity",
+    "provider_status",
+    "matched_by",
+    "needs_parent",
     "detail",
 ]
 
@@ -72,8 +75,8 @@ def report(
         )
     console.print(table)
     console.print(
-        f"{found.tenants} tenant(s), {found.provider_subscriptions} provider subscription(s), "
-        f"{len(items)} difference(s)."
+        f"{found.provider_customers} customer(s) at the provider, {found.tenants} tenant(s), "
+        f"{found.provider_subscriptions} provider subscription(s), {len(items)} difference(s)."
     )
 
 
@@ -85,6 +88,9 @@ def _n(value: int | None) -> str:
 def adopt(
     subscription: str,
     child: str | None = typer.Option(None, help="The linked child that takes the difference."),
+    external_id: str | None = typer.Option(
+        None, "--external-id", help="The provider subscription, for an item matched by product: it becomes its id."
+    ),
 ) -> None:
     """Take the provider's quantity for SUBSCRIPTION (read again now)."""
     # Read, then ask the provider with no transaction open, then write (the provider may be slow).
@@ -92,10 +98,10 @@ def adopt(
         found = require_subscription(session, subscription)
         provider = require_provider_account(session, str(found.provider_account_id))
         child_id = require_subscription(session, child).id if child else None
-        tenant = service.tenant_of_subscription(session, found)
+        source = service.adopt_source(session, found, external_id)
     client = service.client_for(provider)
     try:
-        quantity = service.provider_quantity_of(client, tenant, found)
+        quantity = service.read_adopt_quantity(client, source)
     finally:
         client.close()
     with transaction() as session:
@@ -108,7 +114,10 @@ def adopt(
             actor=operator_actor(),
             today=today,
             now=now,
+            external_id=source.new_external_id,
         )
+        if source.remap:
+            console.print(f"{found.id}: provider id {source.external_id}")
         for change in changes:
             console.print(
                 f"{change.subscription_id}: {change.quantity_before} → {change.quantity_after} (provider sync)"
@@ -132,6 +141,9 @@ def import_(
     contract: str = typer.Option(..., help="The contract to put it on (id or name)."),
     account: str = typer.Option("Partner Center", help="The provider account (id or name)."),
     unit_price: Decimal | None = typer.Option(None, help="The price per unit per month; the list price if absent."),
+    parent: str | None = typer.Option(
+        None, help="A new-commerce add-on's seatflow parent subscription (Partner Center names none)."
+    ),
 ) -> None:
     """Make a subscription found only at the provider a seatflow subscription on CONTRACT."""
     with read_transaction() as session:
@@ -152,6 +164,8 @@ def import_(
             today=today,
             now=now,
             unit_price=unit_price,
+            parent_ref=parent,
+            tenant_id=tenant,
         )
         console.print(f"imported {external_id} as {subscription.id} ({subscription.quantity})")
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
-from seatflow.catalog.models import ProviderAccount, ProviderKind
+from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
 from seatflow.catalog.providers import require_provider_account
 from seatflow.console import queries
 from seatflow.console.web import (
@@ -29,12 +29,14 @@ from seatflow.console.web import (
     render,
 )
 from seatflow.contracts.models import BillingContract
+from seatflow.customers.models import CustomerAccount
 from seatflow.customers.service import descendant_ids
 from seatflow.errors import ProviderError, SeatflowError
 from seatflow.ids import parse_id
 from seatflow.reconciliation import service
 from seatflow.schemas import PriceIn
 from seatflow.subscriptions.lifecycle import require_subscription
+from seatflow.subscriptions.models import Subscription
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 _price = TypeAdapter(PriceIn)
@@ -77,13 +79,22 @@ def _report(console: Console, account: ProviderAccount, request: Request) -> dic
         contracts[customer_id] = list(
             queries.contracts_of(console.db, {customer_id} | descendant_ids(console.db, customer_id))
         )
+    # A new-commerce add-on has no parent at Partner Center: the import form offers its possible seatflow parents.
+    parents: dict[str, list[Subscription]] = {}
+    for item in report.items:
+        customer = console.db.get(CustomerAccount, item.customer_id) if item.customer_id else None
+        product = console.db.get(Product, item.product_id) if item.product_id else None
+        if item.needs_parent and customer is not None and product is not None:
+            parents[str(item.external_id)] = service.possible_parents(console.db, product, customer)
+    parent_ids = {s.id for found in parents.values() for s in found}
     customer_ids = {i.customer_id for i in report.items if i.customer_id}
     return {
         "account": account,
         "report": report,
-        "names": queries.around(console.db, subscription_ids | child_ids),
+        "names": queries.around(console.db, subscription_ids | child_ids | parent_ids),
         "children": children,
         "contracts": contracts,
+        "parents": parents,
         "customers": queries.names_of_customers(console.db, customer_ids),
     }
 
@@ -108,20 +119,23 @@ def adopt(
     account: AccountField = "",
     subscription_id: IdField = "",
     child_subscription_id: IdField = "",
+    external_id: IdField = "",
     csrf_token: CsrfField = None,
 ) -> Response:
-    """Take the provider's quantity (read again now); the chosen linked child takes the difference."""
+    """Take the provider's quantity (read again now); the chosen linked child takes the difference. An item
+    matched by product sends the provider's ``external_id``, which becomes the subscription's provider id."""
     console.authorize(csrf_token)
     now = now_of(request)
     try:
         subscription = require_subscription(console.db, subscription_id)
         provider = require_provider_account(console.db, str(subscription.provider_account_id))
         child = require_subscription(console.db, child_subscription_id).id if child_subscription_id else None
-        tenant = service.tenant_of_subscription(console.db, subscription)
+        external = clean_text(external_id, field="The provider id") if external_id.strip() else None
+        source = service.adopt_source(console.db, subscription, external)
         console.db.commit()  # no transaction is held while the provider answers (SPEC §11)
         client = service.client_for(provider)
         try:
-            quantity = service.provider_quantity_of(client, tenant, subscription)
+            quantity = service.read_adopt_quantity(client, source)
         finally:
             client.close()
         with console.attempt():
@@ -133,7 +147,10 @@ def adopt(
                 actor=console.actor,
                 today=now.date(),
                 now=now,
+                external_id=source.new_external_id,
             )
+    except FormProblem as problem:
+        return _page(request, console, account, status=422, error=problem.message, error_for=subscription_id)
     except SeatflowError as error:
         return _page(
             request, console, account, status=error_status(error), error=_message_of(error), error_for=subscription_id
@@ -173,9 +190,11 @@ def import_subscription(
     external_id: IdField = "",
     contract_id: IdField = "",
     unit_price: Annotated[str, Form(max_length=30)] = "",
+    parent_subscription_id: IdField = "",
     csrf_token: CsrfField = None,
 ) -> Response:
-    """A subscription found only at the provider becomes a seatflow subscription on the chosen contract."""
+    """A subscription found only at the provider becomes a seatflow subscription on the chosen contract (a
+    new-commerce add-on under the chosen seatflow parent)."""
     console.authorize(csrf_token)
     now = now_of(request)
     try:
@@ -184,6 +203,8 @@ def import_subscription(
         tenant, external = clean_text(tenant_id, field="The tenant"), clean_text(external_id, field="The id")
         if parse_id(contract_id) is None:
             raise FormProblem("Choose the contract the subscription goes on.")
+        if parent_subscription_id.strip() and parse_id(parent_subscription_id) is None:
+            raise FormProblem("Choose the subscription the add-on goes under.")
         console.db.commit()  # no transaction is held while the provider answers (SPEC §11)
         client = service.client_for(provider)
         try:
@@ -200,6 +221,8 @@ def import_subscription(
                 today=now.date(),
                 now=now,
                 unit_price=price,
+                parent_ref=parent_subscription_id.strip() or None,
+                tenant_id=tenant,
             )
     except FormProblem as problem:
         return _page(request, console, account, status=422, error=problem.message, error_for=external_id)

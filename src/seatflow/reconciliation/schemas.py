@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from seatflow.reconciliation.service import Classification, Item, LogMismatch, Report
+from seatflow.reconciliation.service import Classification, Item, LogMismatch, MatchedBy, Report
 from seatflow.schemas import IdStr, OneLine, PriceIn
 
 Ref = Annotated[str, Field(min_length=1, max_length=300), OneLine]
@@ -29,6 +29,14 @@ class ItemRead(BaseModel):
     provider_quantity: int | None
     seatflow_quantity: int | None
     children_quantity: int | None
+    provider_status: str | None = Field(description="Partner Center's status: active, suspended, expired, …")
+    matched_by: MatchedBy | None = Field(
+        description="external_id, or product (productId:skuId): then adopt takes the provider's external_id too."
+    )
+    product_id: IdStr | None = Field(description="seatflow's product (for an unknown one: of its offer, if any).")
+    needs_parent: bool = Field(
+        description="A new-commerce add-on: Partner Center names no parent, so import needs parent_subscription_id."
+    )
     fixes: list[str]
 
     @classmethod
@@ -45,6 +53,10 @@ class ItemRead(BaseModel):
             provider_quantity=item.provider_quantity,
             seatflow_quantity=item.seatflow_quantity,
             children_quantity=item.children_quantity,
+            provider_status=item.provider_status,
+            matched_by=item.matched_by,
+            product_id=str(item.product_id) if item.product_id else None,
+            needs_parent=item.needs_parent,
             fixes=list(item.fixes),
         )
 
@@ -54,6 +66,7 @@ class ReportRead(BaseModel):
     checked_at: datetime
     tenants: int
     provider_subscriptions: int
+    provider_customers: int = Field(description="Customers at the provider, every page read.")
     items: list[ItemRead]
 
     @classmethod
@@ -63,6 +76,7 @@ class ReportRead(BaseModel):
             checked_at=report.checked_at,
             tenants=report.tenants,
             provider_subscriptions=report.provider_subscriptions,
+            provider_customers=report.provider_customers,
             items=[ItemRead.from_item(i) for i in report.items],
         )
 
@@ -72,6 +86,8 @@ class AdoptRequest(BaseModel):
     subscription_id: ShortRef
     child_subscription_id: Annotated[str, Field(max_length=100), OneLine] | None = None
     """The linked child that takes the difference (required when the subscription has linked children)."""
+    external_id: Annotated[str, Field(max_length=100), OneLine] | None = None
+    """The provider subscription to adopt, for an item matched by product: it becomes this one's provider id."""
 
 
 class PushRequest(BaseModel):
@@ -86,6 +102,8 @@ class ImportRequest(BaseModel):
     external_id: ShortRef
     contract_id: Ref
     unit_price: PriceIn | None = None
+    parent_subscription_id: Annotated[str, Field(max_length=100), OneLine] | None = None
+    """For a new-commerce add-on (Partner Center names no parent): the seatflow subscription it goes under."""
 
 
 class MismatchRead(BaseModel):

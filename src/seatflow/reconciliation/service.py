@@ -10,9 +10,17 @@ Classifications:
 - ``missing_at_provider``: a live seatflow subscription whose provider subscription is gone (or never came);
 - ``unmapped_tenant``: a customer at the provider that no seatflow customer account is mapped to.
 
+Matching (SPEC §9): a provider subscription is seatflow's when its id is a seatflow subscription's external ID
+(whatever either status); otherwise, when it is the only one left of its product on the tenant and seatflow has
+exactly one live subscription of that product left over too, they are paired by product: ``productId:skuId`` of an
+NCE ``offerId`` (the availability in it changes over time) against the product's offer ID, a legacy GUID offer ID
+whole. Partner Center's ``expired``, ``disabled`` and ``deleted`` are ended: one that seatflow has ended too is no
+difference, one that seatflow still has live is.
+
 Fixes: adopt the provider's quantity (the difference assigned to a chosen linked child, recorded with origin
-``provider_sync``), push seatflow's quantity to the provider (a change the worker sends), import an unknown
-subscription onto a chosen contract.
+``provider_sync``; for a pair found by product also its provider id), push seatflow's quantity to the provider (a
+change the worker sends), import an unknown subscription onto a chosen contract (a new-commerce add-on under the
+seatflow parent the operator picks: Partner Center names none).
 """
 
 from __future__ import annotations
@@ -21,24 +29,29 @@ import enum
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from seatflow.catalog import repository as catalog_repository
-from seatflow.catalog.models import Product, ProviderAccount, ProviderKind, Term
+from seatflow.catalog.models import Product, ProductKind, ProductParent, ProviderAccount, ProviderKind, Term
 from seatflow.catalog.providers import PartnerCenterSettings
 from seatflow.contracts.models import BillingContract
 from seatflow.contracts.service import require_contract
 from seatflow.customers.models import CustomerAccount
-from seatflow.customers.service import descendant_ids, tenant_of
+from seatflow.customers.service import tenant_of
 from seatflow.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from seatflow.ids import parse_id
 from seatflow.partner_center.client import PartnerCenterClient
+from seatflow.partner_center.purchases import CatalogItemId
+from seatflow.partner_center.subscriptions import ENDED_STATUSES as PROVIDER_ENDED
 from seatflow.subscriptions import repository
+from seatflow.subscriptions.addons import resolve_parent, tenant_for_contract
 from seatflow.subscriptions.changes import lock, record_change
 from seatflow.subscriptions.models import (
+    ENDED_STATUSES,
     BillingPlan,
     ChangeKind,
     ChangeOrigin,
@@ -77,6 +90,16 @@ class NotReconcilable(InvalidState):
     code = "not_reconcilable"
 
 
+class MatchedBy(enum.StrEnum):
+    EXTERNAL_ID = "external_id"
+    PRODUCT = "product"
+
+
+PROVIDER_EXPIRY_DELAY = timedelta(days=1)
+"""Partner Center processes an expiry after the term's last day and "may take up to 24 hours"
+(developer/create-scheduled-changes.md): until then an expiry seatflow already recorded is still on its way."""
+
+
 @dataclass(frozen=True)
 class Item:
     classification: Classification
@@ -90,10 +113,20 @@ class Item:
     provider_quantity: int | None = None
     seatflow_quantity: int | None = None
     children_quantity: int | None = None
+    provider_status: str | None = None
+    """Partner Center's status of the subscription (``active``, ``suspended``, ``expired``, ``disabled``, …)."""
+    matched_by: MatchedBy | None = None
+    """How the provider's subscription was found to be seatflow's; ``product`` means adopting also records its id."""
+    product_id: uuid.UUID | None = None
+    """seatflow's product of the subscription (for an unknown one: of its offer, when the catalog has it)."""
+    needs_parent: bool = False
+    """An add-on Partner Center names no parent for (new commerce): its import needs the seatflow parent."""
+    only_fixes: tuple[str, ...] | None = None
+    """Fewer fixes than the classification offers, when the others cannot work for this item."""
 
     @property
     def fixes(self) -> tuple[str, ...]:
-        return FIXES[self.classification]
+        return FIXES[self.classification] if self.only_fixes is None else self.only_fixes
 
 
 @dataclass
@@ -102,6 +135,8 @@ class Report:
     checked_at: datetime
     tenants: int = 0
     provider_subscriptions: int = 0
+    provider_customers: int = 0
+    """Every customer at the provider, read page by page."""
     items: list[Item] = field(default_factory=list)
 
 
@@ -111,9 +146,59 @@ def client_for(account: ProviderAccount) -> PartnerCenterClient:
     return PartnerCenterClient(PartnerCenterSettings.model_validate(account.settings))
 
 
-def _mapped_tenants(session: Session, account: ProviderAccount) -> dict[str, CustomerAccount]:
-    """Every customer with a tenant id (the provider's customer id) that has subscriptions on this account,
-    or none yet: the tenant is seatflow's either way."""
+def offer_key(offer_id: str | None) -> str | None:
+    """What names a product in an offer ID, compared case-insensitively: ``productId:skuId`` of a new-commerce
+    catalog item ID, with or without its availability (which changes over time); a legacy offer ID whole."""
+    value = (offer_id or "").strip()
+    if not value:
+        return None
+    item = CatalogItemId.parse(value)
+    return f"{item.product_id}:{item.sku_id}".lower() if item else value.lower()
+
+
+def product_for_offer(session: Session, account_id: uuid.UUID, offer_id: str) -> Product | None:
+    """The product of ``account_id`` a provider ``offerId`` is for: the same offer ID, else the same
+    ``productId:skuId`` (seatflow keeps ``productId:skuId`` for a new-commerce product)."""
+    exact = catalog_repository.product_by_offer(session, account_id, offer_id)
+    if exact is not None:
+        return exact
+    return _products_by_key(session, account_id).get(offer_key(offer_id) or "")
+
+
+def _products_by_key(session: Session, account_id: uuid.UUID) -> dict[str, Product]:
+    stmt = (
+        select(Product)
+        .where(Product.provider_account_id == account_id, Product.offer_id.is_not(None))
+        .options(selectinload(Product.parents))
+        .order_by(Product.product_code)
+    )
+    found: dict[str, Product] = {}
+    for product in session.execute(stmt).scalars():
+        key = offer_key(product.offer_id)
+        if key:
+            found.setdefault(key, product)
+    return found
+
+
+def _ended_at_provider(provider_subscription: dict[str, Any]) -> bool:
+    return _status_of(provider_subscription) in PROVIDER_ENDED
+
+
+def _status_of(provider_subscription: dict[str, Any]) -> str:
+    return str(provider_subscription.get("status") or "active").lower()
+
+
+def _tenant_of_customer(at_provider: dict[str, Any]) -> str:
+    """A provider customer's tenant; seatflow stores tenant ids lower-case, the provider may spell a GUID in
+    capitals."""
+    profile = at_provider.get("companyProfile")
+    profile_tenant = profile.get("tenantId") if isinstance(profile, dict) else None
+    return str(at_provider.get("id") or profile_tenant or "").strip().lower()
+
+
+def _mapped_tenants(session: Session) -> dict[str, CustomerAccount]:
+    """Every customer with a tenant id (the provider's customer id), with subscriptions on this account or
+    none yet: the tenant is seatflow's either way."""
     rows = session.execute(select(CustomerAccount).where(CustomerAccount.tenant_id.is_not(None))).scalars()
     return {row.tenant_id: row for row in rows if row.tenant_id}
 
@@ -137,13 +222,18 @@ def _in_flight(session: Session, subscription_ids: Sequence[uuid.UUID]) -> set[u
 
 def reconcile(session: Session, *, account: ProviderAccount, client: PartnerCenterClient, now: datetime) -> Report:
     report = Report(account.id, now)
-    tenants = _mapped_tenants(session, account)
-    provider_customers = client.list_customers()
+    tenants = _mapped_tenants(session)
+    provider_customers = client.list_customers()  # every page (continuation tokens)
+    report.provider_customers = len(provider_customers)
+    known_at_provider: set[str] = set()
     for at_provider in provider_customers:
-        # seatflow stores tenant ids lower-case; the provider may spell a GUID in capitals.
-        tenant = str(at_provider.get("id") or at_provider.get("companyProfile", {}).get("tenantId") or "").lower()
-        if tenant and tenant not in tenants:
-            name = at_provider.get("companyProfile", {}).get("companyName") or tenant
+        tenant = _tenant_of_customer(at_provider)
+        if not tenant:
+            continue
+        known_at_provider.add(tenant)
+        if tenant not in tenants:
+            profile = at_provider.get("companyProfile")
+            name = (profile.get("companyName") if isinstance(profile, dict) else None) or tenant
             report.items.append(
                 Item(
                     Classification.UNMAPPED_TENANT,
@@ -151,11 +241,11 @@ def reconcile(session: Session, *, account: ProviderAccount, client: PartnerCent
                     tenant_id=tenant,
                 )
             )
-    known_at_provider = {str(c.get("id")).lower() for c in provider_customers}
+    products = _products_by_key(session, account.id)
     for tenant, customer in sorted(tenants.items()):
         ours = _ours(session, account, customer)
         if tenant not in known_at_provider:
-            if ours:
+            if any(s.status in repository.NOT_CANCELLED for s in ours):
                 report.items.append(
                     Item(
                         Classification.MISSING_AT_PROVIDER,
@@ -166,127 +256,283 @@ def reconcile(session: Session, *, account: ProviderAccount, client: PartnerCent
                 )
             continue
         report.tenants += 1
-        theirs = [s for s in client.list_subscriptions(tenant) if s.get("status") not in ("deleted", "expired")]
-        report.provider_subscriptions += len(theirs)
-        report.items.extend(_compare(session, account, customer, tenant, ours, theirs))
+        theirs = client.list_subscriptions(tenant)
+        report.provider_subscriptions += sum(1 for s in theirs if not _ended_at_provider(s))
+        report.items.extend(_Comparison(session, customer, tenant, ours, products, now).items(theirs))
     return report
 
 
+def _accounts_on_tenant(session: Session, customer: CustomerAccount) -> set[uuid.UUID]:
+    """The customer and its descendants that provision on its tenant: locations without a tenant of their own
+    (a descendant with its own tenant is reconciled under that tenant, with its own descendants)."""
+    found = {customer.id}
+    frontier = {customer.id}
+    while frontier:
+        stmt = select(CustomerAccount.id, CustomerAccount.tenant_id)
+        rows = session.execute(stmt.where(CustomerAccount.parent_customer_id.in_(frontier))).all()
+        frontier = {account_id for account_id, tenant in rows if tenant is None and account_id not in found}
+        found |= frontier
+    return found
+
+
 def _ours(session: Session, account: ProviderAccount, customer: CustomerAccount) -> list[Subscription]:
-    """The live subscriptions on this provider account of the customer and of its descendants that share its
-    tenant (locations without a tenant of their own provision through the head office's)."""
-    ids = {customer.id} | descendant_ids(session, customer.id)
+    """The subscriptions on this provider account of the customer and of its descendants that share its tenant:
+    the live ones, and the ended ones that have a provider id (what the provider may still show)."""
     stmt = (
         select(Subscription)
         .join(BillingContract, BillingContract.id == Subscription.contract_id)
         .where(
-            BillingContract.customer_id.in_(ids),
+            BillingContract.customer_id.in_(_accounts_on_tenant(session, customer)),
             Subscription.provider_account_id == account.id,
-            Subscription.status.in_(repository.NOT_CANCELLED),
+            or_(Subscription.status.in_(repository.NOT_CANCELLED), Subscription.external_id.is_not(None)),
         )
         .order_by(Subscription.id)
     )
     return list(session.execute(stmt).scalars())
 
 
-def _compare(
-    session: Session,
-    account: ProviderAccount,
-    customer: CustomerAccount,
-    tenant: str,
-    ours: list[Subscription],
-    theirs: list[dict[str, Any]],
-) -> list[Item]:
-    items: list[Item] = []
-    by_external = {s.external_id: s for s in ours if s.external_id}
-    children = _children_sums(session, [s.id for s in ours])
-    in_flight = _in_flight(session, [s.id for s in ours])
-    products = {
-        p.id: p for p in session.execute(select(Product).where(Product.id.in_({s.product_id for s in ours}))).scalars()
-    }
-    seen: set[str] = set()
-    for provider_sub in theirs:
+def possible_parents(session: Session, product: Product, customer: CustomerAccount) -> list[Subscription]:
+    """The live subscriptions on ``customer``'s tenant that an add-on of ``product`` may hang under (the
+    subscriptions of its possible parent products), for the operator to choose from."""
+    parent_products = list(
+        session.execute(select(ProductParent.parent_product_id).where(ProductParent.product_id == product.id)).scalars()
+    )
+    if not parent_products:
+        return []
+    stmt = (
+        select(Subscription)
+        .join(BillingContract, BillingContract.id == Subscription.contract_id)
+        .where(
+            BillingContract.customer_id.in_(_accounts_on_tenant(session, customer)),
+            Subscription.product_id.in_(parent_products),
+            Subscription.status.in_(repository.LIVE),
+        )
+        .order_by(Subscription.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+class _Comparison:
+    """One tenant: the provider's subscriptions against seatflow's, matched by external ID, then by product."""
+
+    def __init__(
+        self,
+        session: Session,
+        customer: CustomerAccount,
+        tenant: str,
+        ours: list[Subscription],
+        products: dict[str, Product],
+        now: datetime,
+    ) -> None:
+        self.customer, self.tenant, self.ours, self.catalog, self.now = customer, tenant, ours, products, now
+        ids = [s.id for s in ours]
+        self.children = _children_sums(session, ids)
+        self.in_flight = _in_flight(session, ids)
+        wanted = {s.product_id for s in ours}
+        self.products = {p.id: p for p in session.execute(select(Product).where(Product.id.in_(wanted))).scalars()}
+
+    def _key(self, subscription: Subscription) -> str | None:
+        product = self.products.get(subscription.product_id)
+        return offer_key(product.offer_id) if product else None
+
+    def items(self, theirs: list[dict[str, Any]]) -> list[Item]:
+        by_external = {s.external_id: s for s in self.ours if s.external_id}
+        pairs: list[tuple[dict[str, Any], Subscription, MatchedBy]] = []
+        left: list[dict[str, Any]] = []
+        for provider_sub in theirs:
+            found = by_external.get(str(provider_sub.get("id")))
+            if found is not None:
+                pairs.append((provider_sub, found, MatchedBy.EXTERNAL_ID))
+            elif not _ended_at_provider(provider_sub):
+                left.append(provider_sub)  # an ended one seatflow never knew is no difference
+        matched = {s.id for _, s, _ in pairs}
+        ours_left: dict[str, list[Subscription]] = {}
+        for subscription in self.ours:
+            key = self._key(subscription)
+            if subscription.id not in matched and subscription.status in repository.NOT_CANCELLED and key:
+                ours_left.setdefault(key, []).append(subscription)
+        theirs_left: dict[str, list[dict[str, Any]]] = {}
+        for provider_sub in left:
+            theirs_left.setdefault(offer_key(provider_sub.get("offerId")) or "", []).append(provider_sub)
+        unknown: list[dict[str, Any]] = []
+        for key, group in theirs_left.items():
+            candidates = ours_left.get(key, [])
+            if key and len(group) == 1 and len(candidates) == 1:  # one on each side: the same subscription
+                pairs.append((group[0], candidates[0], MatchedBy.PRODUCT))
+                matched.add(candidates[0].id)
+            else:
+                unknown.extend(group)
+        items = [item for pair in pairs if (item := self._pair(*pair)) is not None]
+        unknown_ids = {id(provider_sub) for provider_sub in unknown}
+        items.extend(self._unknown(provider_sub) for provider_sub in theirs if id(provider_sub) in unknown_ids)
+        items.extend(self._missing(s) for s in self.ours if s.id not in matched and self._missing_counts(s))
+        return items
+
+    def _missing_counts(self, subscription: Subscription) -> bool:
+        if subscription.status not in repository.NOT_CANCELLED:
+            return False
+        # Without a provider id and with its order in flight, it has not been placed or completed yet.
+        return bool(subscription.external_id) or subscription.id not in self.in_flight
+
+    def _pair(self, provider_sub: dict[str, Any], subscription: Subscription, matched_by: MatchedBy) -> Item | None:
         external_id = str(provider_sub.get("id"))
         quantity = int(provider_sub.get("quantity") or 0)
-        subscription = by_external.get(external_id)
-        if subscription is None:
-            items.append(
-                Item(
-                    Classification.UNKNOWN_TO_SEATFLOW,
-                    f"{provider_sub.get('offerName') or provider_sub.get('offerId')} ({quantity}) at the provider "
-                    "is mapped to no seatflow subscription.",
-                    customer_id=customer.id,
-                    tenant_id=tenant,
-                    external_id=external_id,
-                    offer_id=provider_sub.get("offerId"),
-                    product_name=provider_sub.get("offerName"),
-                    provider_quantity=quantity,
-                )
-            )
-            continue
-        seen.add(external_id)
-        product = products.get(subscription.product_id)
-        child_sum = children.get(subscription.id)
+        status = _status_of(provider_sub)
+        product = self.products.get(subscription.product_id)
+        live_here = subscription.status in repository.NOT_CANCELLED
+        child_sum = self.children.get(subscription.id)
         base: dict[str, Any] = {
-            "customer_id": customer.id,
-            "tenant_id": tenant,
+            "customer_id": self.customer.id,
+            "tenant_id": self.tenant,
             "subscription_id": subscription.id,
             "external_id": external_id,
             "offer_id": product.offer_id if product else None,
             "product_name": product.name if product else None,
             "provider_quantity": quantity,
-            "seatflow_quantity": subscription.quantity,
+            "seatflow_quantity": subscription.quantity if live_here else 0,
             "children_quantity": child_sum,
+            "provider_status": status,
+            "matched_by": matched_by,
+            "product_id": subscription.product_id,
         }
-        if quantity != subscription.quantity:
-            if subscription.id in in_flight:
-                items.append(
-                    Item(
-                        Classification.PROVISIONING_PENDING,
-                        f"The provider has {quantity}, seatflow {subscription.quantity}: changes are still being "
-                        "provisioned.",
-                        **base,
-                    )
-                )
-            else:
-                items.append(
-                    Item(
-                        Classification.CHANGED_AT_PROVIDER,
-                        f"The provider has {quantity}, seatflow {subscription.quantity}, with nothing in flight: it "
-                        "was changed at the provider.",
-                        **base,
-                    )
-                )
-        elif child_sum is not None and child_sum != subscription.quantity:
-            items.append(
-                Item(
-                    Classification.CHILDREN_DIFFER,
-                    f"The provider and the parent have {quantity}; its linked children add up to {child_sum}.",
+        pending = subscription.id in self.in_flight
+        if status in PROVIDER_ENDED:
+            if not live_here:
+                return None  # ended on both sides
+            ours = f"seatflow still has {subscription.quantity} {subscription.status.value}"
+            return Item(
+                Classification.MISSING_AT_PROVIDER,
+                f"Partner Center shows it deleted (cancelled there), while {ours}: cancel it in seatflow too."
+                if status == "deleted"
+                else f"Partner Center shows it {status} (its term ended without a renewal), while {ours}: it can no "
+                "longer be changed there.",
+                only_fixes=(),
+                **base,
+            )
+        if not live_here:
+            ended = subscription.status.value
+            if pending:
+                return Item(
+                    Classification.PROVISIONING_PENDING,
+                    f"seatflow {ended} it; the change is still on its way to Partner Center, which has {quantity} "
+                    f"{status}.",
                     **base,
                 )
+            expired_at = subscription.expired_at
+            recent = expired_at is not None and self.now - expired_at <= PROVIDER_EXPIRY_DELAY
+            if subscription.status is SubscriptionStatus.EXPIRED and recent:
+                return Item(
+                    Classification.PROVISIONING_PENDING,
+                    f"seatflow let it expire at the end of its term; Partner Center takes up to 24 hours to expire "
+                    f"it and still has {quantity} {status}.",
+                    **base,
+                )
+            return Item(
+                Classification.CHANGED_AT_PROVIDER,
+                f"Partner Center has {quantity} {status}, while seatflow shows it {ended}: Microsoft bills it and "
+                "seatflow does not.",
+                only_fixes=(),
+                **base,
             )
-    for subscription in ours:
-        if subscription.external_id and subscription.external_id in seen:
-            continue
-        if subscription.id in in_flight and not subscription.external_id:
-            continue  # its order has not been placed or completed yet: nothing to compare
-        product = products.get(subscription.product_id)
-        items.append(
-            Item(
-                Classification.MISSING_AT_PROVIDER,
-                f"seatflow has {subscription.quantity} of {product.name if product else 'a product'}; the provider "
-                + ("holds no such subscription." if subscription.external_id else "never got its order."),
-                customer_id=customer.id,
-                tenant_id=tenant,
-                subscription_id=subscription.id,
-                external_id=subscription.external_id,
-                offer_id=product.offer_id if product else None,
-                product_name=product.name if product else None,
-                seatflow_quantity=subscription.quantity,
-                children_quantity=children.get(subscription.id),
+        their_key, our_key = offer_key(provider_sub.get("offerId")), self._key(subscription)
+        if matched_by is MatchedBy.PRODUCT:
+            recorded = (
+                f"seatflow records {subscription.external_id}" if subscription.external_id else "seatflow has no id"
             )
+            found = (
+                f"Partner Center's {provider_sub.get('offerName') or provider_sub.get('offerId')} {external_id} "
+                f"({quantity}) matches this subscription by product ({their_key}); {recorded} for it."
+            )
+            if pending:
+                return Item(
+                    Classification.PROVISIONING_PENDING,
+                    f"{found} Its changes are still being provisioned.",
+                    **base,
+                )
+            return Item(
+                Classification.CHANGED_AT_PROVIDER,
+                f"{found} seatflow has {subscription.quantity}: adopting takes the provider's id and quantity.",
+                only_fixes=("adopt",),
+                **base,
+            )
+        if their_key and our_key and their_key != our_key:
+            offered = provider_sub.get("offerName") or provider_sub.get("offerId")
+            return Item(
+                Classification.PROVISIONING_PENDING if pending else Classification.CHANGED_AT_PROVIDER,
+                f"Partner Center has it as {offered} ({provider_sub.get('offerId')}), seatflow as "
+                f"{product.name if product else 'another product'} ({product.offer_id if product else '?'})"
+                + (": changes are still being provisioned." if pending else "."),
+                only_fixes=None if pending else (),
+                **base,
+            )
+        if quantity != subscription.quantity:
+            if pending:
+                return Item(
+                    Classification.PROVISIONING_PENDING,
+                    f"The provider has {quantity}, seatflow {subscription.quantity}: changes are still being "
+                    "provisioned.",
+                    **base,
+                )
+            return Item(
+                Classification.CHANGED_AT_PROVIDER,
+                f"The provider has {quantity}, seatflow {subscription.quantity}, with nothing in flight: it "
+                "was changed at the provider.",
+                **base,
+            )
+        if child_sum is not None and child_sum != subscription.quantity:
+            return Item(
+                Classification.CHILDREN_DIFFER,
+                f"The provider and the parent have {quantity}; its linked children add up to {child_sum}.",
+                **base,
+            )
+        return None
+
+    def _unknown(self, provider_sub: dict[str, Any]) -> Item:
+        quantity = int(provider_sub.get("quantity") or 0)
+        offer = provider_sub.get("offerId")
+        product = self.catalog.get(offer_key(offer) or "")
+        name = provider_sub.get("offerName") or offer
+        detail = f"{name} ({quantity}) at the provider is mapped to no seatflow subscription."
+        needs_parent = bool(
+            product is not None and product.kind is ProductKind.ADDON and not provider_sub.get("parentSubscriptionId")
         )
-    return items
+        if product is None:
+            detail += " Its offer is in no product of seatflow's catalog: add the product before importing it."
+        elif needs_parent:
+            detail += (
+                " It is an add-on, and Partner Center names no parent for a new-commerce add-on: choose its "
+                "seatflow parent when you import it."
+            )
+        return Item(
+            Classification.UNKNOWN_TO_SEATFLOW,
+            detail,
+            customer_id=self.customer.id,
+            tenant_id=self.tenant,
+            external_id=str(provider_sub.get("id")),
+            offer_id=offer,
+            product_name=product.name if product else provider_sub.get("offerName"),
+            provider_quantity=quantity,
+            provider_status=_status_of(provider_sub),
+            product_id=product.id if product else None,
+            needs_parent=needs_parent,
+        )
+
+    def _missing(self, subscription: Subscription) -> Item:
+        product = self.products.get(subscription.product_id)
+        return Item(
+            Classification.MISSING_AT_PROVIDER,
+            f"seatflow has {subscription.quantity} of {product.name if product else 'a product'}; the provider "
+            + ("holds no such subscription." if subscription.external_id else "never got its order."),
+            customer_id=self.customer.id,
+            tenant_id=self.tenant,
+            subscription_id=subscription.id,
+            external_id=subscription.external_id,
+            offer_id=product.offer_id if product else None,
+            product_name=product.name if product else None,
+            seatflow_quantity=subscription.quantity,
+            children_quantity=self.children.get(subscription.id),
+            product_id=subscription.product_id,
+        )
 
 
 # --- fixes -----------------------------------------------------------------------------------------------
@@ -305,13 +551,19 @@ def adopt(
     actor: Actor,
     today: date,
     now: datetime,
+    external_id: str | None = None,
 ) -> list[LicenseChange]:
     """Take the provider's quantity as true: the parent gets it, and the chosen linked child takes whatever
     makes the children add up to it, so parent = sum of children = provider. Both changes are recorded with
-    origin ``provider_sync`` and are provisioned already (the provider holds them)."""
+    origin ``provider_sync`` and are provisioned already (the provider holds them). ``external_id`` (a provider
+    subscription paired with this one by product, see ``adopt_source``) becomes its provider id."""
     parent = lock(session, subscription_id)
     if provider_quantity < 0:
         raise ValidationFailed("A provider quantity is never negative.", code="invalid_quantity")
+    remapped = bool(external_id) and external_id != parent.external_id
+    if remapped:
+        _check_unmapped(session, str(external_id))
+        parent.external_id = external_id
     children = repository.linked_children(session, parent.id)
     changes: list[LicenseChange] = []
     sync = _sync_actor(actor)
@@ -367,10 +619,71 @@ def adopt(
         )
     for change in changes:
         change.provisioned_at = now
-    if not changes:
+    if not changes and not remapped:
         raise Conflict("seatflow already holds the provider's quantity; there is nothing to adopt.", code="no_change")
     session.flush()
     return changes
+
+
+def _check_unmapped(session: Session, external_id: str) -> None:
+    if session.execute(select(Subscription.id).where(Subscription.external_id == external_id)).first():
+        raise Conflict(f"The provider subscription {external_id} is mapped already.", code="already_mapped")
+
+
+@dataclass(frozen=True)
+class AdoptSource:
+    """The provider subscription an adopt reads its quantity from, known before the provider is called."""
+
+    tenant: str
+    external_id: str
+    product_key: str | None
+    remap: bool
+    """True when it is not the subscription's provider id yet (a pair found by product)."""
+
+    @property
+    def new_external_id(self) -> str | None:
+        return self.external_id if self.remap else None
+
+
+def adopt_source(session: Session, subscription: Subscription, external_id: str | None = None) -> AdoptSource:
+    """Read before the provider is called: the tenant, and which provider subscription to read (the one
+    ``external_id`` names, for a pair the report found by product, else the subscription's own)."""
+    external_id = (external_id or "").strip() or None
+    chosen = external_id or subscription.external_id
+    if not chosen:
+        raise NotReconcilable(
+            "The subscription has no provider subscription to read: name the provider's one (external_id)."
+        )
+    remap = chosen != subscription.external_id
+    if remap:
+        _check_unmapped(session, chosen)
+    product = session.get(Product, subscription.product_id)
+    return AdoptSource(
+        tenant=tenant_of_subscription(session, subscription),
+        external_id=chosen,
+        product_key=offer_key(product.offer_id) if product else None,
+        remap=remap,
+    )
+
+
+def read_adopt_quantity(client: PartnerCenterClient, source: AdoptSource) -> int:
+    """The provider's quantity now (a fix never trusts a report that may be stale). An ended subscription has
+    none to adopt; one read by another id must be of the same product (``productId:skuId``)."""
+    found = client.get_subscription(source.tenant, source.external_id)
+    status = _status_of(found)
+    if status in PROVIDER_ENDED:
+        raise NotReconcilable(
+            f"Partner Center shows {source.external_id} {status}: it is no longer in use, so there is no quantity "
+            "to adopt.",
+            code="provider_subscription_ended",
+        )
+    if source.remap and offer_key(found.get("offerId")) != source.product_key:
+        raise Conflict(
+            f"The provider subscription {source.external_id} is {found.get('offerName') or found.get('offerId')} "
+            f"({found.get('offerId')}), not the product of this subscription.",
+            code="product_mismatch",
+        )
+    return int(found.get("quantity") or 0)
 
 
 def push(session: Session, *, subscription_id: uuid.UUID, actor: Actor, today: date, now: datetime) -> LicenseChange:
@@ -411,27 +724,37 @@ def import_subscription(
     today: date,
     now: datetime,
     unit_price: Any = None,
+    parent_ref: str | None = None,
+    tenant_id: str | None = None,
 ) -> Subscription:
     """A subscription found only at the provider becomes a seatflow subscription on ``contract_ref``, with the
-    product of its offer, its quantity and its provider id; its create change is provisioned already."""
+    product of its offer (matched by ``productId:skuId``), its quantity and its provider id; its create change is
+    provisioned already.
+
+    An add-on goes under a parent checked as any add-on's (same tenant, a possible parent product, a live chain
+    up to a license): the one Partner Center names (``parentSubscriptionId``, legacy offers), else, as a
+    new-commerce add-on has none there, the seatflow subscription the operator chose (``parent_ref``).
+    ``tenant_id`` is the tenant it was read from: the contract must provision on it."""
+    status = _status_of(provider_subscription)
+    external_id = str(provider_subscription["id"])
+    if status in PROVIDER_ENDED:
+        raise NotReconcilable(
+            f"Partner Center shows {external_id} {status}: an ended subscription is not imported.",
+            code="provider_subscription_ended",
+        )
     offer_id = str(provider_subscription.get("offerId") or "")
-    product = catalog_repository.product_by_offer(session, account.id, offer_id)
+    product = product_for_offer(session, account.id, offer_id)
     if product is None:
         raise NotFound(f"No product of {account.name} has the offer {offer_id!r}: add it to the catalog first.")
-    external_id = str(provider_subscription["id"])
-    if session.execute(select(Subscription.id).where(Subscription.external_id == external_id)).first():
-        raise Conflict(f"The provider subscription {external_id} is mapped already.", code="already_mapped")
+    _check_unmapped(session, external_id)
     contract = require_contract(session, contract_ref)
-    parent = None
-    parent_external = provider_subscription.get("parentSubscriptionId")
-    if parent_external:
-        parent = session.execute(
-            select(Subscription).where(Subscription.external_id == parent_external)
-        ).scalar_one_or_none()
-        if parent is None:
-            raise Conflict(
-                "Its parent subscription is not in seatflow: import the parent first.", code="parent_unknown"
-            )
+    if tenant_id is not None and tenant_for_contract(session, contract) != tenant_id.strip().lower():
+        raise ValidationFailed(
+            f"The contract {contract.name} provisions on another tenant than {tenant_id}: choose a contract of the "
+            "customer the subscription belongs to.",
+            code="tenant_mismatch",
+        )
+    parent = _import_parent(session, product, contract, provider_subscription, parent_ref)
     quantity = int(provider_subscription.get("quantity") or 0)
     if quantity < 1:
         raise ValidationFailed("The provider subscription has no seats.", code="invalid_quantity")
@@ -446,7 +769,7 @@ def import_subscription(
         product_id=product.id,
         provider_account_id=account.id,
         quantity=quantity,
-        status=SubscriptionStatus.ACTIVE,
+        status=SubscriptionStatus.SUSPENDED if status == "suspended" else SubscriptionStatus.ACTIVE,
         start_date=start,
         term_start=term_start,
         term_end=_day(provider_subscription.get("commitmentEndDate")) or term_end,
@@ -479,6 +802,48 @@ def import_subscription(
     )
     change.provisioned_at = now
     return subscription
+
+
+def _import_parent(
+    session: Session,
+    product: Product,
+    contract: BillingContract,
+    provider_subscription: dict[str, Any],
+    parent_ref: str | None,
+) -> Subscription | None:
+    parent_ref = (parent_ref or "").strip() or None
+    parent_external = provider_subscription.get("parentSubscriptionId")
+    if parent_external:  # a legacy add-on: Partner Center names its parent
+        named = session.execute(
+            select(Subscription).where(Subscription.external_id == str(parent_external))
+        ).scalar_one_or_none()
+        if named is None:
+            raise Conflict(
+                "Its parent subscription is not in seatflow: import the parent first.", code="parent_unknown"
+            )
+        if parent_ref and parse_id(parent_ref) != named.id:
+            raise Conflict(
+                f"Partner Center names its parent ({parent_external}), which is seatflow's {named.id}, not the "
+                "subscription chosen.",
+                code="parent_mismatch",
+            )
+        if product.kind is not ProductKind.ADDON:
+            return named
+        parent_ref = str(named.id)
+    elif product.kind is ProductKind.ADDON and parent_ref is None:
+        head = session.execute(
+            select(CustomerAccount).where(CustomerAccount.tenant_id == tenant_for_contract(session, contract))
+        ).scalar_one_or_none() or session.get(CustomerAccount, contract.customer_id)
+        candidates = possible_parents(session, product, head) if head else []
+        names = ", ".join(p.name for p in product.parents) or "its parent product"
+        raise ValidationFailed(
+            f"{product.name} is an add-on, and Partner Center names no parent for a new-commerce add-on: choose "
+            f"the seatflow subscription it goes under (parent_subscription_id), a {names} subscription on the "
+            "same tenant.",
+            code="parent_required",
+            possible_parents=[str(c.id) for c in candidates],
+        )
+    return resolve_parent(session, product=product, parent_ref=parent_ref, contract=contract)
 
 
 def _provider_plan(product: Product, provider_subscription: dict[str, Any]) -> tuple[Term, BillingPlan]:
@@ -516,7 +881,7 @@ def change_log_check(session: Session) -> list[LogMismatch]:
     delta = func.coalesce(func.sum(LicenseChange.quantity_after - LicenseChange.quantity_before), 0)
     logged = (
         select(LicenseChange.subscription_id, delta.label("logged"))
-        .where(LicenseChange.kind.in_((ChangeKind.CREATE, ChangeKind.QUANTITY, ChangeKind.CANCEL)))
+        .where(LicenseChange.kind.in_((ChangeKind.CREATE, ChangeKind.QUANTITY, ChangeKind.CANCEL, ChangeKind.EXPIRE)))
         .group_by(LicenseChange.subscription_id)
         .subquery()
     )
@@ -525,7 +890,7 @@ def change_log_check(session: Session) -> list[LogMismatch]:
     )
     found = []
     for subscription_id, quantity, status, total in session.execute(stmt):
-        expected = 0 if status is SubscriptionStatus.CANCELLED else quantity
+        expected = 0 if status in ENDED_STATUSES else quantity
         if int(total or 0) != expected:
             found.append(LogMismatch(subscription_id, expected, int(total or 0)))
     return found
@@ -538,21 +903,6 @@ def tenant_of_subscription(session: Session, subscription: Subscription) -> str:
     if tenant is None:
         raise NotReconcilable("The subscription's customer is mapped to no tenant.")
     return tenant
-
-
-def provider_quantity(session: Session, client: PartnerCenterClient, subscription: Subscription) -> int:
-    """The quantity the provider holds now (read again: a fix never trusts a report that may be stale)."""
-    if not subscription.external_id:
-        raise NotReconcilable("The subscription has no provider subscription to read.")
-    return provider_quantity_of(client, tenant_of_subscription(session, subscription), subscription)
-
-
-def provider_quantity_of(client: PartnerCenterClient, tenant: str, subscription: Subscription) -> int:
-    """As ``provider_quantity``, with the tenant already read, so the caller can end its transaction first."""
-    if not subscription.external_id:
-        raise NotReconcilable("The subscription has no provider subscription to read.")
-    found = client.get_subscription(tenant, subscription.external_id)
-    return int(found.get("quantity") or 0)
 
 
 def provider_subscription(client: PartnerCenterClient, tenant: str, external_id: str) -> dict[str, Any]:

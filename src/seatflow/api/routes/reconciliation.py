@@ -18,6 +18,7 @@ from seatflow.reconciliation.schemas import (
     ReconciliationRequest,
     ReportRead,
 )
+from seatflow.subscriptions.batches import subscription_reads
 from seatflow.subscriptions.lifecycle import require_subscription
 from seatflow.subscriptions.schemas import LicenseChangeRead, SubscriptionRead
 from seatflow.web.deps import ActorDep, NowDep, ReadSessionDep, SessionDep, TodayDep
@@ -47,15 +48,16 @@ def adopt(
     today: TodayDep,
     now: NowDep,
 ) -> list[LicenseChangeRead]:
-    """Take the provider's quantity (read again now); the chosen linked child takes the difference."""
+    """Take the provider's quantity (read again now); the chosen linked child takes the difference. For an item
+    matched by product, ``external_id`` names the provider subscription, which becomes this one's provider id."""
     subscription = require_subscription(read, body.subscription_id)
     account = require_provider_account(read, str(subscription.provider_account_id))
     child = require_subscription(read, body.child_subscription_id).id if body.child_subscription_id else None
-    tenant = service.tenant_of_subscription(read, subscription)
+    source = service.adopt_source(read, subscription, body.external_id)
     read.commit()  # nothing is held while the provider answers
     client = service.client_for(account)
     try:
-        quantity = service.provider_quantity_of(client, tenant, subscription)
+        quantity = service.read_adopt_quantity(client, source)
     finally:
         client.close()
     changes = service.adopt(
@@ -66,6 +68,7 @@ def adopt(
         actor=actor,
         today=today,
         now=now,
+        external_id=source.new_external_id,
     )
     return [LicenseChangeRead.from_model(c) for c in changes]
 
@@ -88,7 +91,8 @@ def import_subscription(
     today: TodayDep,
     now: NowDep,
 ) -> SubscriptionRead:
-    """Make a subscription found only at the provider a seatflow subscription on the chosen contract."""
+    """Make a subscription found only at the provider a seatflow subscription on the chosen contract (a
+    new-commerce add-on under ``parent_subscription_id``: Partner Center names no parent for it)."""
     account = require_provider_account(read, body.provider_account_id)
     read.commit()  # nothing is held while the provider answers
     client = service.client_for(account)
@@ -105,8 +109,11 @@ def import_subscription(
         today=today,
         now=now,
         unit_price=body.unit_price,
+        parent_ref=body.parent_subscription_id,
+        tenant_id=body.tenant_id,
     )
-    return SubscriptionRead.from_model(subscription)
+    [answer] = subscription_reads(session, [subscription], on=today)  # with its refundable_quantity, as GET shows
+    return answer
 
 
 @router.get("/reconciliations/change-log-check", response_model=list[MismatchRead])
