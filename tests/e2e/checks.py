@@ -98,10 +98,13 @@ def sim_subscriptions(sim: Client) -> list[dict[str, Any]]:
     return subscriptions
 
 
-def at_simulator(sim: Client, subscription_id: str) -> dict[str, Any]:
-    """The one Partner Center subscription bought for seatflow's ``subscription_id`` (by its friendlyName)."""
-    found = [s for s in sim_subscriptions(sim) if s.get("friendlyName") == f"seatflow:{subscription_id}"]
-    assert len(found) == 1, f"{len(found)} subscriptions at the simulator for {subscription_id}"
+def at_simulator(api: Client, sim: Client, subscription_id: str) -> dict[str, Any]:
+    """The one Partner Center subscription bought for seatflow's ``subscription_id``: the one its external id
+    names."""
+    external_id = subscription(api, subscription_id)["external_id"]
+    assert external_id, f"{subscription_id} has no Partner Center subscription id"
+    found = [s for s in sim_subscriptions(sim) if s["id"] == external_id]
+    assert len(found) == 1, f"{len(found)} subscriptions at the simulator for {subscription_id} ({external_id})"
     return found[0]
 
 
@@ -125,14 +128,19 @@ def assert_invariants(api: Client, sim: Client) -> None:
 
     accounts = {a["name"]: a["id"] for a in every(api, "/api/v1/provider-accounts")}
     at_pc = {s["id"]: s for s in ours if s["provider_account_id"] == accounts["Partner Center"]}
-    held = sim_subscriptions(sim)
-    names = Counter(s.get("friendlyName") for s in held)
-    assert names == Counter({f"seatflow:{i}": 1 for i in at_pc}), (
-        f"not one subscription at the simulator per Partner Center subscription of seatflow: {names}"
+    listed = sim_subscriptions(sim)
+    held = {s["id"]: s for s in listed}
+    assert len(held) == len(listed), "the simulator lists a subscription twice"
+    external_ids = Counter(s["external_id"] for s in at_pc.values())
+    assert None not in external_ids, f"Partner Center subscriptions of seatflow without an external id: {external_ids}"
+    twice = {e: n for e, n in external_ids.items() if n > 1}
+    assert not twice, f"seatflow subscriptions sharing one Partner Center subscription: {twice}"
+    assert set(external_ids) == set(held), (
+        "not one subscription at the simulator per Partner Center subscription of seatflow: "
+        f"only seatflow's {set(external_ids) - set(held)}, only the simulator's {set(held) - set(external_ids)}"
     )
-    for s in held:
-        mine = at_pc[s["friendlyName"].removeprefix("seatflow:")]
-        assert s["id"] == mine["external_id"], f"{mine['id']} points at {mine['external_id']}, not {s['id']}"
+    for mine in at_pc.values():
+        s = held[mine["external_id"]]
         assert s["quantity"] == mine["quantity"], (
             f"{mine['id']}: seatflow {mine['quantity']}, simulator {s['quantity']}"
         )

@@ -150,7 +150,7 @@ def test_twenty_concurrent_changes_on_one_parents_children_lose_nothing(stack: S
     assert pushed == delta_of
 
     wait_settled(stack.api, timeout=60, logs=stack.logs)
-    held, ours = at_simulator(stack.sim, parent)["quantity"], quantity(stack.api, parent)
+    held, ours = at_simulator(stack.api, stack.sim, parent)["quantity"], quantity(stack.api, parent)
     assert ours == sum(finals.values())
     assert held == ours, f"every change provisioned, yet Partner Center holds {held} seats and seatflow's parent {ours}"
     assert_invariants(stack.api, stack.sim)

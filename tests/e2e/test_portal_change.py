@@ -50,7 +50,7 @@ def page(browser: Browser, stack: Stack) -> Iterator[Page]:
 
 def test_new_yorks_manager_raises_e3_in_the_portal_and_the_page_shows_it_provisioned(stack: Stack, page: Page) -> None:
     parent, new_york = stack.demo.parent(E3), stack.demo.child(NEW_YORK, E3)
-    assert at_simulator(stack.sim, parent)["quantity"] == 50
+    assert at_simulator(stack.api, stack.sim, parent)["quantity"] == 50
     # Partner Center answers slowly: the page is shown before the worker is done, however loaded the machine.
     stack.sim.ok("POST", "/_sim/faults", json={"latency_ms": SLOW_PARTNER_CENTER_MS})
 
@@ -80,7 +80,7 @@ def test_new_yorks_manager_raises_e3_in_the_portal_and_the_page_shows_it_provisi
     wait_settled(stack.api, timeout=30, logs=stack.logs)
     assert quantity(stack.api, new_york) == 35
     assert quantity(stack.api, parent) == 60
-    assert at_simulator(stack.sim, parent)["quantity"] == 60
+    assert at_simulator(stack.api, stack.sim, parent)["quantity"] == 60
     assert_invariants(stack.api, stack.sim)
     assert stack.traffic.statuses()[200] > 0
     stack.traffic.assert_no_server_errors()

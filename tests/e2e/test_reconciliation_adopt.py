@@ -22,9 +22,15 @@ def _item_of(report: dict[str, object], subscription_id: str) -> list[dict[str, 
 def test_a_quantity_changed_at_the_provider_is_reported_and_adopted_onto_a_location(stack: Stack) -> None:
     api, sim = stack.api, stack.sim
     parent, new_york = stack.demo.parent(E3), stack.demo.child(NEW_YORK, E3)
-    held = at_simulator(sim, parent)
+    held = at_simulator(api, sim, parent)
     assert held["quantity"] == 50
-    sim.ok("PATCH", f"/v1/customers/{TENANT}/subscriptions/{held['id']}", json={"quantity": 63})
+    # Someone changes it in Partner Center as new commerce requires: the full resource, with its etag.
+    path = f"/v1/customers/{TENANT}/subscriptions/{held['id']}"
+    read = sim.get(path)
+    assert read.is_success, read.text
+    changed = sim.patch(path, json={**read.json(), "quantity": 63}, headers={"If-Match": read.headers["ETag"]})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["quantity"] == 63
 
     report = api.ok("POST", "/api/v1/reconciliations", json={"provider_account_id": "Partner Center"})
     (item,) = _item_of(report, parent)
@@ -42,7 +48,7 @@ def test_a_quantity_changed_at_the_provider_is_reported_and_adopted_onto_a_locat
     assert quantity(api, new_york) == 25 + 13
 
     wait_settled(api, timeout=30, logs=stack.logs)
-    assert at_simulator(sim, parent)["quantity"] == 63
+    assert at_simulator(api, sim, parent)["quantity"] == 63
     assert_invariants(api, sim)
     again = api.ok("POST", "/api/v1/reconciliations", json={"provider_account_id": "Partner Center"})
     assert again["items"] == [], "parent, children and provider still differ after the adopt"

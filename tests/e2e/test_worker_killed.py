@@ -31,9 +31,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 E5_CHAIN = ("Office 365 E5", "Microsoft 365 Audio Conferencing", "Microsoft Teams Phone Standard (Phone System)")
 NEW_PRODUCT = "Office 365 Business Premium"
 HEAD_OFFICE = "Pine Cone Vet - Head office"
-ORDERS = "POST /v1/customers/{id}/orders"
+CARTS = "POST /v1/customers/{id}/carts"
+CHECKOUTS = "POST /v1/customers/{id}/carts/{id}/checkout"
 LATENCY_MS = 500
-"""Each Partner Center call takes this long: the drain takes seconds, and an order is in flight for a while."""
+"""Each Partner Center call takes this long: the drain takes seconds, and a checkout is in flight for a while."""
 ROUNDS = 4
 """Quantity changes per location subscription."""
 
@@ -41,8 +42,8 @@ ROUNDS = 4
 def test_a_worker_killed_mid_drain_leaves_the_rest_to_the_next_one_and_buys_nothing_twice(stack: Stack) -> None:
     api, sim = stack.api, stack.sim
     stack.workers[0].stop()  # the stack's worker, stopped with SIGTERM, so that the changes queue up
-    bought = {s["friendlyName"] for s in sim_subscriptions(sim)}
-    orders_before = len(sim.ok("GET", "/_sim/state")["orders"])
+    bought = {s["id"] for s in sim_subscriptions(sim)}
+    orders_before = {o["id"] for o in sim.ok("GET", "/_sim/state")["orders"]}
 
     queued = 0
     for round_ in range(1, ROUNDS + 1):
@@ -72,17 +73,17 @@ def test_a_worker_killed_mid_drain_leaves_the_rest_to_the_next_one_and_buys_noth
 
     doomed = stack.start_worker(SEATFLOW_WORKER_LEASE_SECONDS="2")
     wait_until(
-        lambda: sim_requests(sim)[ORDERS] > 0,
+        lambda: sim_requests(sim)[CHECKOUTS] > 0,
         timeout=60,
-        what="the worker has sent the order to Partner Center",
+        what="the worker has checked the purchase's cart out at Partner Center",
         logs=stack.logs,
-        every=0.02,  # the kill must land within LATENCY_MS, before the order's answer is back
+        every=0.02,  # the kill must land within LATENCY_MS, before the checkout's answer is back
     )
-    doomed.popen.send_signal(signal.SIGKILL)  # while the order's answer is still on its way (LATENCY_MS)
+    doomed.popen.send_signal(signal.SIGKILL)  # while the checkout's answer is still on its way (LATENCY_MS)
     doomed.popen.wait(timeout=10)
     left = len(changes(api, "awaiting_provisioning"))
     assert 0 < left < len(to_send), f"the kill did not land mid-drain: {left} of {len(to_send)} changes left"
-    assert subscription(api, new["id"])["external_id"] is None, "the order's answer arrived before the kill"
+    assert subscription(api, new["id"])["external_id"] is None, "the checkout's answer arrived before the kill"
 
     finisher = stack.start_worker("--drain", "--max-wait", "60")
     assert finisher.popen.wait(timeout=90) == 0, finisher.logs()
@@ -93,19 +94,26 @@ def test_a_worker_killed_mid_drain_leaves_the_rest_to_the_next_one_and_buys_noth
     provisioned = {c["id"] for c in changes(api, "provisioned")}
     assert {c["id"] for c in to_send} <= provisioned, "a queued change was not provisioned"
     state = sim.ok("GET", "/_sim/state")
-    assert {s["friendlyName"] for s in state["subscriptions"]} == bought | {f"seatflow:{new['id']}"}
-    assert len(state["orders"]) == orders_before + 1, "the purchase was ordered twice"
+    external_id = subscription(api, new["id"])["external_id"]
+    assert {s["id"] for s in state["subscriptions"]} == bought | {external_id}, "not one new subscription"
+    new_orders = [o for o in state["orders"] if o["id"] not in orders_before]
+    assert len(new_orders) == 1, f"the purchase was ordered {len(new_orders)} times"
+    assert [line["subscriptionId"] for line in new_orders[0]["lineItems"]] == [external_id]
+    # The killed worker's checkout went through at Partner Center, its answer never came; the next worker checked
+    # the same cart out again (the cart's first result came back), never a new cart.
+    requests = sim_requests(sim)
+    assert (requests[CARTS], requests[CHECKOUTS]) == (1, 2), requests
     (purchase,) = [c for c in api.ok("GET", f"/api/v1/subscriptions/{new['id']}/changes") if c["kind"] == "create"]
-    assert purchase["message"] == "Found at Partner Center after a lost answer.", purchase
-    held = at_simulator(sim, new["id"])
-    assert (held["quantity"], held["id"]) == (3, subscription(api, new["id"])["external_id"])
+    assert new_orders[0]["id"] in (purchase["message"] or ""), purchase
+    held = at_simulator(api, sim, new["id"])
+    assert (held["quantity"], held["id"]) == (3, external_id)
     assert sim.ok("GET", f"/v1/customers/{TENANT}/subscriptions/{held['id']}")["quantity"] == 3
     for product in (E3, EMS):
         parent = stack.demo.parent(product)
         expected = len(LOCATIONS) * (5 + 2 * ROUNDS)
         assert quantity(api, parent) == expected
-        assert at_simulator(sim, parent)["quantity"] == expected
+        assert at_simulator(api, sim, parent)["quantity"] == expected
     for product in E5_CHAIN:
-        assert at_simulator(sim, stack.demo.subscriptions[(HEAD_OFFICE, product)])["quantity"] == 7
+        assert at_simulator(api, sim, stack.demo.subscriptions[(HEAD_OFFICE, product)])["quantity"] == 7
     assert_invariants(api, sim)
     stack.traffic.assert_no_server_errors()

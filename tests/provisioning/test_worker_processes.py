@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from seatflow.clock import DatabaseTestClock
 from seatflow.db.session import make_sessionmaker, unit_of_work
-from seatflow.provisioning.plan import friendly_name
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.linking import link
@@ -56,7 +55,10 @@ AWAITING, PROVISIONED, FAILED = (
     ProvisioningStatus.FAILED,
 )
 TENANT = "pine-cone-vet-tenant"
-ORDERS, PATCHES = "POST /v1/customers/{id}/orders", "PATCH /v1/customers/{id}/subscriptions/{id}"
+CARTS = "POST /v1/customers/{id}/carts"
+CHECKOUTS = "POST /v1/customers/{id}/carts/{id}/checkout"
+PATCHES = "PATCH /v1/customers/{id}/subscriptions/{id}"
+"""A purchase is a cart and its checkout; a change is a GET of the subscription and a PATCH of it (SPEC §7)."""
 
 FAST_WORKER = {
     "SEATFLOW_TEST_CLOCK": "1",
@@ -198,9 +200,20 @@ def linked_fleet(engine: Engine, simulator: SimulatorServer, *, parents: int, ch
     return LinkedFleet(parent_ids, parent_of, quantities)
 
 
-def change_children(engine: Engine, fleet: LinkedFleet, *, changes: int, seed: int) -> set[uuid.UUID]:
+def parent_quantities(fleet: LinkedFleet) -> dict[uuid.UUID, int]:
+    """Each parent's quantity as the test made it: its children's sum."""
+    sums = dict.fromkeys(fleet.parents, 0)
+    for child, quantity in fleet.quantities.items():
+        sums[fleet.parent_of[child]] += quantity
+    return sums
+
+
+def change_children(engine: Engine, fleet: LinkedFleet, *, changes: int, seed: int) -> tuple[set[uuid.UUID], int]:
     """``changes`` random quantity changes of the children (each pushes the same delta onto its parent), in one
-    committed transaction. Answers the parents that got changes."""
+    committed transaction. Answers the parents that got changes, and how many of them end on another quantity
+    than they had (the others' deltas cancel out: Partner Center already shows their quantity, so nothing is
+    PATCHed for them)."""
+    before = parent_quantities(fleet)
     rng = random.Random(seed)
     clock = DatabaseTestClock(engine)
     children = sorted(fleet.quantities)
@@ -226,7 +239,8 @@ def change_children(engine: Engine, fleet: LinkedFleet, *, changes: int, seed: i
             fleet.quantities[child] = target
             changed.add(fleet.parent_of[child])
             made += 1
-    return changed
+    after = parent_quantities(fleet)
+    return changed, sum(1 for parent in changed if after[parent] != before[parent])
 
 
 # --- reading the database and the simulator --------------------------------------------------------------
@@ -256,6 +270,13 @@ def purchases(fleet: LinkedFleet, *where: ColumnElement[bool]) -> list[ColumnEle
     return [LicenseChange.kind == ChangeKind.CREATE, LicenseChange.subscription_id.in_(fleet.parents), *where]
 
 
+def cart_ids(engine: Engine, *where: ColumnElement[bool]) -> dict[uuid.UUID, str | None]:
+    """change -> the Partner Center cart it stored, of the changes ``where`` selects."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        rows = conn.execute(select(LicenseChange.id, LicenseChange.provider_cart_id).where(*where))
+        return dict(rows.all())
+
+
 def sim_state(simulator: SimulatorServer) -> dict[str, Any]:
     state: dict[str, Any] = httpx.get(f"{simulator.url}/_sim/state").json()
     return state
@@ -277,13 +298,29 @@ def assert_all_settled(engine: Engine) -> None:
 
 
 def assert_simulator_matches(engine: Engine, simulator: SimulatorServer, fleet: LinkedFleet) -> None:
-    """One subscription per parent at the simulator (none bought twice), each with the parent's provider id and
-    quantity, which is its children's sum."""
-    subscriptions = sim_state(simulator)["subscriptions"]
-    names = Counter(s["friendlyName"] for s in subscriptions)
-    one_each = Counter({friendly_name(p): 1 for p in fleet.parents})
-    assert names == one_each, "not one subscription per parent at the simulator (one bought twice, or missing)"
-    at_sim = {s["friendlyName"]: s for s in subscriptions}
+    """One subscription per parent at the simulator (none bought twice), each the parent's external id with the
+    parent's quantity, which is its children's sum; each bought by one order, from one cart, the one the parent's
+    purchase stored."""
+    state = sim_state(simulator)
+    subscriptions = state["subscriptions"]
+    at_sim = {s["id"]: s for s in subscriptions}
+    assert len(at_sim) == len(subscriptions) == len(fleet.parents), (
+        f"{len(subscriptions)} subscriptions at the simulator for {len(fleet.parents)} parents (one bought twice?)"
+    )
+    with Session(engine) as session:
+        external_ids = Counter(
+            session.scalars(select(Subscription.external_id).where(Subscription.id.in_(fleet.parents)))
+        )
+        carts = Counter(session.scalars(select(LicenseChange.provider_cart_id).where(*purchases(fleet))))
+    assert None not in external_ids, "a parent has no Partner Center subscription id"
+    assert set(external_ids.values()) == {1}, f"two parents point at one Partner Center subscription: {external_ids}"
+    assert set(external_ids) == set(at_sim), "the parents' external ids are not the simulator's subscriptions"
+    bought_by = Counter(line.get("subscriptionId") for order in state["orders"] for line in order["lineItems"])
+    assert bought_by == Counter(dict.fromkeys(at_sim, 1)), "not one order line per subscription (an order twice?)"
+    assert None not in carts, "a purchase stored no cart"
+    assert set(carts.values()) == {1}, f"two purchases stored one cart: {carts}"
+    ordered = {c["id"] for c in state["carts"] if c["status"] == "Ordered"}
+    assert ordered == set(carts), "the checked-out carts are not the ones the purchases stored"
     with Session(engine) as session:
         rows = session.scalars(
             select(Subscription).where(Subscription.id.in_(fleet.parent_of.keys() | set(fleet.parents)))
@@ -295,8 +332,8 @@ def assert_simulator_matches(engine: Engine, simulator: SimulatorServer, fleet: 
             children_sum = sum(q for child, q in fleet.quantities.items() if fleet.parent_of[child] == parent)
             ours = found[parent]
             assert ours.quantity == children_sum
-            assert at_sim[friendly_name(parent)]["id"] == ours.external_id
-            assert at_sim[friendly_name(parent)]["quantity"] == ours.quantity, f"parent {parent}"
+            assert ours.external_id is not None
+            assert at_sim[ours.external_id]["quantity"] == ours.quantity, f"parent {parent}"
 
 
 # --- a worker killed mid-run -----------------------------------------------------------------------------
@@ -309,10 +346,10 @@ def test_a_worker_killed_while_changes_go_out_leaves_the_rest_to_the_next_one_an
     fleet = linked_fleet(committed_engine, simulator, parents=50)
     bought = workers.drain()
     assert bought["provisioned"] == 50
-    changed = change_children(committed_engine, fleet, changes=300, seed=3)
+    changed, moved = change_children(committed_engine, fleet, changes=300, seed=3)
     total = count_changes(committed_engine, *parent_changes())
     assert total == 300
-    set_faults(simulator, latency_ms=50)  # about 2.5 s of calls, one per changed parent
+    set_faults(simulator, latency_ms=50)  # about 5 s of calls, a GET and a PATCH per changed parent
     requests_before = sim_requests(simulator)
 
     looping = workers.start(SEATFLOW_WORKER_LEASE_SECONDS="2")
@@ -342,22 +379,26 @@ def test_a_worker_killed_while_changes_go_out_leaves_the_rest_to_the_next_one_an
     assert flowed_back == 300, "a child's change did not flow back"
     assert_all_settled(committed_engine)
     assert_simulator_matches(committed_engine, simulator, fleet)
-    patches = sim_requests(simulator)[PATCHES] - requests_before[PATCHES]
-    # One absolute-quantity call per changed parent; the kill may have cut off the one call in flight, which
-    # the next worker sends again.
-    assert len(changed) <= patches <= len(changed) + 1, (patches, len(changed))
+    requests = sim_requests(simulator) - requests_before
+    patches = requests[PATCHES]
+    # One PATCH of the full resource per parent whose quantity moved; every moved parent holds its new quantity at
+    # the simulator (checked above), so each got at least one. The kill may have cut off the one PATCH in flight,
+    # which the next worker sends again after its GET if the simulator did not apply it.
+    assert moved <= patches <= moved + 1, (patches, moved, len(changed))
+    assert requests[CARTS] == requests[CHECKOUTS] == 0, "a change bought something"
 
 
 @pytest.mark.slow
 def test_a_worker_killed_while_orders_go_out_with_lost_answers_never_buys_twice(
     committed_engine: Engine, simulator: SimulatorServer, workers: Workers
 ) -> None:
-    """An order whose answer was lost (or whose worker died) is found again by its friendlyName before any
-    re-send, by the next worker."""
+    """A purchase whose checkout answer was lost (or whose worker died) checks out the cart it stored before its
+    first checkout again, by the next worker: the simulator answers a cart's first result again and buys nothing
+    more. Never a second cart for it, never a second order."""
     fleet = linked_fleet(committed_engine, simulator, parents=50)
     set_faults(simulator, latency_ms=30, lost_response_rate=0.3, seed=5)
     sent_unanswered = purchases(fleet, LicenseChange.provisioning_status == AWAITING)
-    sent_unanswered.append(LicenseChange.provider_request_id.is_not(None))
+    sent_unanswered.append(LicenseChange.provider_cart_id.is_not(None))
 
     looping = workers.start(SEATFLOW_WORKER_LEASE_SECONDS="2")
     wait_until(
@@ -366,27 +407,35 @@ def test_a_worker_killed_while_orders_go_out_with_lost_answers_never_buys_twice(
             and count_changes(committed_engine, *sent_unanswered) >= 3
         ),
         timeout=60,
-        what="ten orders were provisioned and three were sent without an answer",
+        what="ten purchases were provisioned and three had a cart stored without an answer",
         process=looping,
     )
     looping.popen.send_signal(signal.SIGKILL)
     looping.wait(timeout=10)
 
-    in_doubt = set(read(committed_engine, select(LicenseChange.id).where(*sent_unanswered)))
+    in_doubt = cart_ids(committed_engine, *sent_unanswered)
     bought_at_kill = count_changes(
         committed_engine, *purchases(fleet, LicenseChange.provisioning_status == PROVISIONED)
     )
-    assert bought_at_kill < 50, "the kill came after every order was provisioned"
-    assert len(in_doubt) >= 3, "the kill did not happen while orders were in doubt"
+    assert bought_at_kill < 50, "the kill came after every purchase was provisioned"
+    assert len(in_doubt) >= 3, "the kill did not happen while purchases were in doubt"
     rest = workers.drain(max_wait=120)
 
     assert rest["provisioned"] == 50 - bought_at_kill, rest
     assert_all_settled(committed_engine)
     assert_simulator_matches(committed_engine, simulator, fleet)
     assert len(sim_state(simulator)["orders"]) == 50, "an order was placed twice"
-    with Session(committed_engine) as session:
-        found_again = [c.message for c in session.scalars(select(LicenseChange).where(LicenseChange.id.in_(in_doubt)))]
-    assert "Found at Partner Center after a lost answer." in found_again, found_again
+    # The changes in doubt at the kill were bought with the carts they had stored then, not with new ones.
+    after = cart_ids(committed_engine, LicenseChange.id.in_(in_doubt))
+    assert after == in_doubt, "a purchase in doubt was bought with another cart than the one it stored"
+    provisioned = count_changes(
+        committed_engine, LicenseChange.id.in_(in_doubt), LicenseChange.provisioning_status == PROVISIONED
+    )
+    assert provisioned == len(in_doubt)
+    requests = sim_requests(simulator)
+    # Answers were lost: some carts were checked out more than once, and still bought once (orders == 50).
+    assert requests[CHECKOUTS] > 50, requests
+    assert requests[CARTS] >= 50, requests
 
 
 # --- two workers, one queue ------------------------------------------------------------------------------
@@ -412,19 +461,23 @@ def test_two_workers_share_one_queue_and_send_every_change_exactly_once(
 
     bought = finish(start_two(workers))
 
-    assert sim_requests(simulator)[ORDERS] == 100, "an order went out twice (or not at all)"
+    requests = sim_requests(simulator)
+    assert requests[CARTS] == 100, "a purchase made a cart twice (or not at all)"
+    assert requests[CHECKOUTS] == 100, "a cart was checked out twice (or not at all)"
     assert sum(r["subscriptions"] for r in bought) == 100, bought
     assert sum(r["provisioned"] for r in bought) == 100, bought
     assert count_changes(committed_engine, *purchases(fleet, LicenseChange.provisioning_status == PROVISIONED)) == 100
     assert count_changes(committed_engine, *purchases(fleet, LicenseChange.attempts != 1)) == 0
 
-    changed = change_children(committed_engine, fleet, changes=250, seed=8)
+    changed, moved = change_children(committed_engine, fleet, changes=250, seed=8)
     httpx.post(f"{simulator.url}/_sim/stats/reset").raise_for_status()
     results = finish(start_two(workers))
 
     requests = sim_requests(simulator)
-    assert requests[PATCHES] == len(changed), "each changed parent's changes go out as one call, once"
-    assert requests[ORDERS] == 0
+    # Every parent whose quantity moved holds its new quantity at the simulator (assert_simulator_matches), so
+    # each got at least one PATCH; as many PATCHes as such parents: each got its changes in one PATCH, once.
+    assert requests[PATCHES] == moved, "each changed parent's changes go out as one PATCH, once"
+    assert requests[CARTS] == requests[CHECKOUTS] == 0
     assert sum(r["subscriptions"] for r in results) == len(changed), results
     assert sum(r["provisioned"] for r in results) == 250, results
     assert count_changes(committed_engine, *parent_changes(LicenseChange.provisioning_status == PROVISIONED)) == 250
@@ -442,14 +495,14 @@ def test_sigterm_finishes_the_subscription_in_hand_and_leaves_nothing_claimed(
     committed_engine: Engine, simulator: SimulatorServer, workers: Workers
 ) -> None:
     fleet = linked_fleet(committed_engine, simulator, parents=50)
-    set_faults(simulator, latency_ms=100)  # about 5 s of orders
+    set_faults(simulator, latency_ms=100)  # about 10 s of purchases (a cart and its checkout each)
     bought = purchases(fleet, LicenseChange.provisioning_status == PROVISIONED)
 
     looping = workers.start()
     wait_until(
         lambda: count_changes(committed_engine, *bought) >= 5,
         timeout=60,
-        what="five orders were provisioned",
+        what="five purchases were provisioned",
         process=looping,
     )
     looping.popen.send_signal(signal.SIGTERM)
@@ -462,10 +515,10 @@ def test_sigterm_finishes_the_subscription_in_hand_and_leaves_nothing_claimed(
     assert claimed(committed_engine) == 0, "a subscription is still claimed"
     done = count_changes(committed_engine, *bought)
     assert done < 50, "the worker finished everything before it was told to stop"
-    # The order in hand was finished and recorded: everything the simulator sold is provisioned in seatflow.
+    # The purchase in hand was finished and recorded: everything the simulator sold is provisioned in seatflow.
     assert len(sim_state(simulator)["subscriptions"]) == done
     half_sent = purchases(fleet, LicenseChange.provisioning_status == AWAITING)
-    assert count_changes(committed_engine, *half_sent, LicenseChange.provider_request_id.is_not(None)) == 0
+    assert count_changes(committed_engine, *half_sent, LicenseChange.provider_cart_id.is_not(None)) == 0
 
     rest = workers.drain(max_wait=60)
 

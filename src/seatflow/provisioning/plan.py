@@ -126,15 +126,6 @@ class Job:
     """The provider subscription ids seatflow has for the same tenant (an order found after a lost answer must be
     none of them)."""
 
-    @property
-    def friendly_name(self) -> str:
-        """Sent with the order and echoed on the provider's subscription: how a lost answer is found again."""
-        return friendly_name(self.subscription_id)
-
-
-def friendly_name(subscription_id: uuid.UUID) -> str:
-    return f"seatflow:{subscription_id}"
-
 
 def holds_back(failed: Step, later: Step) -> bool:
     """Whether a failed change keeps a later change of the same subscription from going (SPEC §7's gating).
