@@ -84,6 +84,10 @@ def test_the_contract_tree_shows_each_linked_parent_beside_its_childrens_sum_and
     assert "drift +3" in detail
     assert "Three seats bought for the new clinic" in detail
     assert detail.index("create 0 → 50") < detail.index("quantity 50 → 53"), "the timeline runs oldest first"
+    # Its term and plan, and what can still be reduced: all 53 seats were bought on 2026-12-01, inside their
+    # 7-day window until 2026-12-07 (2026-12-01 + 7 days - 1).
+    assert "P1Y, billed" in detail
+    assert "53 can be reduced now 53 until 2026-12-07" in " ".join(detail.split())
 
 
 def test_a_childs_change_links_to_the_parent_change_it_caused(session: Session, login: Login, vet: PineConeVet) -> None:

@@ -13,12 +13,13 @@ from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.models import Product, ProviderAccount
 from seatflow.console import queries
 from seatflow.console.trees import Drift, Node, flatten, forest
-from seatflow.console.web import PREFIX, ConsoleDep, not_found, plain, render, require_id
+from seatflow.console.web import PREFIX, ConsoleDep, not_found, now_of, plain, render, require_id
 from seatflow.contracts.models import BillingContract
 from seatflow.contracts.schemas import SetupProblem
 from seatflow.customers.models import CustomerAccount
 from seatflow.customers.service import ancestors, descendant_ids, require_customer
 from seatflow.subscriptions import repository as subscriptions_repository
+from seatflow.subscriptions.batches import refundable_quantities
 from seatflow.subscriptions.linking import setup_check
 from seatflow.subscriptions.models import LicenseChange, Subscription, SubscriptionStatus
 
@@ -150,6 +151,7 @@ def subscription_page(subscription_id: str, request: Request, console: ConsoleDe
         linked_children=linked_children,
         drift=drift,
         scheduled=subscriptions_repository.scheduled_of(db, subscription.id),
+        refundable=refundable_quantities(db, [subscription], on=now_of(request).date())[subscription.id],
         changes=changes,
         causes=causes,
         caused=caused,

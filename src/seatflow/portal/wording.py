@@ -98,8 +98,12 @@ def change_words(change: LicenseChange) -> str:
         ChangeKind.CANCEL: "Cancelled",
         ChangeKind.SUSPEND: "Suspended",
         ChangeKind.REACTIVATE: "Reactivated",
+        ChangeKind.EXPIRE: "Ended at its term end (not renewed)",
+        ChangeKind.AUTO_RENEW: "Set to renew" if change.auto_renew_after else "Set not to renew",
+        ChangeKind.NEXT_TERM: "Changes for the renewal updated",
+        ChangeKind.PRICE: "Price changed",
     }
-    return words.get(change.kind, "Price changed")
+    return words.get(change.kind, "Changed")
 
 
 _FIELD_PROBLEMS = {
