@@ -179,7 +179,7 @@ def test_a_refused_reduction_names_neither_the_parent_nor_the_api(
 ) -> None:
     page = _post_quantity(late_manager, vet, "20")
 
-    assert _alert(page).startswith("Microsoft 365 E3 cannot be reduced now")
+    assert _alert(page).startswith("Microsoft 365 E3 cannot be reduced by that much now")
     assert "1 December 2027" in _alert(page)
     assert not any(words in page for words in DEVELOPER_WORDS)
     assert "2027-12-01" not in page
