@@ -343,3 +343,57 @@ def test_a_change_answered_202_is_polled_and_never_sent_again(
     assert done.provisioning_status is PROVISIONED
     assert sim_subscription(simulator, external_id)["quantity"] == 12
     assert requests(simulator)[PATCH] == 1, "polled, never re-sent"
+
+
+def test_a_subscription_bought_not_to_renew_is_turned_off_at_partner_center_right_after_its_purchase(
+    session: Session, catalog: DemoCatalog, simulator: SimulatorServer, make_worker: Callable[..., Worker]
+) -> None:
+    customer = create_customer(session, name="Pine Cone Vet", tenant_id="pine-cone-vet-tenant")
+    contract = create_contract(session, customer=customer)
+    subscription = create_subscription(
+        session, contract=contract, product=catalog.business_premium, quantity=5, auto_renew=False
+    )
+    assert [c.kind for c in changes_of(session, subscription)] == [ChangeKind.CREATE, ChangeKind.AUTO_RENEW]
+
+    make_worker().drain(max_wait_seconds=30)
+
+    there = sim_subscription(simulator, fresh(session, subscription).external_id)
+    assert there["autoRenewEnabled"] is False, "Microsoft buys with auto-renew on; seatflow turned it off"
+    assert all(c.provisioning_status is PROVISIONED for c in changes_of(session, subscription))
+
+
+def test_turning_auto_renew_off_clears_what_was_scheduled_for_the_renewal_at_partner_center_too(
+    session: Session, catalog: DemoCatalog, simulator: SimulatorServer, make_worker: Callable[..., Worker]
+) -> None:
+    subscription = bought(session, catalog, quantity=10)
+    worker = make_worker()
+    worker.drain(max_wait_seconds=30)
+    change_quantity(
+        session,
+        subscription_id=subscription.id,
+        quantity=12,
+        effective="renewal",
+        today=FACTORY_TODAY,
+        now=noon(FACTORY_TODAY),
+        actor=OPERATOR,
+    )
+    session.commit()
+    worker.drain(max_wait_seconds=30)
+    external_id = fresh(session, subscription).external_id
+    assert sim_subscription(simulator, external_id)["scheduledNextTermInstructions"]["quantity"] == 12
+
+    lifecycle.update_subscription(
+        session,
+        subscription=fresh(session, subscription),
+        data=SubscriptionUpdate(auto_renew=False),
+        today=FACTORY_TODAY,
+        now=noon(FACTORY_TODAY),
+        actor=OPERATOR,
+    )
+    session.commit()
+    worker.drain(max_wait_seconds=30)
+
+    there = sim_subscription(simulator, external_id)
+    assert there["autoRenewEnabled"] is False
+    assert not there.get("scheduledNextTermInstructions")
+    assert all(c.provisioning_status is PROVISIONED for c in changes_of(session, subscription))

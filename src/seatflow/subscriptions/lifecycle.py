@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from seatflow.catalog.bundles import bundle_sellable
@@ -24,6 +25,7 @@ from seatflow.subscriptions.addons import check_chain, resolve_parent
 from seatflow.subscriptions.changes import (
     guard_linked_parent,
     lock,
+    note_next_term,
     product_of,
     provider_kind,
     push_to_parent,
@@ -173,6 +175,9 @@ def create_subscription(
         now=now,
         effective_date=start,
     )
+    if not subscription.auto_renew and account.kind is ProviderKind.PARTNER_CENTER:
+        # Microsoft buys with auto-renew on: it is turned off right after the purchase, before the term can end.
+        _record_auto_renew(session, subscription, False, effective=start, now=now, actor=actor)
     return subscription, change
 
 
@@ -210,7 +215,10 @@ def update_subscription(
         if account.kind is ProviderKind.LINKED or subscription.linked_subscription_id:
             raise InvalidLink("Use /link and /unlink to move a subscription onto or off a linked provider account.")
         subscription.provider_account_id = account.id
+    if data.price_effective_date is not None and data.unit_price is None:
+        raise ValidationFailed("price_effective_date goes with a new unit_price.", code="price_effective_date_alone")
     if data.unit_price is not None and data.unit_price != subscription.unit_price:
+        effective = price_effective_date(session, subscription, data.price_effective_date, today=today)
         before = subscription.unit_price
         subscription.unit_price = data.unit_price
         record_change(
@@ -221,7 +229,7 @@ def update_subscription(
             quantity_after=subscription.quantity,
             price_before=before,
             price_after=data.unit_price,
-            effective_date=today,
+            effective_date=effective,
             actor=actor,
             now=now,
             provisioning_status=ProvisioningStatus.NOT_APPLICABLE,
@@ -241,6 +249,36 @@ def update_subscription(
     return subscription
 
 
+def price_effective_date(session: Session, subscription: Subscription, asked: date | None, *, today: date) -> date:
+    """From when a new unit price applies (SPEC §8): the day the operator set, or, since a subscription's price is
+    protected for its term (seats added mid-term take the term's price too), its next renewal; from its start when
+    it has not started. ``unit_price`` is then the latest price set, and the price change says from when.
+
+    Not before its start, nor before a price change already recorded (an earlier day would leave that later change
+    in force after it: set a day on or after it instead)."""
+    if asked is None:
+        started = today >= subscription.term_start
+        asked = subscription.term_end + timedelta(days=1) if started else subscription.term_start
+    if asked < subscription.start_date:
+        raise ValidationFailed(
+            f"A price applies from the subscription's start ({subscription.start_date}) at the earliest, not {asked}.",
+            code="price_effective_before_start",
+        )
+    latest = session.execute(
+        select(func.max(LicenseChange.effective_date)).where(
+            LicenseChange.subscription_id == subscription.id, LicenseChange.kind == ChangeKind.PRICE
+        )
+    ).scalar_one_or_none()
+    if latest is not None and asked < latest:
+        raise ValidationFailed(
+            f"A price change from {latest} is recorded already: a new price can apply from {latest} or later, "
+            f"not {asked}.",
+            code="price_change_pending",
+            pending_from=latest.isoformat(),
+        )
+    return asked
+
+
 def _set_auto_renew(
     session: Session, subscription: Subscription, enabled: bool, *, today: date, now: datetime, actor: Actor
 ) -> None:
@@ -253,10 +291,21 @@ def _set_auto_renew(
             f"The term ended on {subscription.term_end}; run the renewals first, then change auto-renew."
         )
     subscription.auto_renew = enabled
-    if not enabled:  # a renewal that will not come: its changes can never apply (Partner Center clears them too)
-        for scheduled in repository.at_renewal_of(session, subscription.id):
+    if not enabled:  # a renewal that will not come: its changes can never apply
+        dropped = list(repository.at_renewal_of(session, subscription.id))
+        for scheduled in dropped:
             scheduled.status = ScheduledStatus.CANCELLED
             scheduled.message = f"Auto-renew was turned off on {today}: the subscription will not renew."
+        if dropped:  # Partner Center is told they are gone (scheduledNextTermInstructions cleared) too
+            note_next_term(session, subscription, actor=actor, now=now)
+    _record_auto_renew(
+        session, subscription, enabled, effective=max(today, subscription.start_date), now=now, actor=actor
+    )
+
+
+def _record_auto_renew(
+    session: Session, subscription: Subscription, enabled: bool, *, effective: date, now: datetime, actor: Actor
+) -> None:
     kind = provider_kind(session, subscription)
     change = record_change(
         session,
@@ -264,7 +313,7 @@ def _set_auto_renew(
         kind=ChangeKind.AUTO_RENEW,
         quantity_before=subscription.quantity,
         quantity_after=subscription.quantity,
-        effective_date=max(today, subscription.start_date),
+        effective_date=effective,
         actor=actor,
         now=now,
         reason="Renews at its term end." if enabled else f"Does not renew: expires after {subscription.term_end}.",
