@@ -423,37 +423,62 @@ def cancel(
     for target in targets:
         _check_cancellation_window(session, target, today)
     for target in targets:
-        target = lock(session, target.id)
-        target.status = SubscriptionStatus.CANCELLED
-        target.cancelled_at = now
-        for scheduled in repository.scheduled_of(session, target.id):
-            if scheduled.status is ScheduledStatus.SCHEDULED:  # it can never apply now: say so at once
-                scheduled.status = ScheduledStatus.CANCELLED
-                scheduled.message = f"The subscription was cancelled on {today}."
         # A subscription cancelled before it started ends on its start day: it was never in use.
         ends = max(today, target.start_date)
-        change = record_change(
+        change = _end(
             session,
-            subscription=target,
-            kind=ChangeKind.CANCEL,
-            quantity_before=target.quantity,
-            quantity_after=0,
-            effective_date=ends,
-            actor=actor,
-            now=now,
+            target,
+            SubscriptionStatus.CANCELLED,
+            ChangeKind.CANCEL,
+            ends=ends,
+            note=f"The subscription was cancelled on {today}.",
             reason=reason,
-        )
-        push_to_parent(
-            session,
-            child=target,
-            child_change=change,
-            delta=-target.quantity,
-            actor=actor,
             now=now,
-            effective_date=ends,
+            actor=actor,
         )
         changes.append(change)
     return changes
+
+
+def _end(
+    session: Session,
+    subscription: Subscription,
+    status: SubscriptionStatus,
+    kind: ChangeKind,
+    *,
+    ends: date,
+    note: str,
+    reason: str | None,
+    now: datetime,
+    actor: Actor,
+) -> LicenseChange:
+    """Cancel or expire one subscription: its scheduled changes can never apply (``note`` says why at once), its
+    quantity goes to 0 from ``ends``, and a linked child takes it off its parent."""
+    target = lock(session, subscription.id)
+    target.status = status
+    if status is SubscriptionStatus.CANCELLED:
+        target.cancelled_at = now
+    else:
+        target.expired_at = now
+    for scheduled in repository.scheduled_of(session, target.id):
+        if scheduled.status is ScheduledStatus.SCHEDULED:
+            scheduled.status = ScheduledStatus.CANCELLED
+            scheduled.message = note
+    change = record_change(
+        session,
+        subscription=target,
+        kind=kind,
+        quantity_before=target.quantity,
+        quantity_after=0,
+        effective_date=ends,
+        actor=actor,
+        now=now,
+        reason=reason,
+    )
+    push_to_parent(
+        session, child=target, child_change=change, delta=-target.quantity, actor=actor, now=now, effective_date=ends
+    )
+    return change
 
 
 CANCELLATION_WINDOW = timedelta(days=7)
@@ -490,37 +515,20 @@ def expire(session: Session, *, subscription: Subscription, now: datetime, actor
     the term's last day. It is never "cancelled": nothing is sent to cancel it (Partner Center lets it expire
     itself), and a linked child takes its quantity off its parent as a cancelled one does."""
     ends = subscription.term_end + timedelta(days=1)
-    changes = []
-    for target in _with_addons(session, subscription, repository.NOT_CANCELLED, cascade=True, verb="expire"):
-        target = lock(session, target.id)
-        target.status = SubscriptionStatus.EXPIRED
-        target.expired_at = now
-        for scheduled in repository.scheduled_of(session, target.id):
-            if scheduled.status is ScheduledStatus.SCHEDULED:
-                scheduled.status = ScheduledStatus.CANCELLED
-                scheduled.message = f"The subscription expired on {ends} (it was set not to renew)."
-        change = record_change(
+    return [
+        _end(
             session,
-            subscription=target,
-            kind=ChangeKind.EXPIRE,
-            quantity_before=target.quantity,
-            quantity_after=0,
-            effective_date=max(ends, target.start_date),
-            actor=actor,
-            now=now,
+            target,
+            SubscriptionStatus.EXPIRED,
+            ChangeKind.EXPIRE,
+            ends=max(ends, target.start_date),
+            note=f"The subscription expired on {ends} (it was set not to renew).",
             reason="The term ended without auto-renew.",
-        )
-        push_to_parent(
-            session,
-            child=target,
-            child_change=change,
-            delta=-target.quantity,
-            actor=actor,
             now=now,
-            effective_date=max(ends, target.start_date),
+            actor=actor,
         )
-        changes.append(change)
-    return changes
+        for target in _with_addons(session, subscription, repository.NOT_CANCELLED, cascade=True, verb="expire")
+    ]
 
 
 def order_bundle(
