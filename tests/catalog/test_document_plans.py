@@ -69,7 +69,7 @@ def test_the_demo_sells_each_partner_center_product_monthly_and_for_a_year(sessi
         ("P1Y", "annual", Decimal("34.29"), Decimal("27.43")),  # 36.00 / 1.05 = 34.286; 28.80 / 1.05 = 27.429
     }
     e3 = product(session, "SPE_E3")
-    assert (e3.offer_id, e3.list_price, e3.cost_price) == ("CFQ7TTC0LFLZ:0002", Decimal("36.00"), Decimal("28.80"))
+    assert (e3.offer_id, e3.list_price, e3.cost_price) == ("CFQ7TTC0LFLX:0001", Decimal("36.00"), Decimal("28.80"))
     storage = product(session, "SHAREPOINTSTORAGE")  # sold by the gigabyte, a monthly term by default
     assert (storage.term.value, storage.list_price) == ("P1M", Decimal("0.20"))
     assert ("P1Y", "annual", Decimal("0.1667"), Decimal("0.1333")) in plans_of(session, "SHAREPOINTSTORAGE")

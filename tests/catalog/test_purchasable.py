@@ -139,7 +139,7 @@ class TestTheCatalogCheck:
         self, session: Session, partner_center: ProviderAccount, manual: ProviderAccount
     ) -> None:
         legacy = create_product(session, account=partner_center, name="Archiving", offer_id=LEGACY_OFFER)
-        create_product(session, account=partner_center, name="E3", offer_id="CFQ7TTC0LFLZ:0002")
+        create_product(session, account=partner_center, name="E3", offer_id="CFQ7TTC0LFLX:0001")
         create_product(session, account=manual, name="Via distributor", offer_id=LEGACY_OFFER)
         orphan = create_product(session, account=manual, kind=ProductKind.ADDON, name="Orphan add-on")
         retired = create_product(

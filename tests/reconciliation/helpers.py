@@ -21,10 +21,10 @@ from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, Sub
 TENANT = "pine-cone-vet-tenant"
 
 # The simulator's demo SKUs (src/seatflow/simulator/demo_state.json), as ``productId:skuId``.
-M365_E3 = "CFQ7TTC0LFLZ:0002"
+M365_E3 = "CFQ7TTC0LFLX:0001"
 EMS_E3 = "CFQ7TTC0LFK5:0002"
 BUSINESS_PREMIUM = "CFQ7TTC0LCHC:0002"
-OFFICE_E5 = "CFQ7TTC0LF8Q:0001"
+OFFICE_E5 = "CFQ7TTC0LF8S:0002"
 AUDIO_CONFERENCING = "CFQ7TTC0LHS5:0001"
 """An add-on: its prerequisite SKU is Office 365 E5."""
 

@@ -15,10 +15,11 @@ from tests.simulator.helpers import CUSTOMER
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "partner_center"
 
 # The demo seed's new-commerce SKUs (src/seatflow/simulator/demo_state.json)
-M365_E3 = "CFQ7TTC0LFLZ:0002"
-M365_E3_ITEM = "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS"  # the catalog item of Microsoft's create-a-cart NCE example
+M365_E3 = "CFQ7TTC0LFLX:0001"
+M365_E3_ITEM = "CFQ7TTC0LFLX:0001:CFQ7TTC0LB30"  # the base of Microsoft's create-a-cart-with-add-ons NCE example
+M365_E5_ITEM = "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS"  # the catalog item of Microsoft's create-a-cart NCE example
 EMS_E3 = "CFQ7TTC0LFK5:0002"
-OFFICE_E5 = "CFQ7TTC0LF8Q:0001"
+OFFICE_E5 = "CFQ7TTC0LF8S:0002"
 AUDIO_CONFERENCING = "CFQ7TTC0LHS5:0001"
 PHONE_SYSTEM = "CFQ7TTC0LH9T:0001"
 CALLING_PLAN = "CFQ7TTC0LH8Z:0001"

@@ -17,6 +17,7 @@ from tests.simulator.nce import (
     EMS_E3,
     M365_E3,
     M365_E3_ITEM,
+    M365_E5_ITEM,
     OFFICE_E5,
     PHONE_SYSTEM,
     assert_documented_shape,
@@ -36,7 +37,7 @@ def test_microsofts_nce_cart_request_creates_a_cart(pc: httpx.Client) -> None:
     """The page's NCE request as it is (PascalCase, "Monthly"), with the attestation its request table requires."""
     now = set_clock(pc)
     body = documented("create-cart-nce-request.json") | {"PartnerOnRecordAttestationAccepted": True}
-    assert body["LineItems"][0]["CatalogItemId"] == M365_E3_ITEM
+    assert body["LineItems"][0]["CatalogItemId"] == M365_E5_ITEM
     created = pc.post(CARTS, json=body)
     assert created.status_code == 201, created.text
     cart = created.json()
@@ -46,15 +47,15 @@ def test_microsofts_nce_cart_request_creates_a_cart(pc: httpx.Client) -> None:
     expires = datetime.fromisoformat(cart["expirationTimestamp"])
     assert expires - datetime.fromisoformat(cart["creationTimestamp"]) == timedelta(days=7)
     [line] = cart["lineItems"]
-    assert (line["id"], line["catalogItemId"], line["quantity"]) == (0, M365_E3_ITEM, 1)
+    assert (line["id"], line["catalogItemId"], line["quantity"]) == (0, M365_E5_ITEM, 1)
     assert (line["billingCycle"], line["termDuration"], line["currencyCode"]) == ("monthly", "P1M", "USD")
     assert "error" not in line
-    assert line["pricing"] == {
-        "listPrice": 28.8,
-        "discountedPrice": 28.8,
-        "proratedPrice": 28.8,
-        "price": 28.8,
-        "extendedPrice": 28.8,
+    assert line["pricing"] == {  # the demo seed's Microsoft 365 E5: 45.60 a month, one seat
+        "listPrice": 45.6,
+        "discountedPrice": 45.6,
+        "proratedPrice": 45.6,
+        "price": 45.6,
+        "extendedPrice": 45.6,
     }
     assert cart["links"]["self"]["uri"] == f"/customers/{CUSTOMER}/carts/{cart['id']}"
     assert pc.get(f"{CARTS}/{cart['id']}").json() == cart
@@ -118,7 +119,7 @@ def test_checkout_buys_one_order_per_line_in_the_documented_shape(pc: httpx.Clie
     assert e3_line["pricing"]["extendedPrice"] == 17280.0  # 28.80 x 50 seats x 12 months
     assert (
         e3_line["links"]["availability"]["uri"]
-        == "/products/CFQ7TTC0LFLZ/skus/0002/availabilities/CFQ7TTC0K4TS?country=US"
+        == "/products/CFQ7TTC0LFLX/skus/0001/availabilities/CFQ7TTC0LB30?country=US"
     )
     e3 = get_subscription(pc, e3_line["subscriptionId"])
     assert (e3["offerId"], e3["quantity"], e3["status"], e3["orderId"]) == (
@@ -228,7 +229,7 @@ def test_checking_out_again_retries_only_the_refused_lines(pc: httpx.Client) -> 
     [
         ({"termDuration": "P3Y"}, 800121),
         ({"termDuration": "P1M", "billingCycle": "annual"}, 900269),
-        ({"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0OLD0"}, 400019),
+        ({"catalogItemId": "CFQ7TTC0LFLX:0001:CFQ7TTC0OLD0"}, 400019),
         ({"catalogItemId": "CFQ7TTC0NONE:0001:CFQ7TTC0NONE"}, 10001),
         ({"customTermEndDate": "2026-03-17T00:00:00Z"}, 900242),
     ],

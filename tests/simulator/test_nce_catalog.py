@@ -31,10 +31,10 @@ def test_the_online_services_view_lists_the_nce_products(pc: httpx.Client) -> No
     body = listed.json()
     assert_documented_shape(body, "products-nce.json")
     by_id = {product["id"]: product for product in body["items"]}
-    assert body["totalCount"] == len(body["items"]) == 10
-    assert by_id["CFQ7TTC0LFLZ"]["title"] == "Microsoft 365 E3"
-    assert by_id["CFQ7TTC0LFLZ"]["productType"] == {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"}
-    assert by_id["CFQ7TTC0LFLZ"]["links"]["skus"]["uri"] == "/products/CFQ7TTC0LFLZ/skus?country=US"
+    assert body["totalCount"] == len(body["items"]) == 11  # the demo catalog's ten, and Microsoft 365 E5
+    assert by_id["CFQ7TTC0LFLX"]["title"] == "Microsoft 365 E3"
+    assert by_id["CFQ7TTC0LFLX"]["productType"] == {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"}
+    assert by_id["CFQ7TTC0LFLX"]["links"]["skus"]["uri"] == "/products/CFQ7TTC0LFLX/skus?country=US"
 
     azure = pc.get("/v1/products", params={"country": "US", "targetView": "MicrosoftAzure"}).json()
     assert azure["items"] == []
@@ -43,22 +43,22 @@ def test_the_online_services_view_lists_the_nce_products(pc: httpx.Client) -> No
 
 
 def test_a_product_and_its_skus(pc: httpx.Client) -> None:
-    product = pc.get("/v1/products/CFQ7TTC0LFLZ", params=US)
+    product = pc.get("/v1/products/CFQ7TTC0LFLX", params=US)
     assert product.status_code == 200
-    assert product.json()["links"]["self"]["uri"] == "/products/CFQ7TTC0LFLZ?country=US"
+    assert product.json()["links"]["self"]["uri"] == "/products/CFQ7TTC0LFLX?country=US"
 
-    skus = pc.get("/v1/products/CFQ7TTC0LFLZ/skus", params=US).json()
+    skus = pc.get("/v1/products/CFQ7TTC0LFLX/skus", params=US).json()
     assert_documented_shape(skus, "skus-nce.json")
     [sku] = skus["items"]
-    assert (sku["id"], sku["productId"], sku["title"]) == ("0002", "CFQ7TTC0LFLZ", "Microsoft 365 E3")
+    assert (sku["id"], sku["productId"], sku["title"]) == ("0001", "CFQ7TTC0LFLX", "Microsoft 365 E3")
     assert (sku["minimumQuantity"], sku["maximumQuantity"]) == (1, 300)
     assert sku["supportedBillingCycles"] == ["annual", "monthly"]
     assert sku["dynamicAttributes"]["isAddon"] is False
-    assert pc.get("/v1/products/CFQ7TTC0LFLZ/skus/0002", params=US).json() == sku
+    assert pc.get("/v1/products/CFQ7TTC0LFLX/skus/0001", params=US).json() == sku
 
     assert fault_of(pc.get("/v1/products/NOPE", params=US)) == (404, "400013")
     assert fault_of(pc.get("/v1/products/NOPE/skus", params=US)) == (404, "400013")
-    assert fault_of(pc.get("/v1/products/CFQ7TTC0LFLZ/skus/0009", params=US)) == (404, "400018")
+    assert fault_of(pc.get("/v1/products/CFQ7TTC0LFLX/skus/0009", params=US)) == (404, "400018")
 
 
 def test_an_add_on_sku_names_its_prerequisite_skus(pc: httpx.Client) -> None:
@@ -70,7 +70,7 @@ def test_an_add_on_sku_names_its_prerequisite_skus(pc: httpx.Client) -> None:
 
 
 def test_an_availability_carries_the_catalog_item_and_its_terms(pc: httpx.Client) -> None:
-    listed = pc.get("/v1/products/CFQ7TTC0LFLZ/skus/0002/availabilities", params=US)
+    listed = pc.get("/v1/products/CFQ7TTC0LFLX/skus/0001/availabilities", params=US)
     assert listed.status_code == 200
     [availability] = listed.json()["items"]
     assert_documented_shape(availability, "availability-nce.json")
@@ -82,12 +82,12 @@ def test_an_availability_carries_the_catalog_item_and_its_terms(pc: httpx.Client
     assert terms == [("P1Y", "Monthly"), ("P1Y", "Annual"), ("P1M", "Monthly")]
     assert availability["renewalInstructions"][0]["renewalOptions"] == [{"renewToId": M365_E3, "isAutoRenewable": True}]
 
-    by_id = pc.get(f"/v1/products/CFQ7TTC0LFLZ/skus/0002/availabilities/{availability['id']}", params=US)
+    by_id = pc.get(f"/v1/products/CFQ7TTC0LFLX/skus/0001/availabilities/{availability['id']}", params=US)
     assert by_id.json() == availability
-    assert fault_of(pc.get("/v1/products/CFQ7TTC0LFLZ/skus/0002/availabilities/OLD1", params=US)) == (404, "400019")
-    for_customer = pc.get(f"/v1/customers/{CUSTOMER}/products/CFQ7TTC0LFLZ/skus/0002/availabilities", params=US)
+    assert fault_of(pc.get("/v1/products/CFQ7TTC0LFLX/skus/0001/availabilities/OLD1", params=US)) == (404, "400019")
+    for_customer = pc.get(f"/v1/customers/{CUSTOMER}/products/CFQ7TTC0LFLX/skus/0001/availabilities", params=US)
     assert for_customer.json()["items"] == [availability]
-    assert fault_of(pc.get("/v1/customers/nobody/products/CFQ7TTC0LFLZ/skus/0002/availabilities", params=US)) == (
+    assert fault_of(pc.get("/v1/customers/nobody/products/CFQ7TTC0LFLX/skus/0001/availabilities", params=US)) == (
         404,
         "1000",
     )
@@ -128,7 +128,7 @@ def test_bad_nce_offers_are_refused(pc: httpx.Client) -> None:
     base = {"productId": "CFQ7TTC0ZZZZ", "skuId": "0001", "name": "X"}
     for bad in (
         {"productId": "CFQ7TTC0ZZZZ"},
-        base | {"prerequisiteSkus": ["CFQ7TTC0LF8Q"]},
+        base | {"prerequisiteSkus": ["CFQ7TTC0LF8S"]},
         base | {"terms": [{"termDuration": "P1M", "billingCycle": "annual"}]},
         base | {"terms": [{"termDuration": "P2Y", "billingCycle": "monthly"}]},
         base | {"unitPrice": "cheap"},
@@ -141,9 +141,9 @@ def test_bad_nce_offers_are_refused(pc: httpx.Client) -> None:
 
 def test_a_new_availability_makes_the_old_catalog_item_stale(pc: httpx.Client) -> None:
     old = catalog_item(pc, M365_E3)
-    offer = next(o for o in pc.get("/_sim/offers").json()["items"] if o.get("productId") == "CFQ7TTC0LFLZ")
+    offer = next(o for o in pc.get("/_sim/offers").json()["items"] if o.get("productId") == "CFQ7TTC0LFLX")
     pc.post("/_sim/offers", json=offer | {"availabilityId": "CFQ7TTC0NEW1"})
-    assert catalog_item(pc, M365_E3) == "CFQ7TTC0LFLZ:0002:CFQ7TTC0NEW1"
+    assert catalog_item(pc, M365_E3) == "CFQ7TTC0LFLX:0001:CFQ7TTC0NEW1"
     stale = create_cart(pc, cart_line(pc, M365_E3, 5) | {"catalogItemId": old}).json()
     assert stale["lineItems"][0]["error"]["errorCode"] == 400019
 
@@ -153,7 +153,8 @@ def test_the_demo_seed_sells_the_demo_catalog_in_new_commerce(pc: httpx.Client) 
     catalog = yaml.safe_load(resources.files("seatflow.catalog").joinpath("demo_catalog.yaml").read_text())
     products = [p for p in catalog["products"] if p["provider_account"] == "Partner Center"]
     skus = {o["name"]: o for o in pc.get("/_sim/offers").json()["items"] if "productId" in o}
-    assert set(skus) == {p["name"] for p in products}
+    # Microsoft 365 E5 is the seed's only SKU the demo catalog does not sell (Microsoft's create-a-cart example).
+    assert set(skus) == {p["name"] for p in products} | {"Microsoft 365 E5"}
     name_of = {p["provisioning_id"]: p["name"] for p in products}
     for product in products:
         sku = skus[product["name"]]

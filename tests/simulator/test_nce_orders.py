@@ -77,7 +77,7 @@ def test_an_order_of_catalog_items_is_all_or_nothing_under_the_carts_rules(pc: h
     assert fault_of(_order(pc, e3, phone)) == (400, "400041")  # the Phone System add-on needs E5 on the tenant
     too_many = e3 | {"quantity": 301}
     assert fault_of(_order(pc, too_many)) == (400, "900275")
-    assert fault_of(_order(pc, e3 | {"offerId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0OLD0"})) == (404, "400019")
+    assert fault_of(_order(pc, e3 | {"offerId": "CFQ7TTC0LFLX:0001:CFQ7TTC0OLD0"})) == (404, "400019")
     assert fault_of(_order(pc, e3 | {"termDuration": "P3Y"})) == (400, "800121")
     assert fault_of(_order(pc, e3, billingCycle="triennial")) == (400, "900269")
     assert all_subscriptions(pc) == []

@@ -60,7 +60,7 @@ def test_a_bought_subscription_carries_microsofts_new_commerce_fields(pc: httpx.
         "totalQuantity": 10,
         "details": [{"quantity": 10, "allowedUntilDateTime": subscription["cancellationAllowedUntilDate"]}],
     }
-    assert subscription["links"]["sku"]["uri"] == "/products/CFQ7TTC0LFLZ/skus/0002?country=US"
+    assert subscription["links"]["sku"]["uri"] == "/products/CFQ7TTC0LFLX/skus/0001?country=US"
     assert "parentSubscriptionId" not in subscription
 
 

@@ -81,7 +81,7 @@ def test_the_price_sheet_lists_every_sku_term_and_billing_plan(pc: httpx.Client)
         "ERP Price": "144",
     }
     assert (rows[1]["BillingPlan"], rows[1]["UnitPrice"], rows[1]["ERP Price"]) == ("Monthly", "9.6", "12")
-    e3 = [row for row in _rows(response.text) if row["ProductId"] == "CFQ7TTC0LFLZ"]
+    e3 = [row for row in _rows(response.text) if row["ProductId"] == "CFQ7TTC0LFLX"]
     assert [(row["TermDuration"], row["BillingPlan"]) for row in e3] == [
         ("P1Y", "Monthly"),
         ("P1Y", "Annual"),

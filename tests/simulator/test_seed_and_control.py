@@ -24,7 +24,8 @@ def test_the_demo_seed_matches_the_demo_catalog(pc: httpx.Client) -> None:
     offer_of = {p["provisioning_id"]: p["offer_id"] for p in products}
     # The catalog's Partner Center products are new-commerce SKUs, named productId:skuId (SPEC §2).
     offers = {o["id"]: o for o in pc.get("/_sim/offers").json()["items"] if "productId" in o}
-    assert set(offers) == {p["offer_id"] for p in products}
+    # and Microsoft 365 E5, the SKU of Microsoft's create-a-cart example, which the demo catalog does not sell
+    assert set(offers) == {p["offer_id"] for p in products} | {"CFQ7TTC0LFLZ:0002"}
     for product in products:
         offer = offers[product["offer_id"]]
         assert offer["name"] == product["name"]
