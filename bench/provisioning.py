@@ -6,7 +6,9 @@ its Partner Center account pointed at a Partner Center simulator, a Pine Cone Ve
 ``pine-cone-vet-tenant`` is in the simulator's seed), --parents Microsoft 365 E3 parent subscriptions on a
 non-billable parent contract, each with --children-per-parent linked children on child contracts (created on
 the do-nothing account, then linked, as the flaky-provider test does). The parents are bought with one
-in-process drain, the simulator's request counters are reset, and then --changes random child quantity
+in-process drain, through new commerce's carts (an availability lookup, a cart and its checkout a parent; checked
+against the simulator's counters: one cart and one checkout a parent, no legacy ``POST /orders``), the simulator's
+request counters are reset, and then --changes random child quantity
 changes are recorded through ``change_quantity`` (each child change and, in the same transaction, the parent
 change it causes; 100 child changes a transaction to keep the setup short, --changes-per-transaction 1 records
 them one a transaction as the API does: the rows are the same).
@@ -17,8 +19,11 @@ spawning them until the queue is empty and until they have exited:
 * changes per second: child changes provisioned / seconds from spawning the workers to the last
   ``provisioned_at`` (the queue empty); also against the time until every worker process exited;
 * provider calls: the simulator's request counters (``GET /_sim/stats``) and the workers' own
-  ``provider_calls``; a subscription's awaiting changes go out as one PATCH with the absolute quantity, so
-  this should be the number of parents with changes, not the number of changes;
+  ``provider_calls``. New commerce changes a subscription by reading it (``GET``, for the full resource and its
+  etag) and sending the whole resource back (``PATCH`` with ``If-Match``); a subscription's awaiting changes go
+  out as one PATCH with the absolute quantity. So: one GET per parent with changes, one PATCH per parent whose
+  quantity moved (a parent whose changes cancel out is read, shows the quantity already and gets no PATCH), and
+  nothing else (no cart, no order, no stale etag, no 202) -- the number of parents, not of changes;
 * latency: p50 / p99 of a child change's ``provisioned_at - created_at``. Every change was recorded before
   the workers started, so this is recording time + waiting in the queue, not a worker's reaction time; the
   same percentiles measured from the moment the workers were spawned (queue position) are printed beside it;
@@ -37,8 +42,11 @@ worker's time goes; its timings are not benchmark figures.
     .venv/bin/python bench/provisioning.py --postgres     # PostgreSQL database seatflow_bench_provisioning
     .venv/bin/python bench/provisioning.py --workers 2 --parents 100 --changes 1000
 
-Exits 1 when a correctness check fails (a change not provisioned, a parent's quantity at the simulator not the
-database's, more PATCH requests than parents with changes, a worker exiting with an error).
+Exits 1 when a correctness check fails: a change not provisioned (child or parent), a parent's quantity at the
+simulator not the database's or not its children's sum, PATCH requests other than one per parent whose quantity
+moved, GET requests other than one per parent with changes, any other Partner Center request during the drain,
+the workers' provider calls not the simulator's GETs + PATCHes, a worker exiting with an error, or the parents not
+bought through one cart and one checkout each.
 """
 
 from __future__ import annotations
@@ -82,6 +90,8 @@ from seatflow.customers.service import create_customer
 from seatflow.db.engine import make_engine
 from seatflow.db.migrate import upgrade
 from seatflow.db.session import make_sessionmaker, unit_of_work
+from seatflow.partner_center.client import PartnerCenterClient
+from seatflow.provisioning import partner_center as partner_center_module
 from seatflow.provisioning import queue
 from seatflow.provisioning import worker as worker_module
 from seatflow.provisioning.providers import PartnerCenterProvider
@@ -101,7 +111,12 @@ PRODUCT = "SPE_E3"  # Microsoft 365 E3 in the demo catalog; at most 300 seats a 
 SIM_MAXIMUM = 300
 CHILD_QUANTITY = 10
 DELTAS = (-2, -1, 1, 2, 3)
-PATCH_ROUTE = "PATCH /v1/customers/{id}/subscriptions/{id}"
+SUBSCRIPTION_ROUTE = "/v1/customers/{id}/subscriptions/{id}"
+PATCH_ROUTE = f"PATCH {SUBSCRIPTION_ROUTE}"
+GET_ROUTE = f"GET {SUBSCRIPTION_ROUTE}"
+CART_ROUTE = "POST /v1/customers/{id}/carts"
+CHECKOUT_ROUTE = "POST /v1/customers/{id}/carts/{id}/checkout"
+LEGACY_ORDER_ROUTE = "POST /v1/customers/{id}/orders"
 ACTOR = Actor(ChangeOrigin.OPERATOR, "bench/provisioning.py")
 MB = 1_000_000
 PROVISIONED, FAILED = ProvisioningStatus.PROVISIONED, ProvisioningStatus.FAILED
@@ -338,17 +353,33 @@ def _subscribe(
     return subscription
 
 
-def buy_parents(factory: sessionmaker[Session], expected: int) -> tuple[float, int]:
-    """One in-process drain that orders every parent at the simulator (not measured)."""
+def buy_parents(
+    factory: sessionmaker[Session], expected: int, simulator: Simulator
+) -> tuple[float, int, dict[str, int]]:
+    """One in-process drain that buys every parent at the simulator through a cart and its checkout (not
+    measured); the Partner Center requests it made, by route."""
+    simulator.reset_stats()
     worker = Worker(factory, SystemClock(), config=WorkerConfig())
     started = time.perf_counter()
     try:
         result = worker.drain(max_wait_seconds=600)
     finally:
         worker.registry.close()
+    seconds = time.perf_counter() - started
     if result.tally.provisioned != expected:
         raise SystemExit(f"buying the parents provisioned {result.tally.provisioned} of {expected}: {result.as_dict()}")
-    return time.perf_counter() - started, result.provider_calls
+    requests = _partner_center_requests(simulator.stats())
+    carts, checkouts = requests.get(CART_ROUTE, 0), requests.get(CHECKOUT_ROUTE, 0)
+    if carts != expected or checkouts != expected or requests.get(LEGACY_ORDER_ROUTE, 0):
+        raise SystemExit(f"buying {expected} parents: expected one cart and one checkout each, no order: {requests}")
+    if sum(requests.values()) != result.provider_calls:
+        raise SystemExit(f"buying the parents: simulator counted {requests}, the worker {result.provider_calls} calls")
+    return seconds, result.provider_calls, requests
+
+
+def _partner_center_requests(stats: dict[str, Any]) -> dict[str, int]:
+    """The simulator's request counters without its own ``/_sim`` routes (the bench's polls)."""
+    return {route: n for route, n in stats["requests"].items() if " /_sim/" not in route}
 
 
 @dataclass
@@ -356,6 +387,8 @@ class Workload:
     child_changes: list[uuid.UUID]
     parent_changes: list[uuid.UUID]
     parents_changed: int
+    parents_moved: int
+    """Parents whose quantity after the changes differs from before (the others' changes cancel out)."""
     seconds: float
 
 
@@ -399,9 +432,11 @@ def record_changes(
         for chunk in _chunks(child_changes, 500):
             stmt = select(LicenseChange.id).where(LicenseChange.caused_by_change_id.in_(chunk))
             parent_changes += session.execute(stmt).scalars()
+    before = linked.quantity
     linked.quantity = quantity
     touched = {linked.parent_of[child] for child, _ in planned}
-    return Workload(child_changes, parent_changes, len(touched), seconds)
+    moved = {parent for parent in touched if quantity[parent] != before[parent]}
+    return Workload(child_changes, parent_changes, len(touched), len(moved), seconds)
 
 
 # --- measuring -------------------------------------------------------------------------------------------
@@ -634,7 +669,14 @@ def profile_drain(url: str, max_wait: float, batch_size: int | None) -> tuple[fl
     timer.wrap(worker_module, "run_renewals", "renewals (first pass)")
     timer.wrap(queue, "claim", "claim: select due subscriptions + lease update")
     timer.wrap(queue, "load_job", "load_job: subscription, account, product, contract, customer, changes")
-    timer.wrap(PartnerCenterProvider, "execute", "provider call: PATCH to the simulator (HTTP)")
+    timer.wrap(queue, "_partner_center_details", "  load_job's new-commerce details (country, next term, ids)")
+    timer.wrap(queue, "next_term_of", "  next_term_of: the renewal's scheduled changes")
+    timer.wrap(PartnerCenterProvider, "execute", "provider call: GET + PATCH of the subscription (HTTP)")
+    timer.wrap(PartnerCenterClient, "get_subscription_with_etag", "  GET the subscription (HTTP, parse, etag)")
+    timer.wrap(PartnerCenterClient, "update_subscription_with_etag", "  PATCH the full resource (If-Match; HTTP)")
+    timer.wrap(PartnerCenterClient, "_send", "  HTTP round trips (httpx request, both)")
+    timer.wrap(partner_center_module, "with_quantity", "  with_quantity: deep copy of the resource")
+    timer.wrap(partner_center_module, "read_subscription", "  read_subscription: the resource as a record")
     timer.wrap(queue, "record_outcome", "record_outcome: settle changes + flow back to children")
     timer.wrap(queue, "release", "release: clear the lease")
     if hasattr(queue, "renew"):
@@ -663,15 +705,35 @@ class Run:
     changes: int
     parents: int
     parents_changed: int
+    parents_moved: int
     setup: dict[str, float] = field(default_factory=dict)
     drain: Drain | None = None
     outcome: Outcome | None = None
     sim_requests: dict[str, int] = field(default_factory=dict)
+    """Partner Center requests the simulator counted during the drain, by route (its own /_sim routes left out)."""
+    sim_unusual: dict[str, int] = field(default_factory=dict)
+    """Faults drawn, MS-RequestId replays and 202 answers during the drain: all zero in this benchmark."""
     failures: list[str] = field(default_factory=list)
 
     @property
     def patches(self) -> int:
         return self.sim_requests.get(PATCH_ROUTE, 0)
+
+    def read_simulator(self, stats: dict[str, Any]) -> None:
+        self.sim_requests = _partner_center_requests(stats)
+        self.sim_unusual = {
+            **{f"fault {kind}": int(n) for kind, n in stats.get("faults", {}).items()},
+            "replays": int(stats.get("replays", 0)),
+            "accepted (202)": int(stats.get("accepted", 0)),
+        }
+
+    @property
+    def gets(self) -> int:
+        return self.sim_requests.get(GET_ROUTE, 0)
+
+    @property
+    def other_requests(self) -> dict[str, int]:
+        return {r: n for r, n in self.sim_requests.items() if r not in (GET_ROUTE, PATCH_ROUTE) and n}
 
     @property
     def worker_calls(self) -> int:
@@ -723,19 +785,28 @@ def _run(
     started = time.perf_counter()
     linked = build(factory, simulator.url, parents=args.parents, children_per_parent=args.children_per_parent)
     build_seconds = time.perf_counter() - started
-    buy_seconds, buy_calls = buy_parents(factory, args.parents)
+    buy_seconds, buy_calls, buy_requests = buy_parents(factory, args.parents, simulator)
     simulator.reset_stats()
     if args.latency_ms:
         simulator.set_latency(args.latency_ms)
     workload = record_changes(
         factory, linked, changes=args.changes, seed=args.seed, per_transaction=args.changes_per_transaction
     )
-    run = Run(engine.dialect.name, workers, simulator.mode, args.changes, args.parents, workload.parents_changed)
+    run = Run(
+        engine.dialect.name,
+        workers,
+        simulator.mode,
+        args.changes,
+        args.parents,
+        workload.parents_changed,
+        workload.parents_moved,
+    )
     run.setup = {"build": build_seconds, "buy": buy_seconds, "record": workload.seconds}
     print(
         f"  setup (not measured): {args.parents} parents + {len(linked.children)} linked children in "
-        f"{build_seconds:.1f} s; bought with {buy_calls} provider calls in {buy_seconds:.1f} s; "
-        f"{args.changes} child changes ({workload.parents_changed} parents) recorded in {workload.seconds:.1f} s "
+        f"{build_seconds:.1f} s; bought with {buy_calls} provider calls in {buy_seconds:.1f} s ({buy_requests}); "
+        f"{args.changes} child changes ({workload.parents_changed} parents, {workload.parents_moved} of them with a "
+        f"new quantity) recorded in {workload.seconds:.1f} s "
         f"({args.changes / workload.seconds:.0f}/s, {args.changes_per_transaction} a transaction)"
     )
     if args.profile:
@@ -749,7 +820,7 @@ def _run(
     upgrade(url)
     drain = run_workers(workers, url, workdir, simulator, max_wait=args.max_wait, batch_size=args.batch_size)
     run.drain = drain
-    run.sim_requests = dict(simulator.stats()["requests"])
+    run.read_simulator(simulator.stats())
     run.outcome = read_outcome(factory, workload, drain.started)
     report(run)
     verify(run, factory, linked, simulator)
@@ -758,7 +829,7 @@ def _run(
 
 def _profile(args: argparse.Namespace, url: str, run: Run, simulator: Simulator) -> None:
     seconds, cpu, result, timer = profile_drain(url, args.max_wait, args.batch_size)
-    run.sim_requests = dict(simulator.stats()["requests"])
+    run.read_simulator(simulator.stats())
     print(f"  drain (one in-process worker, instrumented): {seconds:.2f} s wall, {cpu:.2f} s CPU of this process")
     print(f"  worker result: {json.dumps(result.as_dict())}")
     print(f"  simulator requests: {run.sim_requests}")
@@ -770,6 +841,7 @@ def _profile(args: argparse.Namespace, url: str, run: Run, simulator: Simulator)
         if name.startswith("  of which"):
             print(f"  {name:<72} {calls:7d}")
     run.check(result.tally.provisioned == run.changes, f"provisioned {result.tally.provisioned} parent changes")
+    check_provider_calls(run, result.provider_calls)
 
 
 def report(run: Run) -> None:
@@ -797,7 +869,8 @@ def report(run: Run) -> None:
     )
     print(
         f"  provider calls: simulator counted {sum(run.sim_requests.values())} ({run.sim_requests}); "
-        f"workers counted {run.worker_calls}; parents with changes {run.parents_changed}"
+        f"workers counted {run.worker_calls}; parents with changes {run.parents_changed}, "
+        f"{run.parents_moved} of them with a new quantity"
     )
     c2p, s2p = outcome.created_to_provisioned, outcome.spawn_to_provisioned
     print(
@@ -816,6 +889,26 @@ def report(run: Run) -> None:
     )
 
 
+def check_provider_calls(run: Run, worker_calls: int) -> None:
+    """New commerce: each parent with changes is read once (GET) and, when its quantity moved, sent back once with
+    the absolute quantity (PATCH with If-Match); nothing else reaches Partner Center during the drain."""
+    run.check(
+        run.patches == run.parents_moved,
+        f"simulator PATCHes {run.patches} != parents with a new quantity {run.parents_moved} (one PATCH a parent)",
+    )
+    run.check(
+        run.gets == run.parents_changed,
+        f"simulator GETs of a subscription {run.gets} != parents with changes {run.parents_changed}",
+    )
+    run.check(
+        worker_calls == run.gets + run.patches,
+        f"workers' provider calls {worker_calls} != simulator GETs {run.gets} + PATCHes {run.patches}",
+    )
+    run.check(not run.other_requests, f"other Partner Center requests during the drain: {run.other_requests}")
+    unusual = {k: n for k, n in run.sim_unusual.items() if n}
+    run.check(not unusual, f"the simulator saw {unusual} during the drain")
+
+
 def verify(run: Run, factory: sessionmaker[Session], linked: Linked, simulator: Simulator) -> None:
     drain, outcome = run.drain, run.outcome
     assert drain is not None  # noqa: S101
@@ -832,10 +925,7 @@ def verify(run: Run, factory: sessionmaker[Session], linked: Linked, simulator: 
         tally.update({k: int(v) for k, v in e.result.items() if isinstance(v, int)})
     run.check(tally["provisioned"] == run.changes, f"workers' tally: {dict(tally)}")
     run.check(tally["flowed_back"] == run.changes, f"workers' flowed_back {tally['flowed_back']}")
-    run.check(run.patches == run.worker_calls, f"simulator PATCHes {run.patches} != workers' calls {run.worker_calls}")
-    run.check(
-        run.patches <= run.parents_changed, f"{run.patches} PATCHes for {run.parents_changed} parents with changes"
-    )
+    check_provider_calls(run, run.worker_calls)
     ours = parent_quantities(factory, linked.parents)
     at_sim = {s["id"]: s["quantity"] for s in simulator.state()["subscriptions"]}
     run.check(len(at_sim) == run.parents, f"{len(at_sim)} subscriptions at the simulator, expected {run.parents}")
@@ -878,7 +968,7 @@ def summary(runs: list[Run]) -> None:
     print("latency = created_at -> provisioned_at of a child change, all recorded before the workers started)")
     head = (
         f"  {'db':<10} {'workers':>7} {'sim':>7} {'changes':>7} {'to empty s':>10} {'exit s':>7} {'changes/s':>9}"
-        f" {'PATCH':>6} {'worker calls':>12} {'p50 s':>6} {'p99 s':>6} {'CPU s/worker':>12} {'RSS MB':>7}"
+        f" {'GET':>6} {'PATCH':>6} {'worker calls':>12} {'p50 s':>6} {'p99 s':>6} {'CPU s/worker':>12} {'RSS MB':>7}"
     )
     print(head)
     for run in runs:
@@ -890,7 +980,8 @@ def summary(runs: list[Run]) -> None:
         rss = max(e.max_rss for e in d.exits) / MB
         print(
             f"  {run.database:<10} {run.workers:7d} {run.simulator:>7} {provisioned:7d} {o.last_provisioned:10.2f}"
-            f" {d.wall_seconds:7.2f} {provisioned / o.last_provisioned:9.0f} {run.patches:6d} {run.worker_calls:12d}"
+            f" {d.wall_seconds:7.2f} {provisioned / o.last_provisioned:9.0f} {run.gets:6d} {run.patches:6d}"
+            f" {run.worker_calls:12d}"
             f" {percentile(o.created_to_provisioned, 0.5):6.2f} {percentile(o.created_to_provisioned, 0.99):6.2f}"
             f" {cpu:>12} {rss:7.1f}"
         )

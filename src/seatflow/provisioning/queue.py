@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
 from seatflow.contracts.models import BillingContract
@@ -321,7 +321,10 @@ def load_job(session: Session, subscription_id: uuid.UUID, today: date) -> Loade
     if subscription is None:
         return Loaded(None)
     account = session.get(ProviderAccount, subscription.provider_account_id)
-    product = session.get(Product, subscription.product_id)
+    # Only the product's own columns: its plans and account (loaded with it elsewhere) are not needed here.
+    product = session.get(
+        Product, subscription.product_id, options=[lazyload(Product.plans), lazyload(Product.provider_account)]
+    )
     contract = session.get(BillingContract, subscription.contract_id)
     customer = session.get(CustomerAccount, contract.customer_id) if contract else None
     if account is None or product is None or contract is None or customer is None:
@@ -381,9 +384,13 @@ def _partner_center_details(
         job,
         country=str(country).upper() if isinstance(country, str) and len(country) == 2 else None,
         custom_term_end=custom_term_end,
-        next_term=next_term_of(session, subscription),
+        # Read only for the ops that send the renewal's instructions (or send them again after clearing them).
+        next_term=next_term_of(session, subscription) if any(op.kind in _NEXT_TERM_OPS for op in ops) else None,
         known_external_ids=known,
     )
+
+
+_NEXT_TERM_OPS = frozenset({OpKind.NEXT_TERM, OpKind.SET_QUANTITY, OpKind.REACTIVATE})
 
 
 def next_term_of(session: Session, subscription: Subscription) -> NextTerm | None:

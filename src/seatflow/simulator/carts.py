@@ -13,7 +13,7 @@ Checking out is idempotent: a cart already ordered answers its first result agai
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Container, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -209,7 +209,7 @@ def check_line(
     *,
     offers: Mapping[str, NceOffer],
     tenant_skus: set[str],
-    coterm_ends: set[date],
+    coterm_ends: Container[date],
     now: datetime,
     legacy_offer_ids: Collection[str] = (),
 ) -> tuple[NceOffer | None, LineError | None]:
@@ -252,7 +252,7 @@ def annotate(
     *,
     offers: Mapping[str, NceOffer],
     tenant_skus: set[str],
-    coterm_ends: set[date],
+    coterm_ends: Container[date],
     now: datetime,
     legacy_offer_ids: Collection[str] = (),
 ) -> None:

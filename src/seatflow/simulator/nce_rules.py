@@ -11,7 +11,7 @@ and matches the end of a calendar month or of an active NCE subscription of the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -56,7 +56,7 @@ def is_month_end(day: date) -> bool:
     return (day + timedelta(days=1)).day == 1
 
 
-def coterm_refusal(end: date, *, term: str, start: datetime, coterm_ends: set[date]) -> str | None:
+def coterm_refusal(end: date, *, term: str, start: datetime, coterm_ends: Container[date]) -> str | None:
     """Why ``end`` cannot end a first term of ``term`` starting at ``start`` (None: it can). ``window``: not after
     the start, past the term's own end, or a 28th-30th for a monthly term; ``alignment``: neither a calendar month
     end nor the commitment end of an active NCE subscription of the tenant."""
@@ -100,7 +100,7 @@ def plan_nce_update(
     *,
     offer: NceOffer,
     offers: Mapping[str, NceOffer],
-    coterm_ends: set[date],
+    coterm_ends: Container[date],
     now: datetime,
 ) -> NceUpdate:
     """Check a PATCH of a new-commerce subscription; nothing is changed here."""
@@ -161,7 +161,7 @@ def _scheduled_after(
     change: SubscriptionUpdate,
     *,
     offers: Mapping[str, NceOffer],
-    coterm_ends: set[date],
+    coterm_ends: Container[date],
 ) -> ScheduledInstructions | None:
     """The scheduled changes once this PATCH is applied. An absent property keeps them, ``null`` clears them."""
     requested = subscription.scheduled
@@ -207,7 +207,7 @@ def check_scheduled(
     subscription: Subscription,
     *,
     offers: Mapping[str, NceOffer],
-    coterm_ends: set[date],
+    coterm_ends: Container[date],
 ) -> None:
     """The target SKU, availability, term, billing plan, quantity and co-term date must be valid for the next term."""
     offer = offers.get(f"{instructions.product_id}:{instructions.sku_id}".lower())
