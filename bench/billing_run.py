@@ -64,7 +64,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow.billing import runs
 from seatflow.billing.models import BillingRun, Invoice, InvoiceLine
-from seatflow.catalog.models import BillingFrequency, ProductKind, ProviderKind, ReductionBehavior, Term
+from seatflow.catalog.models import BillingFrequency, BillingPlan, ProductKind, ProviderKind, ReductionBehavior, Term
 from seatflow.catalog.providers import create_provider_account
 from seatflow.catalog.schemas import ProductCreate, ProviderAccountCreate
 from seatflow.catalog.service import create_product
@@ -286,6 +286,10 @@ def _rows(catalog: Catalog, first: int, count: int, created: datetime) -> dict[s
                     "start_date": RUN_DATE,
                     "term_start": term_start,
                     "term_end": term_end,
+                    "term": Term.P1Y,
+                    "billing_plan": BillingPlan.MONTHLY,  # one-year terms billed monthly: one charge a month
+                    "co_term_subscription_id": None,
+                    "expired_at": None,
                     "auto_renew": True,
                     "currency": "USD",
                     "unit_price": price,

@@ -40,8 +40,19 @@ class Settings(BaseSettings):
     seller_address: str = Field(default="", description="The seller's address on invoices; lines separated by '|'.")
     seller_email: str = Field(default="", description="The billing contact printed on invoices.")
     seller_tax_id: str = Field(default="", description="The seller's tax or VAT number printed on invoices.")
+    seller_payment_instructions: str = Field(
+        default="",
+        max_length=2000,
+        description="How to pay, printed on invoices (bank, IBAN, reference); lines separated by '|'.",
+    )
     invoice_prefix: str = Field(
         default="INV-", max_length=10, pattern=r"^[A-Za-z0-9-]*$", description="Invoice numbers: prefix + 6 digits."
+    )
+    credit_note_prefix: str = Field(
+        default="CN-",
+        max_length=10,
+        pattern=r"^[A-Za-z0-9-]*$",
+        description="Credit note numbers: prefix + 6 digits, a sequence of their own.",
     )
     smtp_host: str = Field(default="", description="SMTP server for portal mail; empty: mail goes to the log.")
     smtp_port: int = Field(default=587, ge=1, le=65535)

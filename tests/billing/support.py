@@ -8,10 +8,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from seatflow.billing.models import Invoice, InvoiceLine, InvoiceStatus, LineKind
+from seatflow.billing.models import CreditReason, DocumentKind, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from seatflow.billing.runs import RunSummary, run_billing
 from seatflow.catalog.models import Product, ProviderKind, ReductionBehavior
 from seatflow.contracts.models import BillingContract
@@ -108,8 +108,13 @@ def bill(session: Session, day: date, *, dry_run: bool = False) -> RunSummary:
 
 
 def invoices(session: Session, on: BillingContract | None = None, *, issued_only: bool = True) -> list[Invoice]:
-    """Oldest cycle first, then oldest number."""
-    stmt = select(Invoice).order_by(Invoice.period_start, Invoice.number)
+    """The documents that bill a period (invoices, and credit notes of negative cycles; not a void's credit note),
+    oldest cycle first, then oldest number."""
+    stmt = (
+        select(Invoice)
+        .where(or_(Invoice.credit_reason.is_(None), Invoice.credit_reason != CreditReason.VOID))
+        .order_by(Invoice.period_start, Invoice.number)
+    )
     if on is not None:
         stmt = stmt.where(Invoice.contract_id == on.id)
     if issued_only:
@@ -134,7 +139,16 @@ def line_rows(session: Session, invoice: Invoice) -> list[LineRow]:
 
 
 def numbers(session: Session) -> list[str]:
-    return sorted(session.scalars(select(Invoice.number)))
+    """Invoice numbers (credit notes have a sequence of their own)."""
+    return sorted(session.scalars(select(Invoice.number).where(Invoice.kind == DocumentKind.INVOICE)))
+
+
+def credit_notes(session: Session, on: BillingContract | None = None) -> list[Invoice]:
+    """Credit notes, by number."""
+    stmt = select(Invoice).where(Invoice.kind == DocumentKind.CREDIT_NOTE).order_by(Invoice.number)
+    if on is not None:
+        stmt = stmt.where(Invoice.contract_id == on.id)
+    return list(session.scalars(stmt))
 
 
 def expected_numbers(count: int) -> list[str]:

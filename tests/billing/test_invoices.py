@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from seatflow.billing.models import BillingRun, Invoice, InvoiceStatus
+from seatflow.billing.models import BillingRun, DocumentKind, Invoice, InvoiceStatus
 from seatflow.billing.runs import INVOICE_COUNTER
 from seatflow.billing.service import void_invoice
 from seatflow.catalog.models import BillingFrequency, ProviderKind
@@ -80,6 +80,8 @@ class Bill:
     on: date
     created: int
     """Invoices the run creates."""
+    credit_notes: int = 0
+    """Credit notes it creates: cycles whose total is negative (SPEC §8)."""
 
 
 Step = Sub | Qty | Cancel | Bill
@@ -227,10 +229,12 @@ CASES = [
                 D(2028, 12, 31),
                 [
                     rec(D(2028, 1, 1), D(2028, 12, 31), 5, "20.00", "1200.00"),  # 5 x 20.00 x 12
-                    # Jul 1 - Dec 31 = 184 of 365 days: 2 x 20.00 x 12 x 184/365 = 241.972… → 241.97
-                    pro(D(2027, 7, 1), D(2027, 12, 31), 2, "20.00", "241.97"),
+                    # SPEC §8 (2026-12): the subscription is billed monthly, so +2 from Jul 1 is six whole monthly
+                    # charges, July-December: 2 x 20.00 x 6 = 240.00. (When the contract's year was the charge it
+                    # was 2 x 20.00 x 12 x 184/365 = 241.97; an annual plan still is: test_nce_terms.py.)
+                    pro(D(2027, 7, 1), D(2027, 12, 31), 2, "20.00", "240.00"),
                 ],
-                "1441.97",
+                "1440.00",  # 1200.00 + 240.00
             ),
         ],
     ),
@@ -340,11 +344,12 @@ CASES = [
                 D(2028, 2, 29),
                 [
                     rec(MAR_1, D(2028, 2, 29), 2, "15.00", "360.00"),  # 2 x 15.00 x 12
-                    # Sep 1 - Feb 29 = 30 + 31 + 30 + 31 + 31 + 29 = 182 of 366 days:
-                    # 15.00 x 12 x 182/366 = 89.508… → 89.51
-                    pro(D(2027, 9, 1), D(2028, 2, 29), 1, "15.00", "89.51"),
+                    # SPEC §8 (2026-12): billed monthly, +1 from Sep 1 is the six monthly charges September-February:
+                    # 1 x 15.00 x 6 = 90.00. (By the contract's 366-day year it was 15.00 x 12 x 182/366 = 89.51;
+                    # an annual plan still is: test_nce_terms.py.)
+                    pro(D(2027, 9, 1), D(2028, 2, 29), 1, "15.00", "90.00"),
                 ],
-                "449.51",
+                "450.00",  # 360.00 + 90.00
             )
         ],
     ),
@@ -400,17 +405,19 @@ CASES = [
                 JAN_31,
                 [
                     rec(JAN_1, JAN_31, 1, "10.00", "10.00"),
-                    # b exists when January is billed: from its start, Jan 10-31 = 22 of 31 days:
-                    # 3 x 31.00 x 22/31 = 66.00
-                    pro(D(2027, 1, 10), JAN_31, 3, "31.00", "66.00"),
+                    # b exists when January is billed. SPEC §8 (2026-12): it is charged per month of its own term,
+                    # from its start: Jan 10 - Feb 9 starts in January, whole: 3 x 31.00 = 93.00 (it was Jan 10-31,
+                    # 3 x 31.00 x 22/31 = 66.00, then February from the 1st).
+                    rec(D(2027, 1, 10), D(2027, 2, 9), 3, "31.00", "93.00"),
                 ],
-                "76.00",
+                "103.00",  # 10.00 + 93.00
             ),
             Inv(
                 FEB_1,
                 FEB_1,
                 FEB_28,
-                [rec(FEB_1, FEB_28, 1, "10.00", "10.00"), rec(FEB_1, FEB_28, 3, "31.00", "93.00")],
+                # a: 1 x 10.00; b's month Feb 10 - Mar 9: 3 x 31.00
+                [rec(FEB_1, FEB_28, 1, "10.00", "10.00"), rec(D(2027, 2, 10), D(2027, 3, 9), 3, "31.00", "93.00")],
                 "103.00",
             ),
         ],
@@ -432,10 +439,11 @@ CASES = [
                 FEB_28,
                 [
                     rec(FEB_1, FEB_28, 1, "10.00", "10.00"),
-                    rec(FEB_1, FEB_28, 3, "31.00", "93.00"),
-                    pro(D(2027, 1, 10), JAN_31, 3, "31.00", "66.00"),  # 3 x 31.00 x 22/31
+                    # SPEC §8 (2026-12): b's months of its own term, Jan 10 - Feb 9 (January's, not billed then) and
+                    # Feb 10 - Mar 9 (February's): 2 x 3 x 31.00 = 186.00 (it was 66.00 for Jan 10-31 + 93.00)
+                    rec(D(2027, 1, 10), D(2027, 3, 9), 3, "31.00", "186.00"),
                 ],
-                "169.00",
+                "196.00",  # 10.00 + 186.00
             ),
         ],
     ),
@@ -455,16 +463,18 @@ CASES = [
                 JAN_31,
                 [
                     rec(JAN_1, JAN_31, 1, "10.00", "10.00"),
-                    # Jan 20-31 = 12 of 31 days: 2 x 20.00 x 12/31 = 15.483… → 15.48
-                    pro(D(2027, 1, 20), JAN_31, 2, "20.00", "15.48"),
+                    # SPEC §8 (2026-12): b's first month Jan 20 - Feb 19 starts in January, whole: 2 x 20.00 = 40.00
+                    # (it was Jan 20-31, 2 x 20.00 x 12/31 = 15.48)
+                    rec(D(2027, 1, 20), D(2027, 2, 19), 2, "20.00", "40.00"),
                 ],
-                "25.48",
+                "50.00",  # 10.00 + 40.00
             ),
             Inv(
                 MAR_1,
                 FEB_1,
                 FEB_28,
-                [rec(FEB_1, FEB_28, 1, "10.00", "10.00"), rec(FEB_1, FEB_28, 2, "20.00", "40.00")],
+                # a: 1 x 10.00; b's month Feb 20 - Mar 19: 2 x 20.00
+                [rec(FEB_1, FEB_28, 1, "10.00", "10.00"), rec(D(2027, 2, 20), D(2027, 3, 19), 2, "20.00", "40.00")],
                 "50.00",
             ),
         ],
@@ -480,7 +490,9 @@ CASES = [
                 JAN_31,
                 [
                     rec(JAN_1, JAN_31, 1, "10.00", "10.00"),
-                    pro(D(2027, 1, 20), JAN_31, 2, "20.00", "40.00"),  # the month it starts in counts whole
+                    # SPEC §8 (2026-12): b's own month Jan 20 - Feb 19, whole: 2 x 20.00 (the same 40.00 as the month
+                    # it starts in counted whole, now as its charge)
+                    rec(D(2027, 1, 20), D(2027, 2, 19), 2, "20.00", "40.00"),
                 ],
                 "50.00",
             )
@@ -493,13 +505,14 @@ CASES = [
             Sub("a", "A", 10, "31.00", JAN_1),
             Bill(JAN_1, 1),
             Cancel("a", D(2027, 1, 21)),
-            Bill(FEB_1, 1),
+            Bill(FEB_1, 0, credit_notes=1),
             Bill(MAR_1, 0),
         ],
         [
             # 310.00 x 0.0825 = 25.575 → 25.58
             Inv(JAN_1, JAN_1, JAN_31, [rec(JAN_1, JAN_31, 10, "31.00", "310.00")], "310.00", "25.58", "335.58"),
-            # Jan 21-31 = 11 of 31 days: -10 x 31.00 x 11/31 = -110.00; tax -9.075 → -9.08 (half away from 0)
+            # Jan 21-31 = 11 of 31 days: -10 x 31.00 x 11/31 = -110.00; tax -9.075 → -9.08 (half away from 0);
+            # the total is negative: a credit note, CN-000001
             Inv(FEB_1, FEB_1, FEB_28, [pro(D(2027, 1, 21), JAN_31, -10, "31.00", "-110.00")], "-110.00", "-9.08"),
         ],
     ),
@@ -572,8 +585,10 @@ CASES = [
         [Sub("a", "A", 2, "30.00", JAN_1), Bill(JAN_1, 1), Bill(APR_1, 1), Bill(D(2027, 7, 1), 0)],
         [
             Inv(JAN_1, JAN_1, MAR_31, [rec(JAN_1, MAR_31, 2, "30.00", "180.00")], "180.00"),
-            # The contract ends Apr 30: April of the 91-day quarter Apr-Jun: 2 x 30.00 x 3 x 30/91 = 59.340… → 59.34
-            Inv(APR_1, APR_1, D(2027, 4, 30), [rec(APR_1, D(2027, 4, 30), 2, "30.00", "59.34")], "59.34"),
+            # The contract ends Apr 30. SPEC §8 (2026-12): the subscription is billed monthly, and April is one whole
+            # monthly charge: 2 x 30.00 = 60.00 (59.34 when the 91-day quarter was the charge: 2 x 30.00 x 3 x
+            # 30/91). A charge the end cuts is prorated: test_nce_terms.py.
+            Inv(APR_1, APR_1, D(2027, 4, 30), [rec(APR_1, D(2027, 4, 30), 2, "30.00", "60.00")], "60.00"),
         ],
     ),
     Case(
@@ -591,7 +606,8 @@ CASES = [
         [Sub("a", "A", 2, "30.00", JAN_1), Bill(APR_1, 1), Bill(D(2027, 4, 30), 0), Bill(D(2027, 5, 1), 1)],
         [
             Inv(APR_1, JAN_1, MAR_31, [rec(JAN_1, MAR_31, 2, "30.00", "180.00")], "180.00"),
-            Inv(D(2027, 5, 1), APR_1, D(2027, 4, 30), [rec(APR_1, D(2027, 4, 30), 2, "30.00", "59.34")], "59.34"),
+            # April, one whole monthly charge: 2 x 30.00 (SPEC §8, 2026-12; it was 59.34, see above)
+            Inv(D(2027, 5, 1), APR_1, D(2027, 4, 30), [rec(APR_1, D(2027, 4, 30), 2, "30.00", "60.00")], "60.00"),
         ],
     ),
     Case(
@@ -600,14 +616,14 @@ CASES = [
         [Sub("a", "A", 2, "30.00", JAN_31), Bill(JAN_31, 1), Bill(D(2027, 4, 30), 1), Bill(D(2027, 7, 31), 0)],
         [
             Inv(JAN_31, JAN_31, D(2027, 4, 29), [rec(JAN_31, D(2027, 4, 29), 2, "30.00", "180.00")], "180.00"),
-            # Apr 30 - May 30 of the quarter Apr 30 - Jul 30 (1 + 31 + 30 + 30 = 92 days): 31 days:
-            # 2 x 30.00 x 3 x 31/92 = 60.652… → 60.65
+            # Apr 30 - May 30 is the subscription's 4th monthly charge, whole (SPEC §8, 2026-12): 2 x 30.00 = 60.00
+            # (as 31 of the 92 days of the quarter Apr 30 - Jul 30 it was 2 x 30.00 x 3 x 31/92 = 60.65)
             Inv(
                 D(2027, 4, 30),
                 D(2027, 4, 30),
                 D(2027, 5, 30),
-                [rec(D(2027, 4, 30), D(2027, 5, 30), 2, "30.00", "60.65")],
-                "60.65",
+                [rec(D(2027, 4, 30), D(2027, 5, 30), 2, "30.00", "60.00")],
+                "60.00",
             ),
         ],
     ),
@@ -703,6 +719,7 @@ def play(session: Session, case: Case) -> tuple[BillingContract, dict[str, Subsc
         else:
             summary = bill(session, step.on)
             assert summary.invoices_created == step.created, f"the run of {step.on}"
+            assert summary.credit_notes_created == step.credit_notes, f"the run of {step.on}"
     session.expire_all()
     return billed, subscriptions
 
@@ -730,6 +747,10 @@ def test_invoices(session: Session, case: Case) -> None:
         assert invoice.tax_rate == case.contract.get("tax_rate", Decimal(0))
         assert invoice.subtotal == sum((line.amount for line in lines(session, invoice)), Decimal(0))
         assert invoice.status is InvoiceStatus.ISSUED
+        # A cycle whose total is negative is a credit note, numbered in its own sequence (SPEC §8).
+        credit = invoice.total < 0
+        assert invoice.kind is (DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE)
+        assert invoice.number.startswith("CN-" if credit else "INV-")
 
     # Every change is billed once, by the invoice that holds its line (if it has one).
     changes = session.scalars(
@@ -1017,10 +1038,11 @@ def test_advance_cancelling_a_subscription_before_it_starts_credits_what_was_cha
     subscription = subscribe(
         session, shop, billed, quantity=3, price="31.00", start=D(2027, 1, 10), today=D(2026, 12, 20)
     )
-    bill(session, JAN_1)  # Jan 10-31: 3 x 31.00 x 22/31 = 66.00
+    # Its first month Jan 10 - Feb 9, whole (SPEC §8, 2026-12: charged per month of its own term): 3 x 31.00 = 93.00
+    bill(session, JAN_1)
     cancel_on(session, subscription, D(2027, 1, 5))  # before it ever started
     bill(session, FEB_1)
 
     january, february = invoices(session, billed)
-    assert january.subtotal == Decimal("66.00")
-    assert february.subtotal == Decimal("-66.00")  # back to zero, not -81.00 (Jan 5-31: 27 days)
+    assert january.subtotal == Decimal("93.00")
+    assert february.subtotal == Decimal("-93.00")  # back to zero: all of the month it was charged for

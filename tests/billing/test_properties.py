@@ -242,16 +242,28 @@ def check_runs(session: Session, contract_plans: list[ContractPlan], steps: list
     ).all()
     assert duplicates == []
     found = session.scalars(select(Invoice)).all()
-    assert sorted(invoice.number for invoice in found) == expected_numbers(len(found))
+    # Invoices and credit notes (a cycle whose total is negative: a late reduction credits whole charges already
+    # billed) each have their own sequence without gaps (SPEC §8).
+    invoice_numbers = sorted(invoice.number for invoice in found if invoice.number.startswith("INV-"))
+    assert invoice_numbers == expected_numbers(len(invoice_numbers))
+    credit_numbers = sorted(invoice.number for invoice in found if not invoice.number.startswith("INV-"))
+    assert credit_numbers == [f"CN-{n:06d}" for n in range(1, len(credit_numbers) + 1)]
 
     for billed, _, schedule, advance in made:
         mine = [invoice for invoice in found if invoice.contract_id == billed.id]
-        for invoice in mine:
-            cycle = schedule.cycle(invoice.cycle_index)
-            assert (invoice.period_start, invoice.period_end) == (cycle.start, cycle.end)
+        # A contract that ended bills a change inside its last cycle on a final invoice, dated (and periodised) the
+        # day it is issued, after the contract's last day (SPEC §8 "Term ends"); every other invoice bills a cycle.
+        final = [i for i in mine if schedule.ends is not None and i.period_start > schedule.ends]
+        for invoice in final:
+            assert invoice.period_start == invoice.period_end == invoice.issue_date
+        mine = [invoice for invoice in mine if invoice not in final]
+        for invoice in (*mine, *final):
             amounts = session.scalars(select(InvoiceLine.amount).where(InvoiceLine.invoice_id == invoice.id)).all()
             assert invoice.subtotal == sum(amounts, Decimal(0))
             assert invoice.total == invoice.subtotal + invoice.tax
+        for invoice in mine:
+            cycle = schedule.cycle(invoice.cycle_index)
+            assert (invoice.period_start, invoice.period_end) == (cycle.start, cycle.end)
         # The subscription runs from the contract's first day and never drops below 1: every cycle due by the
         # latest run has exactly one invoice, and no other cycle has one.
         due = due_cycles(schedule, after=None, run_date=max(run_dates), advance=advance) if run_dates else []

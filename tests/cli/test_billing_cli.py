@@ -61,7 +61,7 @@ def test_billing_from_the_terminal(run: Run, tmp_path: Path) -> None:
     no_reason = run("invoices", "void", "INV-000002")
     assert no_reason.returncode != 0
     voided = run("invoices", "void", "INV-000002", "--reason", "Wrong address.")
-    assert (voided.returncode, voided.stdout.strip()) == (0, "voided INV-000002")
+    assert (voided.returncode, voided.stdout.strip()) == (0, "voided INV-000002 (credit note CN-000001)")
     twice = run("invoices", "void", "INV-000002", "--reason", "again")
     assert (twice.returncode, twice.stderr.strip()) == (4, "error [invoice_void]: Invoice INV-000002 is void already.")
     missing = run("invoices", "show", "INV-404")

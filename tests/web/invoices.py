@@ -28,7 +28,8 @@ JAN_1, JAN_21, FEB_1, FEB_28 = date(2027, 1, 1), date(2027, 1, 21), date(2027, 2
 def invoice_and_credit(
     session: Session, *, customer: str = "Contoso", contract: str = "Contoso", product: str = "Widget"
 ) -> list[Invoice]:
-    """January's invoice (10 x 31.00) and February's, which credits Jan 21-31 (-10 x 31.00 x 11/31 = -110.00)."""
+    """January's invoice (10 x 31.00) and February's credit note, which credits Jan 21-31 (-10 x 31.00 x 11/31 =
+    -110.00: a cycle whose total is negative is a credit note)."""
     account = create_provider_account(session, kind=ProviderKind.DO_NOTHING)
     owner = create_customer(session, name=customer)
     made = create_product(session, account=account, name=product, reduction_behavior=ReductionBehavior.ALLOWED)

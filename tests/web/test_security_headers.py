@@ -128,13 +128,16 @@ def test_static_files_are_protected_and_may_be_cached(app_client: TestClient, pa
 
 
 def test_invoice_documents_are_not_stored(client: TestClient, session: Session) -> None:
-    january, _ = invoice_and_credit(session)
+    january, credit = invoice_and_credit(session)
 
     pdf = client.get(f"/api/v1/invoices/{january.id}.pdf")
     csv = client.get("/api/v1/invoices/export.csv", params={"date_from": str(JAN_1), "date_to": str(FEB_28)})
     json = client.get(f"/api/v1/invoices/{january.id}")
+    credit_pdf = client.get(f"/api/v1/credit-notes/{credit.id}.pdf")
+    credit_csv = client.get("/api/v1/credit-notes/export.csv", params={"date_from": str(JAN_1), "date_to": str(FEB_28)})
 
-    for document, media in ((pdf, "application/pdf"), (csv, "text/csv")):
+    documents = ((pdf, "application/pdf"), (csv, "text/csv"), (credit_pdf, "application/pdf"), (credit_csv, "text/csv"))
+    for document, media in documents:
         assert document.status_code == 200, document.text
         assert document.headers["content-type"].startswith(media)
         assert_protected(document)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from seatflow.billing.cycles import Cycle
 
@@ -11,6 +12,7 @@ MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "HUF": 2, "BHD"
 """Decimal places of currencies whose minor unit is not the cent (ISO 4217); every other has two."""
 
 
+@lru_cache(maxsize=256)
 def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-MINOR_UNITS.get(currency.upper(), 2))
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import JSON, ColumnElement, Date, ForeignKey, Index, Integer, String, Text, Uuid, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from seatflow.contracts.models import TAX_RATE_SCALE
@@ -18,6 +18,19 @@ from seatflow.money import PRICE_SCALE
 class InvoiceStatus(enum.StrEnum):
     ISSUED = "issued"
     VOID = "void"
+
+
+class DocumentKind(enum.StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+    """Numbered in its own gapless sequence (``CN-000001``); its amounts are negative: what it takes off."""
+
+
+class CreditReason(enum.StrEnum):
+    VOID = "void"
+    """Answers a voided invoice: its lines, negated; ``credits_invoice_id`` is that invoice."""
+    NEGATIVE_CYCLE = "negative_cycle"
+    """A cycle whose total is negative (credits for reductions exceed the charges): it bills that cycle."""
 
 
 class LineKind(enum.StrEnum):
@@ -37,21 +50,42 @@ class BillingRun(IdMixin, Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invoices_created: Mapped[int] = mapped_column(Integer, default=0)
+    credit_notes_created: Mapped[int] = mapped_column(Integer, default=0)
+    """Cycles whose total was negative: issued as credit notes, not invoices."""
     totals: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """Per currency: ``{"USD": {"subtotal": "…", "tax": "…", "total": "…", "invoices": n}}``."""
 
 
+INVOICE_COUNTER = "invoice_number"
+"""Invoice numbers' counter. Billing runs, voids and schedule changes lock it first, so they queue."""
+CREDIT_NOTE_COUNTER = "credit_note_number"
+"""Credit notes' own gapless sequence (``CN-000001``)."""
+BILLS_PERIOD = "status = 'issued' AND (credit_reason IS NULL OR credit_reason <> 'void')"
+"""The documents that bill their period: issued invoices and credit notes of negative cycles."""
+
+
+def bills_period() -> ColumnElement[bool]:
+    """``BILLS_PERIOD`` as a clause."""
+    return and_(
+        Invoice.status == InvoiceStatus.ISSUED,
+        or_(Invoice.credit_reason.is_(None), Invoice.credit_reason != CreditReason.VOID),
+    )
+
+
 class Invoice(IdMixin, Base):
+    """An invoice or a credit note (``kind``): both bill or credit a period of a contract, with lines."""
+
     __tablename__ = "invoices"
     __table_args__ = (
-        # One issued invoice per contract and cycle: a rerun or a concurrent run can never bill it twice.
+        # One issued document per contract and period (an invoice, or a credit note for a negative cycle): a rerun
+        # or a concurrent run can never bill it twice. A void's credit note shares the voided invoice's period.
         Index(
             "uq_invoices_contract_cycle_issued",
             "contract_id",
             "period_start",
             unique=True,
-            sqlite_where=text("status = 'issued'"),
-            postgresql_where=text("status = 'issued'"),
+            sqlite_where=text(BILLS_PERIOD),
+            postgresql_where=text(BILLS_PERIOD),
         ),
         Index("ix_invoices_issue_date", "issue_date"),
     )
@@ -63,10 +97,20 @@ class Invoice(IdMixin, Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("customer_accounts.id", ondelete="RESTRICT"), index=True
     )
-    billing_run_id: Mapped[uuid.UUID] = mapped_column(
+    billing_run_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("billing_runs.id", ondelete="RESTRICT"), index=True
     )
+    """The run that issued it; None for a void's credit note."""
+    kind: Mapped[DocumentKind] = mapped_column(enum_column(DocumentKind, 16), default=DocumentKind.INVOICE)
+    credit_reason: Mapped[CreditReason | None] = mapped_column(enum_column(CreditReason, 16))
+    """For a credit note: why it was issued."""
+    credits_invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("invoices.id", ondelete="RESTRICT"), index=True
+    )
+    """For a credit note: the invoice it credits (the voided one; for a negative cycle, the contract's invoice
+    before it, None when there is none)."""
     cycle_index: Mapped[int] = mapped_column(Integer)
+    """Informative only: which cycle of the contract's schedule(s) it was. What was billed is the period."""
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     issue_date: Mapped[date] = mapped_column(Date)
@@ -78,7 +122,14 @@ class Invoice(IdMixin, Base):
     total: Mapped[Decimal] = mapped_column(ScaledDecimal(PRICE_SCALE))
     status: Mapped[InvoiceStatus] = mapped_column(enum_column(InvoiceStatus, 16))
     bill_to: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    """The customer's name and billing address as they were when the invoice was issued."""
+    """The customer's name, billing address and tax ID and the contract's name, as they were when the invoice was
+    issued."""
+    seller: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The seller (name, address lines, email, tax ID) as configured when the invoice was issued; empty on invoices
+    issued before it was recorded (their PDF shows today's)."""
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=0)
+    """The contract's payment terms when it was issued: due_date = issue_date + these days."""
+    payment_instructions: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(Text)
@@ -86,6 +137,10 @@ class Invoice(IdMixin, Base):
 
 class InvoiceLine(IdMixin, Base):
     __tablename__ = "invoice_lines"
+    __table_args__ = (
+        # A run reads what was billed for a subscription's recent days: its lines that end on or after a day.
+        Index("ix_invoice_lines_subscription_period_end", "subscription_id", "period_end"),
+    )
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("invoices.id", ondelete="RESTRICT"), index=True)
     position: Mapped[int] = mapped_column(Integer)

@@ -1,40 +1,28 @@
-"""The invoice as a PDF a finance person would send (SPEC §8): seller, bill-to, number, dates, period, lines,
-subtotal, tax, total. Rendered with fpdf2; a Unicode font (DejaVu Sans) is used when the system has one,
-otherwise the built-in Helvetica with characters outside Latin-1 replaced."""
+"""The invoice (or credit note) as a PDF a finance person would send (SPEC §8): seller and customer with their
+addresses and tax IDs, number, dates, period, payment terms, lines, subtotal, tax, total, payment instructions; a
+credit note names the invoice it credits. Rendered with fpdf2; a Unicode font (DejaVu Sans) is used when the
+system has one, otherwise the built-in Helvetica with characters outside Latin-1 replaced."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from seatflow.billing.models import Invoice, InvoiceLine, InvoiceStatus
-from seatflow.config import Settings
+from seatflow.billing.models import CreditReason, DocumentKind, Invoice, InvoiceLine, InvoiceStatus
+from seatflow.billing.seller import Seller, seller_of
 from seatflow.money import format_money
+
+__all__ = ["Seller", "render_invoice", "seller_of"]
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
     Path("/Library/Fonts/DejaVuSans.ttf"),
 )
-
-
-@dataclass(frozen=True)
-class Seller:
-    name: str
-    address: tuple[str, ...] = ()
-    email: str = ""
-    tax_id: str = ""
-
-
-def seller_of(settings: Settings) -> Seller:
-    """The seller printed on invoices, from SEATFLOW_SELLER_* (the address's lines separated by '|')."""
-    address = tuple(part.strip() for part in settings.seller_address.split("|") if part.strip())
-    return Seller(settings.seller_name, address, settings.seller_email, settings.seller_tax_id)
 
 
 class _Document(FPDF):
@@ -62,15 +50,25 @@ class _Document(FPDF):
         self.cell(width, size * 0.5, self.text_of(text), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def render_invoice(invoice: Invoice, lines: Sequence[InvoiceLine], seller: Seller) -> bytes:
+def _title(invoice: Invoice) -> str:
+    return f"{'Credit note' if invoice.kind is DocumentKind.CREDIT_NOTE else 'Invoice'} {invoice.number}"
+
+
+def render_invoice(
+    invoice: Invoice, lines: Sequence[InvoiceLine], seller: Seller, *, credits_invoice_number: str | None = None
+) -> bytes:
+    """The document's PDF; ``seller`` (today's) is printed only on a document issued before sellers were
+    recorded on them."""
+    seller = Seller.recorded(invoice.seller, invoice.payment_instructions, seller)
     pdf = _Document()
-    pdf.set_title(f"Invoice {invoice.number}")
+    pdf.set_title(_title(invoice))
     pdf.set_author(seller.name)
     pdf.add_page()
-    _header(pdf, invoice, seller)
+    _header(pdf, invoice, seller, credits_invoice_number)
     _parties(pdf, invoice, seller)
     _lines(pdf, lines)
     _totals(pdf, invoice)
+    _payment(pdf, invoice, seller)
     if invoice.status is InvoiceStatus.VOID:
         pdf.ln(6)
         pdf.set_text_color(180, 0, 0)
@@ -79,20 +77,35 @@ def render_invoice(invoice: Invoice, lines: Sequence[InvoiceLine], seller: Selle
     return bytes(pdf.output())
 
 
-def _header(pdf: _Document, invoice: Invoice, seller: Seller) -> None:
+def _header(pdf: _Document, invoice: Invoice, seller: Seller, credits_invoice_number: str | None) -> None:
     pdf.font(18, bold=True)
     pdf.cell(0, 10, pdf.text_of(seller.name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.font(20, bold=True)
-    pdf.cell(0, 12, pdf.text_of(f"Invoice {invoice.number}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    facts = [
-        ("Issue date", invoice.issue_date.isoformat()),
-        ("Due date", invoice.due_date.isoformat()),
+    pdf.cell(0, 12, pdf.text_of(_title(invoice)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    facts = [("Issue date", invoice.issue_date.isoformat())]
+    if invoice.kind is DocumentKind.CREDIT_NOTE:
+        if credits_invoice_number:
+            facts.append(("Credits", f"invoice {credits_invoice_number}"))
+        reason = (
+            {
+                CreditReason.VOID: "the invoice credited is void",
+                CreditReason.NEGATIVE_CYCLE: "this period's credits exceed its charges",
+            }.get(invoice.credit_reason)
+            if invoice.credit_reason
+            else None
+        )
+        if reason:
+            facts.append(("Reason", reason))
+    else:
+        facts.append(("Due date", invoice.due_date.isoformat()))
+        facts.append(("Payment terms", f"{invoice.payment_terms_days} days net"))
+    facts += [
         ("Period", f"{invoice.period_start.isoformat()} to {invoice.period_end.isoformat()}"),
         ("Currency", invoice.currency),
     ]
     for label, value in facts:
         pdf.font(9, bold=True)
-        pdf.cell(28, 5, pdf.text_of(label))
+        pdf.cell(30, 5, pdf.text_of(label))
         pdf.font(9)
         pdf.cell(0, 5, pdf.text_of(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
@@ -115,11 +128,10 @@ def _parties(pdf: _Document, invoice: Invoice, seller: Seller) -> None:
     if seller.tax_id:
         from_lines.append(f"Tax ID {seller.tax_id}")
     bill = invoice.bill_to
-    to_lines = [
-        str(bill.get("name", "")),
-        *_address_lines(bill.get("address")),
-        f"Contract: {bill.get('contract', '')}",
-    ]
+    to_lines = [str(bill.get("name", "")), *_address_lines(bill.get("address"))]
+    if bill.get("tax_id"):
+        to_lines.append(f"Tax ID {bill['tax_id']}")
+    to_lines.append(f"Contract: {bill.get('contract', '')}")
     for column, (title, rows) in enumerate((("From", from_lines), ("Bill to", to_lines))):
         pdf.set_xy(pdf.l_margin + column * half, top)
         pdf.font(9, bold=True)
@@ -187,3 +199,25 @@ def _totals(pdf: _Document, invoice: Invoice) -> None:
         pdf.font(10, bold=bold)
         pdf.cell(label_width, 6, pdf.text_of(label))
         pdf.cell(value_width, 6, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _payment(pdf: _Document, invoice: Invoice, seller: Seller) -> None:
+    """How to pay: the terms and the seller's instructions (an invoice's; a credit note has nothing to pay)."""
+    pdf.ln(4)
+    if invoice.kind is DocumentKind.CREDIT_NOTE:
+        _paragraph(pdf, "This credit note reduces what you owe; nothing is to be paid on it.")
+        return
+    pdf.line_text("Payment", size=10, bold=True)
+    _paragraph(
+        pdf,
+        f"Due {invoice.due_date.isoformat()} ({invoice.payment_terms_days} days net). "
+        f"Please quote {invoice.number} with your payment.",
+    )
+    for line in seller.payment_instructions.splitlines():
+        if line.strip():
+            _paragraph(pdf, line.strip())
+
+
+def _paragraph(pdf: _Document, text: str) -> None:
+    pdf.font(9)
+    pdf.multi_cell(0, 4.6, pdf.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -13,19 +13,44 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
-from seatflow.billing.cycles import Cycle, Schedule, due_cycles
+from seatflow.billing.cycles import Cycle
 from seatflow.billing.drafts import ChangeRow, ContractTerms, Draft, SubscriptionRow, draft_invoice
-from seatflow.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceStatus
-from seatflow.catalog.models import Product
-from seatflow.contracts.models import BillingContract, BillingPolicy, ContractStatus, ProrationUnit
+from seatflow.billing.history import closing_cycles, read_history
+from seatflow.billing.models import (
+    CREDIT_NOTE_COUNTER,
+    INVOICE_COUNTER,
+    BillingRun,
+    CreditReason,
+    DocumentKind,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+)
+from seatflow.billing.schedules import Terms, billed_periods, build_schedule, due_from, earlier_schedules, terms_of
+from seatflow.billing.seller import Seller
+from seatflow.catalog.models import BillingPlan, Product, ProviderAccount, ProviderKind, ReductionBehavior, Term
+from seatflow.contracts.models import BillingContract, BillingPolicy, ContractSchedule, ContractStatus, ProrationUnit
 from seatflow.customers.models import CustomerAccount
 from seatflow.db.bulk import execute_many
 from seatflow.db.sequences import allocate
@@ -35,8 +60,11 @@ from seatflow.money import format_money
 from seatflow.subscriptions.models import ENDED_STATUSES, BillingStatus, ChangeKind, LicenseChange, Subscription
 from seatflow.subscriptions.rules import add_months
 
-INVOICE_COUNTER = "invoice_number"
-BILLED_KINDS = (ChangeKind.CREATE, ChangeKind.QUANTITY, ChangeKind.CANCEL, ChangeKind.EXPIRE)
+ONE_DAY = timedelta(days=1)
+BILLED_KINDS = (ChangeKind.CREATE, ChangeKind.QUANTITY, ChangeKind.CANCEL, ChangeKind.EXPIRE, ChangeKind.PRICE)
+MICROSOFT_REFUND_DAYS = 7
+"""New commerce refunds a reduction or cancellation in the 7 days (168 hours) after the seats were bought, renewed
+or added: a Partner Center subscription's refund window, whatever reduction rule the reseller set (SPEC §8)."""
 Progress = Callable[[int, int], None]
 """Called with (contracts done, contracts in all)."""
 
@@ -47,20 +75,33 @@ class CurrencyTotals:
     subtotal: Decimal = Decimal(0)
     tax: Decimal = Decimal(0)
     total: Decimal = Decimal(0)
+    credit_notes: int = 0
+    """Cycles whose total is negative: credit notes (their negative amounts are in the sums)."""
 
     def add(self, draft: Draft) -> None:
-        self.invoices += 1
+        if is_credit(draft):
+            self.credit_notes += 1
+        else:
+            self.invoices += 1
         self.subtotal += draft.subtotal
         self.tax += draft.tax
         self.total += draft.total
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        totals: dict[str, Any] = {
             "invoices": self.invoices,
             "subtotal": format_money(self.subtotal),
             "tax": format_money(self.tax),
             "total": format_money(self.total),
         }
+        if self.credit_notes:
+            totals["credit_notes"] = self.credit_notes
+        return totals
+
+
+def is_credit(draft: Draft) -> bool:
+    """A cycle whose total is negative is a credit note, not an invoice (SPEC §8)."""
+    return draft.total < 0
 
 
 @dataclass
@@ -69,6 +110,7 @@ class RunSummary:
     dry_run: bool
     run_id: uuid.UUID | None = None
     invoices_created: int = 0
+    credit_notes_created: int = 0
     contracts_considered: int = 0
     totals: dict[str, CurrencyTotals] = field(default_factory=lambda: defaultdict(CurrencyTotals))
     preview: list[Draft] = field(default_factory=list)
@@ -95,6 +137,8 @@ def run_billing(
     requested_by: str,
     dry_run: bool = False,
     invoice_prefix: str = "INV-",
+    credit_note_prefix: str = "CN-",
+    seller: Seller | None = None,
     progress: Progress | None = None,
     chunk_size: int = 2000,
     preview_limit: int = 200,
@@ -105,7 +149,9 @@ def run_billing(
     """Bill every due cycle on ``run_date``; with ``dry_run`` compute the same and write nothing.
 
     ``run_date`` may not lie after ``today`` (the clock's; ``now``'s date when absent): an invoice is never
-    issued for days that have not come. At most ``max_cycles`` cycles per contract are billed in one run."""
+    issued for days that have not come. At most ``max_cycles`` cycles per contract are billed in one run. A cycle
+    whose total is negative is issued as a credit note (``credit_note_prefix``). ``seller`` is recorded on every
+    document (none: the PDF shows the seller configured when it is printed)."""
     today = today or now.date()
     if run_date > today:
         raise ValidationFailed(
@@ -132,7 +178,8 @@ def run_billing(
         if not rows:
             break
         after = rows[-1].id
-        drafts, quiet, capped = _drafts_for(session, [_terms(row) for row in rows], run_date, max_cycles=max_cycles)
+        terms, bill_from = _terms_of(session, rows)
+        drafts, quiet, capped = _drafts_for(session, terms, run_date, max_cycles=max_cycles, bill_from=bill_from)
         summary.contracts_with_more += capped
         for draft in drafts:
             summary.totals[draft.contract.currency].add(draft)
@@ -142,18 +189,31 @@ def run_billing(
         else:
             if drafts:
                 assert run is not None  # noqa: S101
-                ids = _write(session, drafts, run=run, run_date=run_date, now=now, prefix=invoice_prefix)
+                ids = _write(
+                    session,
+                    drafts,
+                    run=run,
+                    run_date=run_date,
+                    now=now,
+                    prefix=invoice_prefix,
+                    credit_prefix=credit_note_prefix,
+                    seller=seller,
+                )
                 if keep_ids:
                     summary.invoice_ids.extend(ids)
             if quiet:
                 _settle_without_invoice(session, quiet)
-        summary.invoices_created += 0 if dry_run else len(drafts)
+        if not dry_run:
+            credits = sum(1 for draft in drafts if is_credit(draft))
+            summary.invoices_created += len(drafts) - credits
+            summary.credit_notes_created += credits
         done += len(rows)
         if progress is not None:
             progress(done, total)
     summary.contracts_considered = done
     if run is not None:
         run.invoices_created = summary.invoices_created
+        run.credit_notes_created = summary.credit_notes_created
         run.totals = {currency: totals.as_json() for currency, totals in summary.totals.items()}
         run.finished_at = now
         session.flush()
@@ -175,17 +235,36 @@ def _billable_contracts(run_date: date) -> Select[*tuple[Any, ...]]:
         c.process_refunds,
         c.tax_rate,
         c.payment_terms_days,
+        c.bill_from,
+        c.schedule_from,
     ).where(c.billable.is_(True), c.status == ContractStatus.ACTIVE, c.start_date <= run_date)
     return stmt
 
 
-def _terms(row: Any) -> ContractTerms:
+def _terms_of(session: Session, rows: Sequence[Any]) -> tuple[list[ContractTerms], dict[uuid.UUID, date]]:
+    """The contracts' terms (each with its schedules: one query for those whose schedule changed) and their
+    bill-from days."""
+    changed = [row.id for row in rows if row.schedule_from is not None]
+    earlier = earlier_schedules(session, changed) if changed else {}
+    bill_from = {row.id: row.bill_from for row in rows if row.bill_from is not None}
+    return [_terms(row, earlier.get(row.id, ())) for row in rows], bill_from
+
+
+def _terms(row: Any, earlier: Sequence[ContractSchedule] = ()) -> ContractTerms:
     ends = None if row.auto_renew else add_months(row.start_date, row.term_months) - timedelta(days=1)
     return ContractTerms(
         id=row.id,
         customer_id=row.customer_id,
         currency=row.currency,
-        schedule=Schedule(row.start_date, row.billing_frequency.months, ends),
+        schedule=build_schedule(
+            start=row.start_date,
+            ends=ends,
+            frequency=row.billing_frequency,
+            advance=row.billing_policy is BillingPolicy.ADVANCE,
+            by_months=row.proration_unit is ProrationUnit.MONTHS,
+            schedule_from=row.schedule_from,
+            earlier=earlier,
+        ),
         advance=row.billing_policy is BillingPolicy.ADVANCE,
         by_months=row.proration_unit is ProrationUnit.MONTHS,
         refunds=row.process_refunds,
@@ -195,34 +274,43 @@ def _terms(row: Any) -> ContractTerms:
 
 
 def _drafts_for(
-    session: Session, contracts: list[ContractTerms], run_date: date, *, max_cycles: int = MAX_CYCLES_PER_RUN
+    session: Session,
+    contracts: list[ContractTerms],
+    run_date: date,
+    *,
+    max_cycles: int = MAX_CYCLES_PER_RUN,
+    bill_from: dict[uuid.UUID, date] | None = None,
 ) -> tuple[list[Draft], list[uuid.UUID], int]:
     """The invoices due for these contracts, the open changes settled without any line (a reduction
     without refunds on a cycle with nothing else to bill), which are marked invoiced with no invoice, and how
-    many contracts had more than ``max_cycles`` cycles due (the oldest are billed now, the rest next run)."""
+    many contracts had more than ``max_cycles`` cycles due (the oldest are billed now, the rest next run).
+
+    What is due is decided by periods (``schedules.py``): the cycles after the last period an issued document
+    billed (from ``bill_from``, or the start, while none is), and the periods of voided invoices not billed
+    again; each cycle is due and drafted under its own schedule's policy and proration unit."""
+    bill_from = bill_from or {}
     ids = [c.id for c in contracts]
-    billed = {
-        row.contract_id: (row.first, row.last)
-        for row in session.connection().execute(
-            select(
-                Invoice.contract_id,
-                func.min(Invoice.cycle_index).label("first"),
-                func.max(Invoice.cycle_index).label("last"),
-            )
-            .where(Invoice.contract_id.in_(ids), Invoice.status == InvoiceStatus.ISSUED)
-            .group_by(Invoice.contract_id)
-        )
-    }
-    rebill = _voided_cycles(session, ids)
+    billed = billed_periods(session, ids)
+    rebill = _voided_periods(session, ids)
+    # A contract that ended still bills a change inside a cycle it billed: a final invoice (SPEC §8 "Term ends").
+    last_billed = {contract_id: done.last_end for contract_id, done in billed.items()}
+    closing = closing_cycles(session, contracts, run_date=run_date, last_billed=last_billed, billed_kinds=BILLED_KINDS)
     due: dict[uuid.UUID, list[Cycle]] = {}
     capped = 0
     for contract in contracts:
-        first, last = billed.get(contract.id, (None, None))
-        cycles = due_cycles(contract.schedule, after=last, run_date=run_date, advance=contract.advance)
-        for index in rebill.get(contract.id, ()):
-            cycle = contract.schedule.cycle(index)
-            if (cycle.start if contract.advance else cycle.end + timedelta(days=1)) <= run_date:
+        schedule, current = contract.schedule, Terms(contract.advance, contract.by_months)
+        begin = max(bill_from.get(contract.id, schedule.start), schedule.start)
+        done = billed.get(contract.id)
+        first = begin if done is None else max(begin, done.last_end + ONE_DAY)
+        cycles = due_from(schedule, first=first, run_date=run_date, current=current, limit=max_cycles + 1)
+        for start in rebill.get(contract.id, ()):
+            cycle = schedule.cycle_containing(start) if start >= begin else None
+            if cycle is None or cycle.start != start:
+                continue
+            if (cycle.start if terms_of(schedule, cycle, current).advance else cycle.end + ONE_DAY) <= run_date:
                 cycles.append(cycle)
+        if done is not None and contract.id in closing:
+            cycles.append(closing[contract.id])  # after any voided cycle billed again: it bills what is left
         if cycles:
             ordered = sorted(set(cycles))
             if len(ordered) > max_cycles:
@@ -233,23 +321,38 @@ def _drafts_for(
         return [], [], capped
     earliest = min(cycles[0].start for cycles in due.values())
     subscriptions, changes = _subscriptions_and_changes(session, list(due), earliest)
+    issued = read_history(
+        session,
+        [contract for contract in contracts if contract.id in due],
+        subscriptions,
+        changes,
+        earliest=earliest,
+        read_changes=lambda condition: _changes_where(session, condition),
+        billed_contracts=billed,
+    )
     drafts: list[Draft] = []
     quiet: list[uuid.UUID] = []
     for contract in contracts:
         if contract.id not in due:
             continue
         to_bill = due[contract.id]
-        first_ever = billed.get(contract.id, (None, None))[0]
-        first = to_bill[0].index if first_ever is None else min(first_ever, to_bill[0].index)
+        done = billed.get(contract.id)
+        first_index = to_bill[0].index
+        if done is not None:
+            first_index = min(first_index, contract.schedule.index_of(done.first_start))
+        current = Terms(contract.advance, contract.by_months)
         settled: set[uuid.UUID] = set()
         for cycle in to_bill:
+            terms = terms_of(contract.schedule, cycle, current)
             draft = draft_invoice(
-                contract,
+                contract if terms == current else replace(contract, advance=terms.advance, by_months=terms.by_months),
                 cycle,
                 subscriptions.get(contract.id, ()),
                 changes,
-                first_billed_index=first,
+                first_billed_index=first_index,
                 settled=settled,
+                billed=issued,
+                billed_until=done.last_end if done is not None else None,
             )
             if draft.lines:
                 drafts.append(draft)
@@ -258,34 +361,63 @@ def _drafts_for(
     return drafts, quiet, capped
 
 
-def _voided_cycles(session: Session, contract_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[int]]:
-    """Cycles whose invoice was voided and not billed again."""
+def _voided_periods(session: Session, contract_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[date]]:
+    """The first days of the periods whose invoice was voided and not billed again."""
     issued = aliased(Invoice)
-    stmt = select(Invoice.contract_id, Invoice.cycle_index).where(
+    stmt = select(Invoice.contract_id, Invoice.period_start).where(
         Invoice.contract_id.in_(contract_ids),
+        Invoice.kind == DocumentKind.INVOICE,
         Invoice.status == InvoiceStatus.VOID,
         ~exists().where(
             issued.contract_id == Invoice.contract_id,
             issued.period_start == Invoice.period_start,
             issued.status == InvoiceStatus.ISSUED,
+            or_(issued.credit_reason.is_(None), issued.credit_reason != CreditReason.VOID),
         ),
     )
-    found: dict[uuid.UUID, list[int]] = defaultdict(list)
-    for contract_id, index in session.connection().execute(stmt):
-        found[contract_id].append(index)
+    found: dict[uuid.UUID, list[date]] = defaultdict(list)
+    for contract_id, start in session.connection().execute(stmt):
+        found[contract_id].append(start)
     return found
 
 
 def _subscriptions_and_changes(
     session: Session, contract_ids: Sequence[uuid.UUID], earliest: date
 ) -> tuple[dict[uuid.UUID, list[SubscriptionRow]], dict[uuid.UUID, list[ChangeRow]]]:
-    """The billable subscriptions of these contracts (not linked parents; cancelled ones only while a change
-    of theirs still matters), and their changes that are open or take effect after ``earliest``."""
+    """The billable subscriptions of these contracts (not linked parents; cancelled or expired ones only while a
+    change of theirs still matters or a line billed them from ``earliest`` on), and their changes that are open
+    or take effect after ``earliest``."""
     s, child = Subscription, aliased(Subscription)
     relevant = or_(LicenseChange.billing_status == BillingStatus.OPEN, LicenseChange.effective_date > earliest)
+    billed_lately = exists().where(InvoiceLine.subscription_id == s.id, InvoiceLine.period_end >= earliest)
     stmt = (
-        select(s.id, s.contract_id, s.product_id, Product.name, s.unit_price, s.quantity, s.status)
+        select(
+            s.id,
+            s.contract_id,
+            s.product_id,
+            Product.name,
+            s.unit_price,
+            s.quantity,
+            s.status,
+            s.start_date,
+            # Computed in SQL, for a hundred thousand rows: the months of its plan and term, its refund window, and
+            # its term's dates only when they matter (co-termed, or not renewing).
+            case(*((s.billing_plan == plan, plan.months) for plan in BillingPlan), else_=1).label("plan_months"),
+            case(*((s.term == term, term.months) for term in Term), else_=1).label("term_months"),
+            case(
+                (
+                    s.reduction_behavior == ReductionBehavior.ALLOWED_WITHIN_WINDOW,
+                    func.coalesce(s.reduction_window_days, 0),
+                ),
+                (ProviderAccount.kind == ProviderKind.PARTNER_CENTER, MICROSOFT_REFUND_DAYS),
+                else_=0,
+            ).label("window_days"),
+            case((s.co_term_subscription_id.is_not(None), s.term_start)).label("co_term_start"),
+            case((or_(s.co_term_subscription_id.is_not(None), s.auto_renew.is_(False)), s.term_end)).label("term_end"),
+            s.auto_renew,
+        )
         .join(Product, Product.id == s.product_id)
+        .join(ProviderAccount, ProviderAccount.id == s.provider_account_id)
         .where(
             s.contract_id.in_(contract_ids),
             s.billable.is_(True),
@@ -293,21 +425,57 @@ def _subscriptions_and_changes(
             or_(
                 s.status.not_in(tuple(ENDED_STATUSES)),
                 exists().where(LicenseChange.subscription_id == s.id, relevant),
+                billed_lately,
             ),
         )
         .order_by(s.contract_id, Product.name, s.id)
     )
     subscriptions: dict[uuid.UUID, list[SubscriptionRow]] = defaultdict(list)
     for row in session.connection().execute(stmt):
-        quantity = 0 if row.status in ENDED_STATUSES else row.quantity
-        subscriptions[row.contract_id].append(
-            SubscriptionRow(row.id, row.product_id, row.name, row.unit_price, quantity)
-        )
-    c = LicenseChange
+        subscriptions[row.contract_id].append(_subscription_row(row))
+    changes = _changes_where(session, and_(s.contract_id.in_(contract_ids), relevant))
+    return subscriptions, changes
+
+
+def _subscription_row(row: Any) -> SubscriptionRow:
+    """Charged per cycle of its billing plan, anchored on its start's day (co-termed: on the day after its term
+    ends, or its renewal), to its term end when it does not renew (SPEC §8)."""
+    if row.co_term_start is None:
+        anchor = row.start_date
+    else:
+        anchor = row.term_end + ONE_DAY if row.co_term_start == row.start_date else row.co_term_start
+    return SubscriptionRow(
+        row.id,
+        row.product_id,
+        row.name,
+        row.unit_price,
+        0 if row.status in ENDED_STATUSES else row.quantity,
+        row.start_date,
+        anchor,
+        row.plan_months,
+        row.term_months,
+        None if row.auto_renew else row.term_end,
+        row.window_days,
+    )
+
+
+def _changes_where(session: Session, condition: ColumnElement[bool]) -> dict[uuid.UUID, list[ChangeRow]]:
+    """The billed kinds of changes of billable subscriptions that match ``condition``, in the order recorded."""
+    s, c = Subscription, LicenseChange
     change_stmt = (
-        select(c.id, c.subscription_id, c.quantity_before, c.quantity_after, c.effective_date, c.billing_status)
+        select(
+            c.id,
+            c.subscription_id,
+            (c.kind == ChangeKind.EXPIRE).label("expiry"),
+            c.quantity_before,
+            c.quantity_after,
+            case((c.kind == ChangeKind.PRICE, c.price_before)).label("price_before"),  # only a price change's
+            case((c.kind == ChangeKind.PRICE, c.price_after)).label("price_after"),
+            c.effective_date,
+            c.billing_status,
+        )
         .join(s, s.id == c.subscription_id)
-        .where(s.contract_id.in_(contract_ids), s.billable.is_(True), c.kind.in_(BILLED_KINDS), relevant)
+        .where(condition, s.billable.is_(True), c.kind.in_(BILLED_KINDS))
         .order_by(c.created_at, c.id)
     )
     changes: dict[uuid.UUID, list[ChangeRow]] = defaultdict(list)
@@ -319,36 +487,65 @@ def _subscriptions_and_changes(
                 change.quantity_after - change.quantity_before,
                 change.effective_date,
                 change.billing_status is BillingStatus.OPEN,
+                change.price_after,
+                change.price_before,
+                bool(change.expiry),
             )
         )
-    return subscriptions, changes
+    return changes
 
 
 def _write(
-    session: Session, drafts: list[Draft], *, run: BillingRun, run_date: date, now: datetime, prefix: str
+    session: Session,
+    drafts: list[Draft],
+    *,
+    run: BillingRun,
+    run_date: date,
+    now: datetime,
+    prefix: str,
+    credit_prefix: str = "CN-",
+    seller: Seller | None = None,
 ) -> list[uuid.UUID]:
-    first_number = allocate(session, INVOICE_COUNTER, len(drafts))
+    credits = sum(1 for draft in drafts if is_credit(draft))
+    next_number = allocate(session, INVOICE_COUNTER, len(drafts) - credits)
+    next_credit = allocate(session, CREDIT_NOTE_COUNTER, credits) if credits else 0
+    credited = _invoices_before(session, {d.contract.id for d in drafts if is_credit(d)}) if credits else {}
     bill_to = _bill_to(session, drafts)
+    recorded_seller = seller.as_json() if seller else {}
+    instructions = seller.payment_instructions if seller else ""
     invoices: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     settled: list[dict[str, Any]] = []
     ids: list[uuid.UUID] = []
-    for offset, draft in enumerate(drafts):
+    for draft in drafts:
         invoice_id = new_id()
         ids.append(invoice_id)
         contract = draft.contract
+        credit = is_credit(draft)
+        if credit:
+            number, next_credit = f"{credit_prefix}{next_credit:06d}", next_credit + 1
+            earlier = [(start, id_) for start, id_ in credited.get(contract.id, ()) if start < draft.cycle.start]
+            credits_invoice_id = max(earlier, key=lambda pair: pair[0])[1] if earlier else None
+        else:
+            number, next_number = f"{prefix}{next_number:06d}", next_number + 1
+            credits_invoice_id = None
+            if contract.id in credited:
+                credited[contract.id].append((draft.cycle.start, invoice_id))
         invoices.append(
             {
                 "id": invoice_id,
-                "number": f"{prefix}{first_number + offset:06d}",
+                "number": number,
                 "contract_id": contract.id,
                 "customer_id": contract.customer_id,
                 "billing_run_id": run.id,
+                "kind": DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
+                "credit_reason": CreditReason.NEGATIVE_CYCLE if credit else None,
+                "credits_invoice_id": credits_invoice_id,
                 "cycle_index": draft.cycle.index,
                 "period_start": draft.cycle.start,
                 "period_end": draft.cycle.end,
                 "issue_date": run_date,
-                "due_date": run_date + timedelta(days=contract.payment_terms_days),
+                "due_date": run_date if credit else run_date + timedelta(days=contract.payment_terms_days),
                 "currency": contract.currency,
                 "tax_rate": contract.tax_rate,
                 "subtotal": draft.subtotal,
@@ -356,6 +553,9 @@ def _write(
                 "total": draft.total,
                 "status": InvoiceStatus.ISSUED,
                 "bill_to": bill_to[contract.id],
+                "seller": recorded_seller,
+                "payment_terms_days": 0 if credit else contract.payment_terms_days,
+                "payment_instructions": "" if credit else instructions,
                 "created_at": now,
             }
         )
@@ -398,13 +598,33 @@ def _settle_without_invoice(session: Session, change_ids: list[uuid.UUID]) -> No
 
 
 def _bill_to(session: Session, drafts: list[Draft]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The customer's name and address as they are today, kept on the invoice."""
+    """The customer's name, address and tax ID as they are today, kept on the invoice."""
     rows = session.execute(
-        select(BillingContract.id, BillingContract.name, CustomerAccount.name, CustomerAccount.billing_address)
+        select(
+            BillingContract.id,
+            BillingContract.name,
+            CustomerAccount.name,
+            CustomerAccount.billing_address,
+            CustomerAccount.tax_id,
+        )
         .join(CustomerAccount, CustomerAccount.id == BillingContract.customer_id)
         .where(BillingContract.id.in_({d.contract.id for d in drafts}))
     ).all()
     return {
-        contract_id: {"name": customer, "contract": contract, "address": address or {}}
-        for contract_id, contract, customer, address in rows
+        contract_id: {"name": customer, "contract": contract, "address": address or {}, "tax_id": tax_id or ""}
+        for contract_id, contract, customer, address, tax_id in rows
     }
+
+
+def _invoices_before(session: Session, contract_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[date, uuid.UUID]]]:
+    """The issued invoices of these contracts (period start, id): a negative cycle's credit note references the
+    latest one before its period."""
+    found: dict[uuid.UUID, list[tuple[date, uuid.UUID]]] = {contract_id: [] for contract_id in contract_ids}
+    stmt = select(Invoice.contract_id, Invoice.period_start, Invoice.id).where(
+        Invoice.contract_id.in_(contract_ids),
+        Invoice.kind == DocumentKind.INVOICE,
+        Invoice.status == InvoiceStatus.ISSUED,
+    )
+    for contract_id, start, invoice_id in session.connection().execute(stmt):
+        found[contract_id].append((start, invoice_id))
+    return found

@@ -1,14 +1,25 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
+from seatflow.billing import service
 from seatflow.billing.drafts import Draft
-from seatflow.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceStatus, LineKind
-from seatflow.billing.runs import RunSummary
+from seatflow.billing.models import (
+    BillingRun,
+    CreditReason,
+    DocumentKind,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LineKind,
+)
+from seatflow.billing.runs import RunSummary, is_credit
 from seatflow.schemas import DayIn, IdStr, MoneyOut, MultiLine
 
 
@@ -33,19 +44,40 @@ class InvoiceLineRead(BaseModel):
     amount: MoneyOut
 
 
+class DocumentRef(BaseModel):
+    id: IdStr
+    number: str
+
+
 class InvoiceRead(BaseModel):
+    """An invoice or a credit note (``kind``): a credit note's amounts are negative, what it takes off."""
+
     id: IdStr | None
     """None in a dry run's preview."""
     number: str | None
+    kind: DocumentKind = DocumentKind.INVOICE
     status: InvoiceStatus
     contract_id: IdStr
     customer_id: IdStr
     billing_run_id: IdStr | None
+    """None for a void's credit note."""
+    credit_reason: CreditReason | None = None
+    """A credit note's: ``void`` (it answers a voided invoice) or ``negative_cycle`` (it bills a cycle whose
+    total is negative)."""
+    credits_invoice_id: IdStr | None = None
+    credits_invoice_number: str | None = None
+    credited_by: list[DocumentRef] = Field(default_factory=list)
+    """An invoice's credit notes (a void's)."""
+    seller: dict[str, Any] = Field(default_factory=dict)
+    """As recorded at issue: ``name``, ``address`` (lines), ``email``, ``tax_id``; empty before it was recorded."""
     bill_to: dict[str, Any]
+    """As recorded at issue: the customer's ``name``, ``address``, ``tax_id`` and the ``contract``'s name."""
     period_start: date
     period_end: date
     issue_date: date
     due_date: date
+    payment_terms_days: int = 0
+    payment_instructions: str = ""
     currency: str
     lines: list[InvoiceLineRead]
     subtotal: MoneyOut
@@ -56,19 +88,34 @@ class InvoiceRead(BaseModel):
     void_reason: str | None = None
 
     @classmethod
-    def from_model(cls, invoice: Invoice, lines: list[InvoiceLine]) -> InvoiceRead:
+    def from_model(
+        cls,
+        invoice: Invoice,
+        lines: Sequence[InvoiceLine],
+        *,
+        credited_by: Sequence[tuple[str, str]] = (),
+        credits_invoice_number: str | None = None,
+    ) -> InvoiceRead:
         return cls(
             id=str(invoice.id),
             number=invoice.number,
+            kind=invoice.kind,
             status=invoice.status,
             contract_id=str(invoice.contract_id),
             customer_id=str(invoice.customer_id),
-            billing_run_id=str(invoice.billing_run_id),
+            billing_run_id=str(invoice.billing_run_id) if invoice.billing_run_id else None,
+            credit_reason=invoice.credit_reason,
+            credits_invoice_id=str(invoice.credits_invoice_id) if invoice.credits_invoice_id else None,
+            credits_invoice_number=credits_invoice_number,
+            credited_by=[DocumentRef(id=note_id, number=number) for note_id, number in credited_by],
+            seller=invoice.seller,
             bill_to=invoice.bill_to,
             period_start=invoice.period_start,
             period_end=invoice.period_end,
             issue_date=invoice.issue_date,
             due_date=invoice.due_date,
+            payment_terms_days=invoice.payment_terms_days,
+            payment_instructions=invoice.payment_instructions,
             currency=invoice.currency,
             lines=[InvoiceLineRead.model_validate(line, from_attributes=True) for line in lines],
             subtotal=invoice.subtotal,
@@ -82,9 +129,12 @@ class InvoiceRead(BaseModel):
     @classmethod
     def from_draft(cls, draft: Draft, run_date: date) -> InvoiceRead:
         contract = draft.contract
+        credit = is_credit(draft)
         return cls(
             id=None,
             number=None,
+            kind=DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
+            credit_reason=CreditReason.NEGATIVE_CYCLE if credit else None,
             status=InvoiceStatus.ISSUED,
             contract_id=str(contract.id),
             customer_id=str(contract.customer_id),
@@ -93,7 +143,8 @@ class InvoiceRead(BaseModel):
             period_start=draft.cycle.start,
             period_end=draft.cycle.end,
             issue_date=run_date,
-            due_date=run_date + timedelta(days=contract.payment_terms_days),
+            due_date=run_date if credit else run_date + timedelta(days=contract.payment_terms_days),
+            payment_terms_days=0 if credit else contract.payment_terms_days,
             currency=contract.currency,
             lines=[
                 InvoiceLineRead(
@@ -118,12 +169,34 @@ class InvoiceRead(BaseModel):
         )
 
 
+def document_reads(session: Session, invoices: Sequence[Invoice]) -> list[InvoiceRead]:
+    """Invoices or credit notes as the API shows them: with their lines, their credit notes and the number of
+    the invoice they credit."""
+    credited_by = service.credit_notes_of(session, [i.id for i in invoices])
+    numbers = service.numbers_of(session, [i.credits_invoice_id for i in invoices])
+    return [
+        InvoiceRead.from_model(
+            invoice,
+            service.lines_of(session, invoice.id),
+            credited_by=credited_by.get(invoice.id, ()),
+            credits_invoice_number=numbers.get(invoice.credits_invoice_id) if invoice.credits_invoice_id else None,
+        )
+        for invoice in invoices
+    ]
+
+
+def document_read(session: Session, invoice: Invoice) -> InvoiceRead:
+    (read,) = document_reads(session, [invoice])
+    return read
+
+
 class BillingRunRead(BaseModel):
     id: IdStr | None
     """None for a dry run, which writes nothing."""
     date: date
     dry_run: bool
     invoices_created: int
+    credit_notes_created: int = 0
     contracts_considered: int | None = None
     totals: dict[str, dict[str, Any]]
     preview: list[InvoiceRead] | None = Field(default=None, description="A dry run's invoices (the first 200).")
@@ -145,6 +218,7 @@ class BillingRunRead(BaseModel):
             date=summary.run_date,
             dry_run=summary.dry_run,
             invoices_created=summary.invoices_created,
+            credit_notes_created=summary.credit_notes_created,
             contracts_considered=summary.contracts_considered,
             totals=totals,
             preview=preview,
@@ -162,6 +236,7 @@ class BillingRunRead(BaseModel):
             date=run.run_date,
             dry_run=False,
             invoices_created=run.invoices_created,
+            credit_notes_created=run.credit_notes_created,
             totals=run.totals,
             started_at=run.started_at,
             finished_at=run.finished_at,

@@ -1,4 +1,5 @@
-"""Invoices after a run: read, list, void (so the cycle is billed again), export (SPEC §8)."""
+"""Invoices and credit notes after a run: read, list, void (so the cycle is billed again, and a credit note answers
+the void), export (SPEC §8)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,26 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, aliased
 
-from seatflow.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceStatus
+from seatflow.billing.models import (
+    CREDIT_NOTE_COUNTER,
+    INVOICE_COUNTER,
+    BillingRun,
+    CreditReason,
+    DocumentKind,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+)
 from seatflow.catalog.models import Product
 from seatflow.csv_safe import safe_row
+from seatflow.db.sequences import allocate
 from seatflow.errors import InvalidState, NotFound, ValidationFailed
-from seatflow.ids import parse_id
+from seatflow.ids import new_id, parse_id
 from seatflow.money import format_money
 from seatflow.pagination import page, where_equal
 from seatflow.subscriptions.models import BillingStatus, LicenseChange
@@ -30,15 +42,27 @@ class InvoiceVoid(InvalidState):
     code = "invoice_void"
 
 
-def require_invoice(session: Session, ref: str | uuid.UUID) -> Invoice:
-    """By id or by number (``INV-000123``)."""
+class CreditNoteNotVoidable(InvalidState):
+    code = "credit_note_not_voidable"
+
+
+def require_invoice(
+    session: Session, ref: str | uuid.UUID, *, kind: DocumentKind | None = DocumentKind.INVOICE
+) -> Invoice:
+    """By id or by number (``INV-000123``), of ``kind`` (None: an invoice or a credit note)."""
     invoice_id = ref if isinstance(ref, uuid.UUID) else parse_id(ref)
     invoice = session.get(Invoice, invoice_id) if invoice_id else None
     if invoice is None and isinstance(ref, str):
         invoice = session.execute(select(Invoice).where(Invoice.number == ref)).scalar_one_or_none()
-    if invoice is None:
-        raise InvoiceNotFound(f"No invoice {ref!s}.")
+    if invoice is None or (kind is not None and invoice.kind is not kind):
+        what = "credit note" if kind is DocumentKind.CREDIT_NOTE else "invoice"
+        raise InvoiceNotFound(f"No {what} {ref!s}.")
     return invoice
+
+
+def require_credit_note(session: Session, ref: str | uuid.UUID) -> Invoice:
+    """By id or by number (``CN-000123``)."""
+    return require_invoice(session, ref, kind=DocumentKind.CREDIT_NOTE)
 
 
 def require_run(session: Session, ref: str) -> BillingRun:
@@ -54,6 +78,30 @@ def lines_of(session: Session, invoice_id: uuid.UUID) -> Sequence[InvoiceLine]:
     return session.execute(stmt).scalars().all()
 
 
+def credit_notes_of(session: Session, invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, str]]]:
+    """The credit notes that credit each of these invoices: (id, number), oldest first."""
+    found: dict[uuid.UUID, list[tuple[str, str]]] = {}
+    if not invoice_ids:
+        return found
+    stmt = (
+        select(Invoice.credits_invoice_id, Invoice.id, Invoice.number)
+        .where(Invoice.credits_invoice_id.in_(invoice_ids), Invoice.kind == DocumentKind.CREDIT_NOTE)
+        .order_by(Invoice.number)
+    )
+    for credited, note_id, number in session.execute(stmt):
+        if credited is not None:
+            found.setdefault(credited, []).append((str(note_id), number))
+    return found
+
+
+def numbers_of(session: Session, invoice_ids: Sequence[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    ids = {i for i in invoice_ids if i is not None}
+    if not ids:
+        return {}
+    rows = session.execute(select(Invoice.id, Invoice.number).where(Invoice.id.in_(ids)))
+    return {row.id: row.number for row in rows}
+
+
 @dataclass(frozen=True)
 class InvoiceFilters:
     contract_id: uuid.UUID | None = None
@@ -62,17 +110,21 @@ class InvoiceFilters:
     status: InvoiceStatus | None = None
     issued_from: date | None = None
     issued_to: date | None = None
+    kind: DocumentKind = DocumentKind.INVOICE
+    credits_invoice_id: uuid.UUID | None = None
 
 
 def list_invoices(
     session: Session, filters: InvoiceFilters, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[Sequence[Invoice], str | None]:
+    """Invoices (or, with ``filters.kind``, credit notes), oldest first."""
     stmt = where_equal(
-        select(Invoice),
+        select(Invoice).where(Invoice.kind == filters.kind),
         (Invoice.contract_id, filters.contract_id),
         (Invoice.customer_id, filters.customer_id),
         (Invoice.billing_run_id, filters.billing_run_id),
         (Invoice.status, filters.status),
+        (Invoice.credits_invoice_id, filters.credits_invoice_id),
     )
     if filters.issued_from is not None:
         stmt = stmt.where(Invoice.issue_date >= filters.issued_from)
@@ -81,12 +133,27 @@ def list_invoices(
     return page(session, stmt, Invoice.id, cursor=cursor, limit=limit)
 
 
-def void_invoice(session: Session, *, invoice: Invoice, reason: str, now: datetime) -> Invoice:
+def void_invoice(
+    session: Session,
+    *,
+    invoice: Invoice,
+    reason: str,
+    now: datetime,
+    today: date | None = None,
+    credit_note_prefix: str = "CN-",
+) -> Invoice:
     """Void an issued invoice: its cycle is billed again by the next run, and the changes it billed are open
-    again so the new invoice bills them. The number stays used (numbers are never reused)."""
+    again so the new invoice bills them. The number stays used (numbers are never reused). A credit note dated
+    ``today`` (``now``'s date when absent) answers it: the invoice's lines, negated, numbered in the credit
+    notes' own sequence and referencing it. A credit note cannot be voided."""
+    if invoice.kind is DocumentKind.CREDIT_NOTE:
+        raise CreditNoteNotVoidable(f"{invoice.number} is a credit note: credit notes are not voided.")
     if not reason.strip():
         raise ValidationFailed("Say why the invoice is voided.", code="reason_required")
     if invoice.status is InvoiceStatus.VOID:
+        raise InvoiceVoid(f"Invoice {invoice.number} is void already.")
+    allocate(session, INVOICE_COUNTER, 0)  # queue with billing runs, which lock it first too
+    if _voided_meanwhile(session, invoice):
         raise InvoiceVoid(f"Invoice {invoice.number} is void already.")
     invoice.status = InvoiceStatus.VOID
     invoice.voided_at = now
@@ -97,8 +164,60 @@ def void_invoice(session: Session, *, invoice: Invoice, reason: str, now: dateti
         .values(billing_status=BillingStatus.OPEN, invoice_id=None)
         .execution_options(synchronize_session=False)
     )
+    _credit_note_for_void(session, invoice, now=now, today=today or now.date(), prefix=credit_note_prefix)
     session.flush()
     return invoice
+
+
+def _voided_meanwhile(session: Session, invoice: Invoice) -> bool:
+    """Voided by the request we queued behind (read again now that the lock is ours)."""
+    session.refresh(invoice)
+    return invoice.status is InvoiceStatus.VOID
+
+
+def _credit_note_for_void(session: Session, invoice: Invoice, *, now: datetime, today: date, prefix: str) -> Invoice:
+    number = allocate(session, CREDIT_NOTE_COUNTER, 1)
+    note = Invoice(
+        id=new_id(),
+        number=f"{prefix}{number:06d}",
+        contract_id=invoice.contract_id,
+        customer_id=invoice.customer_id,
+        billing_run_id=None,
+        kind=DocumentKind.CREDIT_NOTE,
+        credit_reason=CreditReason.VOID,
+        credits_invoice_id=invoice.id,
+        cycle_index=invoice.cycle_index,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        issue_date=today,
+        due_date=today,
+        currency=invoice.currency,
+        tax_rate=invoice.tax_rate,
+        subtotal=_negated(invoice.subtotal),
+        tax=_negated(invoice.tax),
+        total=_negated(invoice.total),
+        status=InvoiceStatus.ISSUED,
+        bill_to=invoice.bill_to,
+        seller=invoice.seller,
+        payment_terms_days=0,
+        payment_instructions="",
+        created_at=now,
+    )
+    session.add(note)
+    session.flush()
+    columns = [column.key for column in InvoiceLine.__table__.columns]
+    rows = [
+        {name: getattr(line, name) for name in columns}
+        | {"id": new_id(), "invoice_id": note.id, "quantity": -line.quantity, "amount": _negated(line.amount)}
+        for line in lines_of(session, invoice.id)
+    ]
+    if rows:
+        session.execute(insert(InvoiceLine), rows)
+    return note
+
+
+def _negated(amount: Decimal) -> Decimal:
+    return -amount if amount else amount  # never "-0.00"
 
 
 EXPORT_COLUMNS = [
@@ -128,32 +247,66 @@ EXPORT_COLUMNS = [
 ]
 """The invoice-line CSV for accounting and PSA import: one row per line, the invoice's totals repeated."""
 
+CREDIT_NOTE_EXPORT_COLUMNS = [
+    "credit_note_number",
+    "credit_note_status",
+    "issue_date",
+    "credits_invoice_number",
+    "credit_reason",
+    *EXPORT_COLUMNS[4:20],
+    "credit_note_subtotal",
+    "credit_note_tax",
+    "credit_note_total",
+]
+"""The credit-note-line CSV: as the invoices', with the invoice credited and why; amounts are negative."""
 
-def export_lines(session: Session, *, date_from: date, date_to: date, include_void: bool = False) -> Iterator[str]:
-    """CSV text, a chunk at a time, of every line of the invoices issued from ``date_from`` to ``date_to``."""
+
+def export_lines(
+    session: Session,
+    *,
+    date_from: date,
+    date_to: date,
+    include_void: bool = False,
+    kind: DocumentKind = DocumentKind.INVOICE,
+) -> Iterator[str]:
+    """CSV text, a chunk at a time, of every line of the invoices (or credit notes) issued from ``date_from`` to
+    ``date_to``."""
     if date_to < date_from:
         raise ValidationFailed("The export's end date is before its start date.", code="invalid_date_range")
+    credited = aliased(Invoice)
     stmt = (
-        select(Invoice, InvoiceLine, Product.product_code, Product.name)
+        select(Invoice, InvoiceLine, Product.product_code, Product.name, credited.number)
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
         .join(Product, Product.id == InvoiceLine.product_id)
-        .where(Invoice.issue_date >= date_from, Invoice.issue_date <= date_to)
+        .outerjoin(credited, credited.id == Invoice.credits_invoice_id)
+        .where(Invoice.kind == kind, Invoice.issue_date >= date_from, Invoice.issue_date <= date_to)
         .order_by(Invoice.number, InvoiceLine.position)
         .execution_options(yield_per=2000)
     )
     if not include_void:
         stmt = stmt.where(Invoice.status == InvoiceStatus.ISSUED)
+    credit = kind is DocumentKind.CREDIT_NOTE
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for count, (invoice, line, product_code, product_name) in enumerate(session.execute(stmt), start=1):
+    writer.writerow(CREDIT_NOTE_EXPORT_COLUMNS if credit else EXPORT_COLUMNS)
+    for count, (invoice, line, product_code, product_name, credited_number) in enumerate(
+        session.execute(stmt), start=1
+    ):
+        head = (
+            [
+                invoice.number,
+                invoice.status.value,
+                invoice.issue_date.isoformat(),
+                credited_number or "",
+                invoice.credit_reason.value if invoice.credit_reason else "",
+            ]
+            if credit
+            else [invoice.number, invoice.status.value, invoice.issue_date.isoformat(), invoice.due_date.isoformat()]
+        )
         writer.writerow(
             safe_row(
                 [
-                    invoice.number,
-                    invoice.status.value,
-                    invoice.issue_date.isoformat(),
-                    invoice.due_date.isoformat(),
+                    *head,
                     invoice.customer_id,
                     invoice.bill_to.get("name", ""),
                     invoice.contract_id,

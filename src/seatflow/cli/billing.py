@@ -1,4 +1,4 @@
-"""``seatflow bill`` and ``seatflow invoices …`` (SPEC §8, §14)."""
+"""``seatflow bill``, ``seatflow invoices …`` and ``seatflow credit-notes …`` (SPEC §8, §14)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,22 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from seatflow.billing import service
-from seatflow.billing.models import BillingRun, InvoiceStatus
+from seatflow.billing.models import BillingRun, DocumentKind, Invoice, InvoiceStatus
 from seatflow.billing.pdf import render_invoice, seller_of
 from seatflow.billing.runs import run_billing
-from seatflow.billing.schemas import BillingRunRead, InvoiceRead
+from seatflow.billing.schemas import BillingRunRead, InvoiceRead, document_read, document_reads
 from seatflow.cli.context import console, err_console, moment, operator_actor, print_json, settings, transaction
 from seatflow.contracts.service import require_contract
 from seatflow.errors import ValidationFailed
 
 invoices_app = typer.Typer(help="Invoices: list, show, PDF, void, CSV export.", no_args_is_help=True)
+credit_notes_app = typer.Typer(
+    help="Credit notes (a void's, and cycles whose total is negative): list, show, PDF, CSV export.",
+    no_args_is_help=True,
+)
 _DATE = ["%Y-%m-%d"]
 
 
@@ -55,6 +60,8 @@ def bill(
                     requested_by=operator_actor().name,
                     dry_run=dry_run,
                     invoice_prefix=settings().invoice_prefix,
+                    credit_note_prefix=settings().credit_note_prefix,
+                    seller=seller_of(settings()),
                     progress=partial(_advance, bar, task),
                 )
             run = session.get(BillingRun, summary.run_id) if summary.run_id else None
@@ -70,9 +77,15 @@ def bill(
         print_json(read.model_dump(mode="json"))
         return
     verb = "would create" if dry_run else "created"
+    if dry_run:
+        credits = sum(t.credit_notes for t in summary.totals.values())
+        made = sum(t.invoices for t in summary.totals.values())
+    else:
+        credits, made = summary.credit_notes_created, summary.invoices_created
     console.print(
-        f"{run_date}: {verb} {summary.invoices_created if not dry_run else len(summary.preview)} invoice(s) "
-        f"for {summary.contracts_considered} billable contract(s)"
+        f"{run_date}: {verb} {made} invoice(s)"
+        + (f" and {credits} credit note(s)" if credits else "")
+        + f" for {summary.contracts_considered} billable contract(s)"
     )
     for currency, totals in read.totals.items():
         console.print(
@@ -92,9 +105,14 @@ MAX_CATCH_UP_RUNS = 100
 def _print_invoices(rows: list[InvoiceRead]) -> None:
     table = Table("number", "status", "issued", "period", "contract", "subtotal", "tax", "total", "id")
     for invoice in rows:
+        status = invoice.status.value
+        if invoice.credits_invoice_number:
+            status += f", credits {invoice.credits_invoice_number}"
+        elif invoice.credited_by:
+            status += f", credited by {', '.join(note.number for note in invoice.credited_by)}"
         table.add_row(
             invoice.number or "",
-            invoice.status.value,
+            status,
             invoice.issue_date.isoformat(),
             f"{invoice.period_start} to {invoice.period_end}",
             str(invoice.bill_to.get("contract", invoice.contract_id)),
@@ -114,12 +132,16 @@ def list_(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Invoices, oldest first."""
+    _list(DocumentKind.INVOICE, contract, status, limit, as_json)
+
+
+def _list(kind: DocumentKind, contract: str | None, status: InvoiceStatus | None, limit: int, as_json: bool) -> None:
     with transaction() as session:
         contract_id = require_contract(session, contract).id if contract else None
         rows, _ = service.list_invoices(
-            session, service.InvoiceFilters(contract_id=contract_id, status=status), limit=limit
+            session, service.InvoiceFilters(contract_id=contract_id, status=status, kind=kind), limit=limit
         )
-        read = [InvoiceRead.from_model(i, list(service.lines_of(session, i.id))) for i in rows]
+        read = document_reads(session, rows)
     if as_json:
         print_json([r.model_dump(mode="json") for r in read])
     else:
@@ -129,9 +151,12 @@ def list_(
 @invoices_app.command("show")
 def show(invoice: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """One invoice (by id or number) with its lines."""
+    _show(DocumentKind.INVOICE, invoice, as_json)
+
+
+def _show(kind: DocumentKind, ref: str, as_json: bool) -> None:
     with transaction() as session:
-        found = service.require_invoice(session, invoice)
-        read = InvoiceRead.from_model(found, list(service.lines_of(session, found.id)))
+        read = document_read(session, service.require_invoice(session, ref, kind=kind))
     if as_json:
         print_json(read.model_dump(mode="json"))
         return
@@ -155,21 +180,44 @@ def pdf(
     output: Path | None = typer.Option(None, "-o", "--output", help="Where to write it; NUMBER.pdf when absent."),
 ) -> None:
     """Write the invoice's PDF."""
+    _pdf(DocumentKind.INVOICE, invoice, output)
+
+
+def _pdf(kind: DocumentKind, ref: str, output: Path | None) -> None:
     with transaction() as session:
-        found = service.require_invoice(session, invoice)
-        body = render_invoice(found, service.lines_of(session, found.id), seller_of(settings()))
+        found = service.require_invoice(session, ref, kind=kind)
+        body = _render(session, found)
         target = output or Path(f"{found.number}.pdf")
     target.write_bytes(body)
     console.print(f"wrote {target}")
 
 
+def _render(session: Session, document: Invoice) -> bytes:
+    credited = service.numbers_of(session, [document.credits_invoice_id])
+    return render_invoice(
+        document,
+        service.lines_of(session, document.id),
+        seller_of(settings()),
+        credits_invoice_number=credited.get(document.credits_invoice_id) if document.credits_invoice_id else None,
+    )
+
+
 @invoices_app.command("void")
 def void(invoice: str, reason: str = typer.Option(..., help="Why (kept on the invoice).")) -> None:
-    """Void an issued invoice; the next billing run bills its cycle again with a new number."""
+    """Void an issued invoice; the next billing run bills its cycle again with a new number. A credit note
+    dated today answers the void."""
     with transaction() as session:
-        _, now = moment()
-        found = service.void_invoice(session, invoice=service.require_invoice(session, invoice), reason=reason, now=now)
-        console.print(f"voided {found.number}")
+        today, now = moment()
+        found = service.void_invoice(
+            session,
+            invoice=service.require_invoice(session, invoice),
+            reason=reason,
+            now=now,
+            today=today,
+            credit_note_prefix=settings().credit_note_prefix,
+        )
+        notes = service.credit_notes_of(session, [found.id]).get(found.id, [])
+        console.print(f"voided {found.number}" + (f" (credit note {notes[-1][1]})" if notes else ""))
 
 
 @invoices_app.command("export")
@@ -180,11 +228,17 @@ def export(
     include_void: bool = typer.Option(False, "--include-void"),
 ) -> None:
     """The lines of the invoices issued in a date range as CSV (columns in docs/billing.md)."""
+    _export(DocumentKind.INVOICE, date_from, date_to, output, include_void)
+
+
+def _export(
+    kind: DocumentKind, date_from: datetime, date_to: datetime, output: Path | None, include_void: bool
+) -> None:
     if date_to < date_from:
         raise ValidationFailed("--to is before --from.", code="invalid_date_range")
     with transaction() as session:
         chunks = service.export_lines(
-            session, date_from=date_from.date(), date_to=date_to.date(), include_void=include_void
+            session, date_from=date_from.date(), date_to=date_to.date(), include_void=include_void, kind=kind
         )
         if output is None:
             for chunk in chunks:
@@ -194,3 +248,40 @@ def export(
             for chunk in chunks:
                 handle.write(chunk)
     console.print(f"wrote {output}")
+
+
+@credit_notes_app.command("list")
+def credit_notes_list(
+    contract: str | None = typer.Option(None, help="A contract's id or name."),
+    status: InvoiceStatus | None = typer.Option(None),
+    limit: int = typer.Option(100, min=1, max=500),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Credit notes, oldest first (amounts negative: what each takes off)."""
+    _list(DocumentKind.CREDIT_NOTE, contract, status, limit, as_json)
+
+
+@credit_notes_app.command("show")
+def credit_notes_show(credit_note: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """One credit note (by id or number, CN-000001) with its lines."""
+    _show(DocumentKind.CREDIT_NOTE, credit_note, as_json)
+
+
+@credit_notes_app.command("pdf")
+def credit_notes_pdf(
+    credit_note: str,
+    output: Path | None = typer.Option(None, "-o", "--output", help="Where to write it; NUMBER.pdf when absent."),
+) -> None:
+    """Write the credit note's PDF."""
+    _pdf(DocumentKind.CREDIT_NOTE, credit_note, output)
+
+
+@credit_notes_app.command("export")
+def credit_notes_export(
+    date_from: datetime = typer.Option(..., "--from", formats=_DATE, help="First issue date."),
+    date_to: datetime = typer.Option(..., "--to", formats=_DATE, help="Last issue date."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="A file; standard output when absent."),
+    include_void: bool = typer.Option(False, "--include-void"),
+) -> None:
+    """The lines of the credit notes issued in a date range as CSV (columns in docs/billing.md)."""
+    _export(DocumentKind.CREDIT_NOTE, date_from, date_to, output, include_void)

@@ -10,13 +10,14 @@ from rich.table import Table
 
 from seatflow.catalog.models import BillingFrequency
 from seatflow.cli.catalog import parse_input
-from seatflow.cli.context import clock, console, print_json, settings, transaction
+from seatflow.cli.context import clock, console, moment, print_json, settings, transaction
 from seatflow.contracts import service as contract_service
 from seatflow.contracts.models import BillingPolicy, ProrationUnit
-from seatflow.contracts.schemas import ContractCreate, ContractRead
+from seatflow.contracts.schemas import ContractCreate, ContractUpdate
 from seatflow.customers import service as customer_service
 from seatflow.customers.models import ContactRole
 from seatflow.customers.schemas import ContactCreate, CustomerCreate, CustomerRead
+from seatflow.errors import ValidationFailed
 from seatflow.subscriptions.linking import setup_check
 
 customers_app = typer.Typer(
@@ -31,9 +32,12 @@ def customers_create(
     parent: str | None = typer.Option(None, help="Parent customer id."),
     tenant: str | None = typer.Option(None, help="Provider tenant / Partner Center customer id."),
     currency: str | None = typer.Option(None),
+    tax_id: str | None = typer.Option(None, "--tax-id", help="Tax or VAT number, printed on its invoices."),
 ) -> None:
     """Create a customer account."""
-    data = parse_input(CustomerCreate, name=name, parent_customer_id=parent, tenant_id=tenant, currency=currency)
+    data = parse_input(
+        CustomerCreate, name=name, parent_customer_id=parent, tenant_id=tenant, currency=currency, tax_id=tax_id
+    )
     with transaction() as session:
         customer = customer_service.create_customer(session, data=data, default_currency=settings().default_currency)
         console.print(f"created customer {customer.name!r} {customer.id}")
@@ -86,6 +90,9 @@ def contracts_create(
     proration: ProrationUnit = typer.Option(ProrationUnit.DAYS),
     tax_rate: Decimal = typer.Option(Decimal(0), help="e.g. 0.08"),
     default: bool = typer.Option(False, "--default"),
+    bill_from: datetime | None = typer.Option(
+        None, "--bill-from", formats=["%Y-%m-%d"], help="Bill nothing before this cycle start (an imported contract)."
+    ),
 ) -> None:
     """Create a billing contract (a child of --parent for per-location billing)."""
     data = parse_input(
@@ -100,6 +107,7 @@ def contracts_create(
         proration_unit=proration,
         tax_rate=tax_rate,
         is_default=default,
+        bill_from=bill_from.date() if bill_from else None,
     )
     with transaction() as session:
         contract = contract_service.create_contract(session, data=data)
@@ -112,7 +120,7 @@ def contracts_list(customer: str | None = typer.Option(None), as_json: bool = ty
     with transaction() as session:
         customer_id = customer_service.require_customer(session, customer).id if customer else None
         rows, _ = contract_service.list_contracts(session, customer_id=customer_id, limit=500)
-        contracts = [ContractRead.from_model(c) for c in rows]
+        contracts = contract_service.contract_reads(session, rows)
     if as_json:
         print_json([c.model_dump(mode="json") for c in contracts])
         return
@@ -127,6 +135,53 @@ def contracts_list(customer: str | None = typer.Option(None), as_json: bool = ty
             c.id,
         )
     console.print(table)
+
+
+@contracts_app.command("schedule")
+def contracts_schedule(
+    contract: str,
+    frequency: BillingFrequency | None = typer.Option(None),
+    policy: BillingPolicy | None = typer.Option(None),
+    proration: ProrationUnit | None = typer.Option(None),
+    effective: datetime | None = typer.Option(
+        None,
+        formats=["%Y-%m-%d"],
+        help="A cycle boundary after every period billed; today when absent (nothing billed: the start or bill-from).",
+    ),
+) -> None:
+    """Change how a contract is billed, from a cycle boundary on: a change inside a cycle is refused, naming the
+    next boundary; no period is ever billed twice or skipped."""
+    fields = {
+        name: value
+        for name, value in (("billing_frequency", frequency), ("billing_policy", policy), ("proration_unit", proration))
+        if value is not None
+    }
+    if not fields:
+        raise ValidationFailed("Say what changes: --frequency, --policy or --proration.", code="validation_failed")
+    data = parse_input(ContractUpdate, **fields, schedule_effective=effective.date() if effective else None)
+    with transaction() as session:
+        today, now = moment()
+        found = contract_service.require_contract(session, contract, for_update=True)
+        contract_service.update_contract(session, contract=found, data=data, today=today, now=now)
+        read = contract_service.contract_read(session, found)
+    console.print(
+        f"{read.name}: {read.billing_frequency.value} in {read.billing_policy.value}, prorated by "
+        f"{read.proration_unit.value}, from {read.schedule_from}"
+    )
+
+
+@contracts_app.command("bill-from")
+def contracts_bill_from(
+    contract: str,
+    day: datetime = typer.Argument(..., formats=["%Y-%m-%d"], help="A cycle start: nothing before it is billed."),
+) -> None:
+    """Bill a contract imported with a start in the past from this cycle start on (before its first invoice)."""
+    data = parse_input(ContractUpdate, bill_from=day.date())
+    with transaction() as session:
+        today, now = moment()
+        found = contract_service.require_contract(session, contract, for_update=True)
+        contract_service.update_contract(session, contract=found, data=data, today=today, now=now)
+        console.print(f"{found.name}: billed from {found.bill_from or found.start_date}")
 
 
 @contracts_app.command("check")

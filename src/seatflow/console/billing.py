@@ -1,4 +1,5 @@
-"""Billing (SPEC §8): runs, a preview that writes nothing, a run, invoices with their PDF, and voiding one."""
+"""Billing (SPEC §8): runs, a preview that writes nothing, a run, invoices with their PDF, voiding one (a credit
+note answers the void), and credit notes with their PDF."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from seatflow.billing import service as billing
-from seatflow.billing.models import BillingRun, InvoiceStatus
+from seatflow.billing.models import BillingRun, DocumentKind, Invoice, InvoiceStatus
 from seatflow.billing.pdf import render_invoice, seller_of
 from seatflow.billing.runs import RunSummary, run_billing
+from seatflow.config import Settings
 from seatflow.console import queries
 from seatflow.console.models import OperatorRole
 from seatflow.console.web import (
@@ -85,6 +87,7 @@ def preview(
         requested_by=console.actor.name,
         dry_run=True,
         invoice_prefix=settings.invoice_prefix,
+        credit_note_prefix=settings.credit_note_prefix,
         preview_limit=PREVIEW_LIMIT,
     )
     return _billing_page(request, console, preview=_preview(console, summary), run_date=run_date.isoformat())
@@ -117,6 +120,8 @@ def run(
                 now=now_of(request),
                 requested_by=console.actor.name,
                 invoice_prefix=settings.invoice_prefix,
+                credit_note_prefix=settings.credit_note_prefix,
+                seller=seller_of(settings),
             )
     except FormProblem as problem:
         return _billing_page(request, console, 422, error=problem.message, run_date=day)
@@ -131,7 +136,7 @@ def run_page(run_id: str, request: Request, console: ConsoleDep) -> Response:
     if found is None:
         raise not_found("billing run")
     invoices, more = queries.invoices_newest_first(
-        console.db, status=None, contract_id=None, run_id=found.id, before=None, limit=500
+        console.db, status=None, contract_id=None, run_id=found.id, before=None, limit=500, kind=None
     )
     return render(
         request, "run.html", console=console, active="billing", run=found, invoices=invoices, more=more is not None
@@ -142,6 +147,20 @@ def run_page(run_id: str, request: Request, console: ConsoleDep) -> Response:
 def invoices_page(
     request: Request, console: ConsoleDep, status: str = "", contract: str = "", before: str = ""
 ) -> Response:
+    return _documents_page(request, console, DocumentKind.INVOICE, status, contract, before)
+
+
+@router.get("/credit-notes", response_class=HTMLResponse)
+def credit_notes_page(
+    request: Request, console: ConsoleDep, status: str = "", contract: str = "", before: str = ""
+) -> Response:
+    """A void's credit notes and those of cycles whose total is negative, the latest first."""
+    return _documents_page(request, console, DocumentKind.CREDIT_NOTE, status, contract, before)
+
+
+def _documents_page(
+    request: Request, console: Console, kind: DocumentKind, status: str, contract: str, before: str
+) -> Response:
     chosen = InvoiceStatus(status) if status in InvoiceStatus.__members__.values() else None
     invoices, next_before = queries.invoices_newest_first(
         console.db,
@@ -150,6 +169,7 @@ def invoices_page(
         run_id=None,
         before=parse_id(before),
         limit=INVOICES_PER_PAGE,
+        kind=kind,
     )
     return render(
         request,
@@ -161,14 +181,33 @@ def invoices_page(
         chosen_status=chosen.value if chosen else "",
         contract=contract if parse_id(contract) else "",
         statuses=[s.value for s in InvoiceStatus],
+        credit_notes=kind is DocumentKind.CREDIT_NOTE,
     )
 
 
-def _invoice_page(request: Request, console: Console, invoice_id: str, status: int = 200, **extra: Any) -> Response:
-    invoice = billing.require_invoice(console.db, require_id(invoice_id, "invoice"))
+def _invoice_page(
+    request: Request,
+    console: Console,
+    invoice_id: str,
+    status: int = 200,
+    kind: DocumentKind = DocumentKind.INVOICE,
+    **extra: Any,
+) -> Response:
+    what = "credit note" if kind is DocumentKind.CREDIT_NOTE else "invoice"
+    invoice = billing.require_invoice(console.db, require_id(invoice_id, what), kind=kind)
     lines = billing.lines_of(console.db, invoice.id)
+    credited = billing.numbers_of(console.db, [invoice.credits_invoice_id])
     return render(
-        request, "invoice.html", status, console=console, active="invoices", invoice=invoice, lines=lines, **extra
+        request,
+        "invoice.html",
+        status,
+        console=console,
+        active="invoices",
+        invoice=invoice,
+        lines=lines,
+        credits_number=credited.get(invoice.credits_invoice_id) if invoice.credits_invoice_id else None,
+        credited_by=billing.credit_notes_of(console.db, [invoice.id]).get(invoice.id, []),
+        **extra,
     )
 
 
@@ -177,10 +216,30 @@ def invoice_page(invoice_id: str, request: Request, console: ConsoleDep) -> Resp
     return _invoice_page(request, console, invoice_id)
 
 
+@router.get("/credit-notes/{credit_note_id}", response_class=HTMLResponse)
+def credit_note_page(credit_note_id: str, request: Request, console: ConsoleDep) -> Response:
+    return _invoice_page(request, console, credit_note_id, kind=DocumentKind.CREDIT_NOTE)
+
+
 @router.get("/invoices/{invoice_id}/pdf")
 def invoice_pdf(invoice_id: str, console: ConsoleDep, settings: SettingsDep) -> Response:
-    invoice = billing.require_invoice(console.db, require_id(invoice_id, "invoice"))
-    body = render_invoice(invoice, billing.lines_of(console.db, invoice.id), seller_of(settings))
+    return _pdf(console, billing.require_invoice(console.db, require_id(invoice_id, "invoice")), settings)
+
+
+@router.get("/credit-notes/{credit_note_id}/pdf")
+def credit_note_pdf(credit_note_id: str, console: ConsoleDep, settings: SettingsDep) -> Response:
+    note = billing.require_credit_note(console.db, require_id(credit_note_id, "credit note"))
+    return _pdf(console, note, settings)
+
+
+def _pdf(console: Console, invoice: Invoice, settings: Settings) -> Response:
+    credited = billing.numbers_of(console.db, [invoice.credits_invoice_id])
+    body = render_invoice(
+        invoice,
+        billing.lines_of(console.db, invoice.id),
+        seller_of(settings),
+        credits_invoice_number=credited.get(invoice.credits_invoice_id) if invoice.credits_invoice_id else None,
+    )
     return Response(
         body,
         media_type="application/pdf",
@@ -193,6 +252,7 @@ def void(
     invoice_id: str,
     request: Request,
     console: ConsoleDep,
+    settings: SettingsDep,
     reason: Annotated[str, Form(max_length=2000)] = "",
     csrf_token: CsrfField = None,
 ) -> Response:
@@ -202,7 +262,15 @@ def void(
     try:
         text = clean_text(reason, field="The reason")
         with console.attempt():
-            billing.void_invoice(console.db, invoice=invoice, reason=text, now=now_of(request))
+            now = now_of(request)
+            billing.void_invoice(
+                console.db,
+                invoice=invoice,
+                reason=text,
+                now=now,
+                today=now.date(),
+                credit_note_prefix=settings.credit_note_prefix,
+            )
     except FormProblem as problem:
         return _invoice_page(request, console, invoice_id, 422, error=problem.message)
     except SeatflowError as error:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from seatflow.billing.models import BillingRun, Invoice, InvoiceStatus
+from seatflow.billing.models import BillingRun, DocumentKind, Invoice, InvoiceStatus
 from seatflow.catalog.models import Product, ProductParent, ProviderAccount
 from seatflow.contracts.models import BillingContract
 from seatflow.customers.models import CustomerAccount
@@ -208,9 +208,13 @@ def invoices_newest_first(
     run_id: uuid.UUID | None,
     before: uuid.UUID | None,
     limit: int,
+    kind: DocumentKind | None = DocumentKind.INVOICE,
 ) -> tuple[Sequence[Invoice], uuid.UUID | None]:
-    """Invoices, the latest first (ids are time-ordered), a page at a time; the id to continue before."""
+    """Invoices (or credit notes; None: both), the latest first (ids are time-ordered), a page at a time; the id
+    to continue before."""
     stmt = select(Invoice)
+    if kind is not None:
+        stmt = stmt.where(Invoice.kind == kind)
     if status is not None:
         stmt = stmt.where(Invoice.status == status)
     if contract_id is not None:

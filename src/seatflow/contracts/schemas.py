@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -8,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seatflow.catalog.models import BillingFrequency
 from seatflow.catalog.schemas import Currency, Name
-from seatflow.contracts.models import BillingContract, BillingPolicy, ContractStatus, ProrationUnit
+from seatflow.contracts.models import BillingContract, BillingPolicy, ContractSchedule, ContractStatus, ProrationUnit
 from seatflow.schemas import DayIn, IdStr, IntIn, TextIn
 
 TaxRate = Annotated[Decimal, Field(ge=0, le=1, max_digits=8, decimal_places=6)]
@@ -34,6 +35,8 @@ class ContractCreate(_Input):
     process_refunds: bool = False
     payment_terms_days: Annotated[IntIn, Field(ge=0, le=365)] = 30
     tax_rate: TaxRate = Decimal(0)
+    bill_from: DayIn | None = None
+    """Nothing is billed before this day, a cycle start (a contract imported with a start in the past)."""
 
 
 class ContractUpdate(_Input):
@@ -50,6 +53,21 @@ class ContractUpdate(_Input):
     payment_terms_days: Annotated[IntIn, Field(ge=0, le=365)] | None = None
     tax_rate: TaxRate | None = None
     status: ContractStatus | None = None
+    bill_from: DayIn | None = None
+    """Only before the contract's first invoice; a cycle start."""
+    schedule_effective: DayIn | None = None
+    """When a new billing frequency, policy or proration unit applies from: a cycle boundary after every period
+    billed (default: today; while nothing is billed, the start or bill_from)."""
+
+
+class ScheduleRead(BaseModel):
+    """An earlier schedule of the contract: how it was billed from ``effective_from`` to ``effective_to``."""
+
+    effective_from: date
+    effective_to: date
+    billing_frequency: BillingFrequency
+    billing_policy: BillingPolicy
+    proration_unit: ProrationUnit
 
 
 class ContractRead(BaseModel):
@@ -70,13 +88,23 @@ class ContractRead(BaseModel):
     payment_terms_days: int
     tax_rate: str
     status: ContractStatus
+    bill_from: date | None
+    schedule_from: date
+    """The day billing_frequency, billing_policy and proration_unit apply from (the start unless they changed)."""
+    earlier_schedules: list[ScheduleRead] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, contract: BillingContract) -> ContractRead:
-        data = {name: getattr(contract, name) for name in cls.model_fields if name != "tax_rate"}
-        return cls(**data, tax_rate=str(contract.tax_rate.normalize()) if contract.tax_rate else "0")
+    def from_model(cls, contract: BillingContract, earlier: Sequence[ContractSchedule] = ()) -> ContractRead:
+        special = {"tax_rate", "schedule_from", "earlier_schedules"}
+        data = {name: getattr(contract, name) for name in cls.model_fields if name not in special}
+        return cls(
+            **data,
+            tax_rate=str(contract.tax_rate.normalize()) if contract.tax_rate else "0",
+            schedule_from=contract.schedule_from or contract.start_date,
+            earlier_schedules=[ScheduleRead.model_validate(row, from_attributes=True) for row in earlier],
+        )
 
 
 class SetupProblem(BaseModel):

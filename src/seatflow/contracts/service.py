@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from seatflow.billing.schedules import ScheduleValues, change_schedule, check_bill_from, earlier_schedules, values_of
 from seatflow.contracts.models import BillingContract
-from seatflow.contracts.schemas import ContractCreate, ContractUpdate
+from seatflow.contracts.schemas import ContractCreate, ContractRead, ContractUpdate
 from seatflow.customers.models import CustomerAccount
 from seatflow.customers.service import ancestors, require_customer
 from seatflow.errors import Conflict, NotFound, ValidationFailed
@@ -75,11 +77,13 @@ def create_contract(session: Session, *, data: ContractCreate) -> BillingContrac
     if parent is not None:
         _check_parent(session, customer, parent, None)
     contract = BillingContract(
-        **data.model_dump(exclude={"customer_id", "parent_contract_id", "currency"}),
+        **data.model_dump(exclude={"customer_id", "parent_contract_id", "currency", "bill_from"}),
         customer_id=customer.id,
         parent_contract_id=parent.id if parent else None,
         currency=data.currency or customer.currency,
     )
+    check_bill_from(session, contract, data.bill_from)
+    contract.bill_from = data.bill_from if data.bill_from != data.start_date else None
     session.add(contract)
     session.flush()
     if contract.is_default:
@@ -87,8 +91,46 @@ def create_contract(session: Session, *, data: ContractCreate) -> BillingContrac
     return contract
 
 
-def update_contract(session: Session, *, contract: BillingContract, data: ContractUpdate) -> BillingContract:
+SCHEDULE_FIELDS = {"billing_frequency", "billing_policy", "proration_unit"}
+
+
+def update_contract(
+    session: Session,
+    *,
+    contract: BillingContract,
+    data: ContractUpdate,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> BillingContract:
+    """Apply ``data``. The billing frequency, policy and proration unit change at a cycle boundary only
+    (``data.schedule_effective``; ``billing.schedules.change_schedule``); ``bill_from`` only before billing."""
+    now = now or datetime.now(UTC)
     sent = data.model_fields_set
+    if data.schedule_effective is not None and not sent & SCHEDULE_FIELDS:
+        raise ValidationFailed(
+            "schedule_effective says when a new billing_frequency, billing_policy or proration_unit applies: "
+            "send it with one of them.",
+            code="validation_failed",
+        )
+    if sent & SCHEDULE_FIELDS:
+        current = values_of(contract)
+        wanted = ScheduleValues(
+            data.billing_frequency or current.billing_frequency,
+            data.billing_policy or current.billing_policy,
+            data.proration_unit or current.proration_unit,
+        )
+        change_schedule(
+            session,
+            contract=contract,
+            values=wanted,
+            effective=data.schedule_effective,
+            today=today or now.date(),
+            now=now,
+        )
+    if data.bill_from is not None:
+        check_bill_from(session, contract, data.bill_from)
+        contract.bill_from = data.bill_from if data.bill_from != contract.start_date else None
+    sent = sent - SCHEDULE_FIELDS - {"schedule_effective", "bill_from"}
     if "parent_contract_id" in sent:
         if data.parent_contract_id is None:
             contract.parent_contract_id = None
@@ -104,6 +146,17 @@ def update_contract(session: Session, *, contract: BillingContract, data: Contra
     if data.is_default:
         _make_default(session, contract)
     return contract
+
+
+def contract_reads(session: Session, contracts: Sequence[BillingContract]) -> list[ContractRead]:
+    """The contracts as the API shows them, with their earlier schedules."""
+    earlier = earlier_schedules(session, [c.id for c in contracts if c.schedule_from is not None])
+    return [ContractRead.from_model(c, earlier.get(c.id, ())) for c in contracts]
+
+
+def contract_read(session: Session, contract: BillingContract) -> ContractRead:
+    (read,) = contract_reads(session, [contract])
+    return read
 
 
 def child_contracts(session: Session, contract_id: uuid.UUID) -> Sequence[BillingContract]:

@@ -42,6 +42,8 @@ class CustomerAccount(IdMixin, TimestampMixin, Base):
     lower-case, so that the unique constraint is case-insensitive (tenant ids are GUIDs or domain names)."""
     currency: Mapped[str] = mapped_column(String(3))
     billing_address: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tax_id: Mapped[str | None] = mapped_column(String(50))
+    """The customer's tax or VAT number, printed on its invoices."""
     status: Mapped[AccountStatus] = mapped_column(enum_column(AccountStatus, 16), default=AccountStatus.ACTIVE)
 
     @validates("tenant_id")

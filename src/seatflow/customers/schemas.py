@@ -37,12 +37,17 @@ class Address(_Input):
     country: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2), OneLine] = ""
 
 
+TaxId = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50), OneLine]
+"""A tax or VAT number as the customer writes it (``DE123456789``), printed on its invoices."""
+
+
 class CustomerCreate(_Input):
     name: Name
     parent_customer_id: TextIn | None = None
     tenant_id: TenantId | None = None
     currency: Currency | None = None
     billing_address: Address = Field(default_factory=Address)
+    tax_id: TaxId | None = None
 
 
 class CustomerUpdate(_Input):
@@ -50,6 +55,8 @@ class CustomerUpdate(_Input):
     parent_customer_id: TextIn | None = None
     tenant_id: TenantId | None = None
     billing_address: Address | None = None
+    tax_id: TaxId | None = None
+    """An empty string or null clears it."""
     status: AccountStatus | None = None
 
 
@@ -60,6 +67,7 @@ class CustomerRead(BaseModel):
     tenant_id: str | None
     currency: str
     billing_address: dict[str, Any]
+    tax_id: str | None
     status: AccountStatus
     created_at: datetime
     updated_at: datetime

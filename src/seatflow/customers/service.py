@@ -97,6 +97,7 @@ def create_customer(session: Session, *, data: CustomerCreate, default_currency:
         tenant_id=data.tenant_id,
         currency=data.currency or (parent.currency if parent else default_currency),
         billing_address=data.billing_address.model_dump(),
+        tax_id=data.tax_id or None,
     )
     session.add(customer)
     session.flush()
@@ -120,6 +121,8 @@ def update_customer(session: Session, *, customer: CustomerAccount, data: Custom
         customer.name = data.name
     if data.billing_address is not None:
         customer.billing_address = data.billing_address.model_dump()
+    if "tax_id" in sent:
+        customer.tax_id = data.tax_id or None
     if data.status is not None:
         customer.status = data.status
     session.flush()

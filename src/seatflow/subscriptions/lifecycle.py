@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from seatflow.catalog.bundles import bundle_sellable
@@ -214,7 +215,10 @@ def update_subscription(
         if account.kind is ProviderKind.LINKED or subscription.linked_subscription_id:
             raise InvalidLink("Use /link and /unlink to move a subscription onto or off a linked provider account.")
         subscription.provider_account_id = account.id
+    if data.price_effective_date is not None and data.unit_price is None:
+        raise ValidationFailed("price_effective_date goes with a new unit_price.", code="price_effective_date_alone")
     if data.unit_price is not None and data.unit_price != subscription.unit_price:
+        effective = price_effective_date(session, subscription, data.price_effective_date, today=today)
         before = subscription.unit_price
         subscription.unit_price = data.unit_price
         record_change(
@@ -225,7 +229,7 @@ def update_subscription(
             quantity_after=subscription.quantity,
             price_before=before,
             price_after=data.unit_price,
-            effective_date=today,
+            effective_date=effective,
             actor=actor,
             now=now,
             provisioning_status=ProvisioningStatus.NOT_APPLICABLE,
@@ -243,6 +247,36 @@ def update_subscription(
     )
     session.flush()
     return subscription
+
+
+def price_effective_date(session: Session, subscription: Subscription, asked: date | None, *, today: date) -> date:
+    """From when a new unit price applies (SPEC §8): the day the operator set, or, since a subscription's price is
+    protected for its term (seats added mid-term take the term's price too), its next renewal; from its start when
+    it has not started. ``unit_price`` is then the latest price set, and the price change says from when.
+
+    Not before its start, nor before a price change already recorded (an earlier day would leave that later change
+    in force after it: set a day on or after it instead)."""
+    if asked is None:
+        started = today >= subscription.term_start
+        asked = subscription.term_end + timedelta(days=1) if started else subscription.term_start
+    if asked < subscription.start_date:
+        raise ValidationFailed(
+            f"A price applies from the subscription's start ({subscription.start_date}) at the earliest, not {asked}.",
+            code="price_effective_before_start",
+        )
+    latest = session.execute(
+        select(func.max(LicenseChange.effective_date)).where(
+            LicenseChange.subscription_id == subscription.id, LicenseChange.kind == ChangeKind.PRICE
+        )
+    ).scalar_one_or_none()
+    if latest is not None and asked < latest:
+        raise ValidationFailed(
+            f"A price change from {latest} is recorded already: a new price can apply from {latest} or later, "
+            f"not {asked}.",
+            code="price_change_pending",
+            pending_from=latest.isoformat(),
+        )
+    return asked
 
 
 def _set_auto_renew(

@@ -64,6 +64,9 @@ class SubscriptionUpdate(_Input):
     """Not a quantity: quantities change only through /quantity."""
 
     unit_price: PriceIn | None = None
+    price_effective_date: DayIn | None = None
+    """The day a new ``unit_price`` applies from. Without it the term's price is protected (SPEC §8): the new price
+    applies from the next renewal (from the start, for a subscription not started yet)."""
     cost_price: PriceIn | None = None
     billable: bool | None = None
     allow_end_user_modification: bool | None = None

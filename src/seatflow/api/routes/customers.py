@@ -20,7 +20,7 @@ from seatflow.customers.schemas import (
 )
 from seatflow.schemas import Page
 from seatflow.subscriptions.linking import setup_check
-from seatflow.web.deps import NowDep, SessionDep, SettingsDep
+from seatflow.web.deps import NowDep, SessionDep, SettingsDep, TodayDep
 from seatflow.web.errors import API_PROBLEMS
 from seatflow.web.security import PARAMETER_CHECKS
 
@@ -89,7 +89,7 @@ def update_contact(customer_id: str, contact_id: str, body: ContactUpdate, sessi
 
 @router.post("/contracts", response_model=ContractRead, status_code=201, tags=["contracts"])
 def create_contract(body: ContractCreate, session: SessionDep) -> ContractRead:
-    return ContractRead.from_model(contract_service.create_contract(session, data=body))
+    return contract_service.contract_read(session, contract_service.create_contract(session, data=body))
 
 
 @router.get("/contracts", response_model=Page[ContractRead], tags=["contracts"])
@@ -109,18 +109,25 @@ def list_contracts(
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=[ContractRead.from_model(c) for c in rows], next_cursor=next_cursor)
+    return Page(items=contract_service.contract_reads(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractRead, tags=["contracts"])
 def get_contract(contract_id: str, session: SessionDep) -> ContractRead:
-    return ContractRead.from_model(contract_service.require_contract(session, contract_id))
+    return contract_service.contract_read(session, contract_service.require_contract(session, contract_id))
 
 
 @router.patch("/contracts/{contract_id}", response_model=ContractRead, tags=["contracts"])
-def update_contract(contract_id: str, body: ContractUpdate, session: SessionDep) -> ContractRead:
+def update_contract(
+    contract_id: str, body: ContractUpdate, session: SessionDep, today: TodayDep, now: NowDep
+) -> ContractRead:
+    """A new ``billing_frequency``, ``billing_policy`` or ``proration_unit`` applies from ``schedule_effective``
+    (default today; while nothing is billed, the start or bill_from), which must be a cycle boundary after every
+    period billed: otherwise 422 ``billing_schedule_change_mid_cycle``, with ``next_boundary``. ``bill_from`` only
+    before the first invoice (422 ``bill_from_after_billing``), at a cycle start (422 ``bill_from_mid_cycle``)."""
     contract = contract_service.require_contract(session, contract_id, for_update=True)
-    return ContractRead.from_model(contract_service.update_contract(session, contract=contract, data=body))
+    updated = contract_service.update_contract(session, contract=contract, data=body, today=today, now=now)
+    return contract_service.contract_read(session, updated)
 
 
 @router.get("/contracts/{contract_id}/setup-check", response_model=list[SetupProblem], tags=["contracts"])
