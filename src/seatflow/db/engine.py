@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import sqlite3
+import threading
+import weakref
+from collections import deque
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 READ_ONLY = "seatflow_read_only"
 """Execution option of an engine whose transactions only read (see ``read_only``)."""
@@ -45,7 +50,7 @@ def make_engine(
             connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds},
             **pool,
         )
-        _configure_sqlite(engine, memory=memory, busy_ms=int(busy_timeout_seconds * 1000))
+        _configure_sqlite(engine, memory=memory, busy_seconds=busy_timeout_seconds)
         return engine
     return create_engine(
         url,
@@ -57,7 +62,68 @@ def make_engine(
     )
 
 
-def _configure_sqlite(engine: Engine, *, memory: bool, busy_ms: int) -> None:
+class WriteGate:
+    """This process's writers to one SQLite file, served in the order they asked.
+
+    SQLite's own wait for the write lock (busy_timeout) polls with sleeps of up to 100 ms: a writer that has
+    waited may lose the lock again and again to writers that just arrived, so under load a few requests (or the
+    worker's run) wait seconds while the median waits milliseconds. The writers of one process queue here first,
+    first come first served, so at most one of them waits on SQLite's lock at a time (behind another process's
+    writer, if any). A writer that has waited ``timeout`` seconds gives up with SQLite's own "database is locked",
+    which the API answers with 503 ``database_busy``."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._changed = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._held = False
+
+    def acquire(self) -> None:
+        ticket = object()
+        with self._changed:
+            self._queue.append(ticket)
+            if not self._changed.wait_for(lambda: not self._held and self._queue[0] is ticket, self.timeout):
+                self._queue.remove(ticket)
+                self._changed.notify_all()
+                raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+            self._queue.popleft()
+            self._held = True
+
+    def release(self) -> None:
+        with self._changed:
+            self._held = False
+            self._changed.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """Writers queued behind the one holding the gate."""
+        with self._changed:
+            return len(self._queue)
+
+    @property
+    def held(self) -> bool:
+        with self._changed:
+            return self._held
+
+
+_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def write_gate(engine: Engine) -> WriteGate | None:
+    """The write gate of an engine made by ``make_engine`` for a SQLite file; None for any other."""
+    return _GATES.get(engine)
+
+
+_GATED = "seatflow_write_gate"
+"""Set in a pooled connection's ``info`` while it holds its engine's WriteGate."""
+
+
+def _configure_sqlite(engine: Engine, *, memory: bool, busy_seconds: float) -> None:
+    busy_ms = int(busy_seconds * 1000)
+    gate = None if memory else WriteGate(busy_seconds)
+    if gate is not None:
+        _GATES[engine] = gate
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide where transactions begin, so SAVEPOINTs work
@@ -80,4 +146,34 @@ def _configure_sqlite(engine: Engine, *, memory: bool, busy_ms: int) -> None:
         options = conn.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
             return
-        conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY) else "BEGIN IMMEDIATE")
+        if options.get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if gate is None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        gate.acquire()
+        conn.info[_GATED] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn.info)
+            raise
+
+    def _release(info: dict[Any, Any]) -> None:
+        if info.pop(_GATED, False):
+            assert gate is not None  # noqa: S101 - only a gated engine marks its connections
+            gate.release()
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        _release(conn.info)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Any) -> None:
+        _release(conn.info)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection back in the pool holds no transaction, whatever became of it.
+        _release(record.info)

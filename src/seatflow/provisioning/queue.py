@@ -9,13 +9,15 @@ while the worker talks to the provider with no transaction open, and simply expi
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, lazyload
+from sqlalchemy.sql.elements import BindParameter
 
 from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
 from seatflow.contracts.models import BillingContract
@@ -75,7 +77,7 @@ def _linked_childs(change: type[LicenseChange]) -> ColumnElement[bool]:
     )
 
 
-def _free_due_change(s: type[Subscription], today: date) -> ColumnElement[bool]:
+def _free_due_change(s: type[Subscription], today: ColumnElement[date]) -> ColumnElement[bool]:
     """``s`` has a due awaiting change, behind no change that is not due yet, that no failed change holds back
     (``plan.held_back``, as SQL). A change is held back when a failed change before it holds it back
     (``plan.holds_back``: unless both are linked children's, of different children), or when an awaiting change
@@ -142,12 +144,24 @@ def _free_due_change(s: type[Subscription], today: date) -> ColumnElement[bool]:
     )
 
 
-def _claimable(now: datetime, today: date) -> list[ColumnElement[bool]]:
-    """A subscription with work the worker can do now (SPEC §7's gating, as SQL)."""
+_NOW: BindParameter[datetime] = bindparam("queue_now")
+_TODAY: BindParameter[date] = bindparam("queue_today")
+"""The clock's moment and day in the queue's statements (each comparison takes its column's type)."""
+
+
+def _claimable(now: datetime, today: date) -> tuple[Sequence[ColumnElement[bool]], dict[str, object]]:
+    """A subscription with work the worker can do now (SPEC §7's gating, as SQL), and the values of its
+    parameters. The clauses are built once per process: building them costs more than running them."""
+    return _claimable_clauses(), {"queue_now": now, "queue_today": today}
+
+
+@functools.cache
+def _claimable_clauses() -> tuple[ColumnElement[bool], ...]:
+    now, today = _NOW, _TODAY
     s = Subscription
     due, notified, failed, parent_create = (aliased(LicenseChange) for _ in range(4))
     account = aliased(ProviderAccount)
-    return [
+    return (
         or_(s.claimed_until.is_(None), s.claimed_until < now),
         or_(s.retry_at.is_(None), s.retry_at <= now),
         exists().where(due.subscription_id == s.id, due.provisioning_status == AWAITING, due.effective_date <= today),
@@ -177,7 +191,7 @@ def _claimable(now: datetime, today: date) -> list[ColumnElement[bool]]:
                 ),
             ),
         ),
-    ]
+    )
 
 
 def claim(
@@ -192,13 +206,14 @@ def claim(
 ) -> list[uuid.UUID]:
     """Up to ``limit`` subscriptions with due work, leased to ``worker_id``. Commit right after."""
     s = Subscription
-    stmt = select(s.id).where(*_claimable(now, today)).order_by(s.id).limit(limit)
+    clauses, params = _claimable(now, today)
+    stmt = select(s.id).where(*clauses).order_by(s.id).limit(limit)
     if exclude:
         stmt = stmt.where(s.id.not_in(list(exclude)))
     if session.get_bind().dialect.name == "postgresql":
         # Rows another worker is claiming (or a writer is changing) right now are skipped, not waited for.
         stmt = stmt.with_for_update(of=s, skip_locked=True)
-    candidates = list(session.execute(stmt).scalars())
+    candidates = list(session.execute(stmt, params).scalars())
     if not candidates:
         return []
     # The guarded update: only a lease that is still free is taken (SQLite's claim; harmless on PostgreSQL).
@@ -209,6 +224,17 @@ def claim(
         .returning(s.id)
     )
     return sorted(claimed.scalars())
+
+
+def anything_claimable(session: Session, *, now: datetime, today: date, exclude: Collection[uuid.UUID] = ()) -> bool:
+    """Whether ``claim`` would find a subscription: a read, for a reading transaction, so that a pass with
+    nothing to do never waits for the write lock (on SQLite, behind every writer of the moment)."""
+    s = Subscription
+    clauses, params = _claimable(now, today)
+    stmt = select(s.id).where(*clauses).limit(1)
+    if exclude:
+        stmt = stmt.where(s.id.not_in(list(exclude)))
+    return session.execute(stmt, params).first() is not None
 
 
 def renew(session: Session, subscription_id: uuid.UUID, worker_id: str, *, now: datetime, lease_seconds: float) -> bool:
@@ -247,10 +273,10 @@ def next_wakeup(session: Session, *, now: datetime, today: date) -> datetime | N
     """When work that is waiting now (a backoff, an order being completed, another worker's lease) is due:
     None when nothing the worker can do is left."""
     s = Subscription
-    conditions = _claimable(now, today)[2:]  # everything but the lease and the backoff
-    stmt = select(s.retry_at, s.claimed_until).where(*conditions)
+    clauses, params = _claimable(now, today)
+    stmt = select(s.retry_at, s.claimed_until).where(*clauses[2:])  # everything but the lease and the backoff
     wakeups = []
-    for retry_at, claimed_until in session.execute(stmt):
+    for retry_at, claimed_until in session.execute(stmt, params):
         moments = [m for m in (retry_at, claimed_until) if m is not None and m > now]
         wakeups.append(max(moments) if moments else now)
     return min(wakeups) if wakeups else None

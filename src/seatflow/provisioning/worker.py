@@ -19,15 +19,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from seatflow.clock import Clock
 from seatflow.config import Settings
-from seatflow.db.session import unit_of_work
+from seatflow.db.engine import read_only
+from seatflow.db.session import make_sessionmaker, unit_of_work
 from seatflow.provisioning import queue
 from seatflow.provisioning.plan import Backoff, Job, replace_external_id
 from seatflow.provisioning.providers import Done, ProviderRegistry
-from seatflow.subscriptions.renewals import RenewalResult, run_renewals
+from seatflow.subscriptions.renewals import RenewalResult, anything_due, run_renewals
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,10 @@ class Worker:
         worker_id: str | None = None,
     ) -> None:
         self.session_factory = session_factory
+        bind = session_factory.kw.get("bind")
+        self.read_factory = make_sessionmaker(read_only(bind)) if isinstance(bind, Engine) else session_factory
+        """For the reads that decide whether there is work at all: on SQLite they never wait for the write lock,
+        so a pass with nothing to do does not queue behind the API's writers."""
         self.clock = clock
         self.config = config or WorkerConfig()
         self.registry = registry or ProviderRegistry(order_poll_seconds=self.config.order_poll_seconds)
@@ -112,6 +118,9 @@ class Worker:
         seen: set[uuid.UUID] = set()
         while not self.stopping.is_set():
             now = self.clock.now()
+            with unit_of_work(self.read_factory) as session:
+                if not queue.anything_claimable(session, now=now, today=now.date(), exclude=seen):
+                    break
             with unit_of_work(self.session_factory) as session:
                 claimed = queue.claim(
                     session,
@@ -129,7 +138,7 @@ class Worker:
                 if self.stopping.is_set():
                     self._release(claimed[position:])
                     break
-                self.process(subscription_id, result.tally)
+                self.process(subscription_id, result.tally, claimed_at=now)
         result.provider_calls = self.registry.partner_center_calls() - calls_before
         return result
 
@@ -186,15 +195,21 @@ class Worker:
 
     # --- one subscription --------------------------------------------------------------------------------
 
-    def process(self, subscription_id: uuid.UUID, tally: queue.Tally) -> None:
-        """Carry out one claimed subscription's due ops. The lease is renewed before the job is read and before
-        each op: a worker whose lease ran out (a slow provider, a long batch) leaves the subscription to the
-        worker that took it over, instead of both working on it."""
+    def process(self, subscription_id: uuid.UUID, tally: queue.Tally, *, claimed_at: datetime | None = None) -> None:
+        """Carry out one claimed subscription's due ops. The lease is renewed before the job is read (unless it
+        was taken moments ago: less than a quarter of it has run) and before each later op: a worker whose lease
+        ran out (a slow provider, a long batch) leaves the subscription to the worker that took it over, instead
+        of both working on it. The last op's outcome and the release are one transaction."""
         now = self.clock.now()
-        with unit_of_work(self.session_factory) as session:
-            if not self._renew(session, subscription_id, now):
-                return
-            loaded = queue.load_job(session, subscription_id, now.date())
+        fresh = claimed_at is not None and (now - claimed_at).total_seconds() < self.config.lease_seconds / 4
+        if fresh:
+            with unit_of_work(self.read_factory) as session:
+                loaded = queue.load_job(session, subscription_id, now.date())
+        else:
+            with unit_of_work(self.session_factory) as session:
+                if not self._renew(session, subscription_id, now):
+                    return
+                loaded = queue.load_job(session, subscription_id, now.date())
         job = loaded.job
         if job is None or not job.ops:
             self._release([subscription_id], retry_at=loaded.not_before)
@@ -202,11 +217,13 @@ class Worker:
         tally.subscriptions += 1
         provider = self.registry.for_job(job)
         ledger = _Ledger(self)
+        released = False
         try:
             for position, op in enumerate(job.ops):
                 if position and not self._still_mine(subscription_id):
                     return
                 outcome = provider.execute(job, op, ledger)
+                last = position == len(job.ops) - 1
                 with unit_of_work(self.session_factory) as session:
                     go_on = queue.record_outcome(
                         session,
@@ -217,12 +234,16 @@ class Worker:
                         policy=self.config.policy,
                         tally=tally,
                     )
+                    if last or not go_on:
+                        queue.release(session, subscription_id, self.worker_id)
+                        released = True
                 if isinstance(outcome, Done) and outcome.external_id is not None:
                     job = replace_external_id(job, outcome.external_id)
                 if not go_on:
                     break
         finally:
-            self._release([subscription_id])
+            if not released:
+                self._release([subscription_id])
 
     def _renew(self, session: Session, subscription_id: uuid.UUID, now: datetime) -> bool:
         return queue.renew(session, subscription_id, self.worker_id, now=now, lease_seconds=self.config.lease_seconds)
@@ -234,6 +255,11 @@ class Worker:
     def renew(self) -> RenewalResult:
         """One capped batch of the day's renewals; the day counts as done only when nothing was left."""
         now = self.clock.now()
+        with unit_of_work(self.read_factory) as session:
+            due = anything_due(session, today=now.date())
+        if not due:
+            self._renewed_on = now.date()
+            return RenewalResult()
         with unit_of_work(self.session_factory) as session:
             result = run_renewals(session, today=now.date(), now=now)
         if not result.more:

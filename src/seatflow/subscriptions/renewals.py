@@ -48,6 +48,16 @@ TERM_STEPS = 5_000
 """Terms renewed in one call at most, over all subscriptions (a monthly term caught up over decades)."""
 
 
+def anything_due(session: Session, *, today: date) -> bool:
+    """Whether ``run_renewals`` has anything to do on ``today``: three reads of at most one row each, so a caller
+    can check in a reading transaction before it takes the write lock for nothing."""
+    return bool(
+        repository.due_to_start(session, today, limit=1)
+        or repository.due_scheduled(session, today, limit=1)
+        or repository.due_for_renewal(session, today, limit=1)
+    )
+
+
 def run_renewals(
     session: Session, *, today: date, now: datetime, limit: int = RENEWAL_BATCH, term_steps: int = TERM_STEPS
 ) -> RenewalResult:

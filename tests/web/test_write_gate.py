@@ -1,0 +1,164 @@
+"""The SQLite write gate (``db.engine.WriteGate``): a process's writers get SQLite's write lock in the order they
+asked for it, a writer that waited too long gets "database is locked" (the API's 503 ``database_busy``), and a
+transaction that ends any way (commit, rollback, an exception, a connection closed mid-transaction) lets the next
+one in. Real threads on a real SQLite file: what the gate is for cannot be shown inside one transaction."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from seatflow.db.engine import WriteGate, make_engine, read_only, write_gate
+from seatflow.web.capacity import is_lock_timeout
+
+
+def _engine(tmp_path: Path, busy_seconds: float = 30) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'gate.db'}", busy_timeout_seconds=busy_seconds)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE arrivals (n INTEGER)"))
+    return engine
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_writers_of_one_process_get_the_lock_in_the_order_they_asked(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    release_first = threading.Event()
+    order: list[int] = []
+
+    def holder() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO arrivals VALUES (0)"))
+            release_first.wait(10)
+
+    def writer(n: int) -> None:
+        with engine.begin() as conn:
+            order.append(n)
+            conn.execute(text("INSERT INTO arrivals VALUES (:n)"), {"n": n})
+
+    first = threading.Thread(target=holder)
+    first.start()
+    _wait_until(lambda: _waiting(engine) == 0 and _held(engine))
+    threads = []
+    for n in range(1, 9):
+        thread = threading.Thread(target=writer, args=(n,))
+        thread.start()
+        threads.append(thread)
+        _wait_until(partial(_queued, engine, n))  # n writers queue, in the order they came
+    release_first.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+    assert order == list(range(1, 9))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM arrivals")).scalar_one() == 9
+
+
+def test_a_writer_that_waited_too_long_is_told_the_database_is_locked_and_the_queue_goes_on(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, busy_seconds=0.3)
+    release = threading.Event()
+
+    def holder() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO arrivals VALUES (0)"))
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    _wait_until(lambda: _held(engine))
+    started = time.monotonic()
+    with pytest.raises(OperationalError) as refused, engine.begin() as conn:
+        conn.execute(text("INSERT INTO arrivals VALUES (1)"))
+    waited = time.monotonic() - started
+    assert is_lock_timeout(refused.value), str(refused.value)  # the API answers it with 503 database_busy
+    assert 0.25 < waited < 5, waited
+    assert _waiting(engine) == 0  # the writer that gave up left the queue
+    release.set()
+    thread.join(10)
+    with engine.begin() as conn:  # and the next writer is not held up by it
+        conn.execute(text("INSERT INTO arrivals VALUES (2)"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM arrivals ORDER BY n")).scalars().all() == [0, 2]
+
+
+@pytest.mark.parametrize("ending", ["exception", "rollback", "closed"])
+def test_a_transaction_that_ends_without_a_commit_lets_the_next_writer_in(tmp_path: Path, ending: str) -> None:
+    engine = _engine(tmp_path, busy_seconds=2)
+    if ending == "exception":
+
+        def fails() -> None:
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO arrivals VALUES (1)"))
+                raise LookupError("the work failed")
+
+        with pytest.raises(LookupError, match="the work failed"):
+            fails()
+    elif ending == "rollback":
+        with engine.connect() as conn:
+            conn.begin()
+            conn.execute(text("INSERT INTO arrivals VALUES (1)"))
+            conn.rollback()
+    else:
+        conn = engine.connect()
+        conn.begin()
+        conn.execute(text("INSERT INTO arrivals VALUES (1)"))
+        conn.close()  # back to the pool mid-transaction
+    assert not _held(engine)
+    started = time.monotonic()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO arrivals VALUES (2)"))
+    assert time.monotonic() - started < 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM arrivals")).scalars().all() == [2]
+
+
+def test_readers_never_queue_behind_a_writer(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, busy_seconds=5)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO arrivals VALUES (1)"))
+    release = threading.Event()
+
+    def holder() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO arrivals VALUES (2)"))
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    _wait_until(lambda: _held(engine))
+    started = time.monotonic()
+    with read_only(engine).begin() as conn:
+        seen = conn.execute(text("SELECT n FROM arrivals")).scalars().all()
+    assert time.monotonic() - started < 1
+    assert seen == [1]  # the snapshot before the writer's uncommitted row
+    release.set()
+    thread.join(10)
+
+
+def _gate(engine: Engine) -> WriteGate:
+    gate = write_gate(engine)
+    assert gate is not None
+    return gate
+
+
+def _queued(engine: Engine, writers: int) -> bool:
+    return _waiting(engine) == writers
+
+
+def _waiting(engine: Engine) -> int:
+    return _gate(engine).waiting
+
+
+def _held(engine: Engine) -> bool:
+    return _gate(engine).held
