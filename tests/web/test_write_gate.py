@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from seatflow.db.engine import WriteGate, make_engine, read_only, write_gate
+from seatflow.db.engine import WriteGate, make_engine, read_only, write_first, write_gate
 from seatflow.web.capacity import is_lock_timeout
 
 
@@ -162,3 +162,38 @@ def _waiting(engine: Engine) -> int:
 
 def _held(engine: Engine) -> bool:
     return _gate(engine).held
+
+
+def test_the_workers_bookkeeping_goes_ahead_of_the_writers_waiting(tmp_path: Path) -> None:
+    """``write_first``: the provisioning worker's short transactions are served before the requests queued, in
+    their own arrival order, and the requests then keep theirs."""
+    engine = _engine(tmp_path)
+    first = write_first(engine)
+    release = threading.Event()
+    order: list[str] = []
+
+    def holder() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO arrivals VALUES (0)"))
+            release.wait(10)
+
+    def writer(which: Engine, name: str) -> None:
+        with which.begin() as conn:
+            order.append(name)
+            conn.execute(text("INSERT INTO arrivals VALUES (1)"))
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    _wait_until(lambda: _held(engine))
+    threads = []
+    for n, (which, name) in enumerate(
+        [(engine, "request 1"), (engine, "request 2"), (first, "worker 1"), (engine, "request 3"), (first, "worker 2")],
+        start=1,
+    ):
+        threads.append(threading.Thread(target=writer, args=(which, name)))
+        threads[-1].start()
+        _wait_until(partial(_queued, engine, n))
+    release.set()
+    for t in [thread, *threads]:
+        t.join(10)
+    assert order == ["worker 1", "worker 2", "request 1", "request 2", "request 3"]

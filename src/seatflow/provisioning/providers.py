@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from seatflow.catalog.models import ProviderKind
 from seatflow.catalog.providers import PartnerCenterSettings
-from seatflow.partner_center.client import PartnerCenterClient
+from seatflow.partner_center.client import PartnerCenterClient, tls_context
 from seatflow.provisioning.outcomes import Done, Failed, HandedOff, Ledger, Outcome, Provider, Waiting
 from seatflow.provisioning.partner_center import PartnerCenterProvider
 from seatflow.provisioning.plan import Job, Op, OpKind
@@ -97,6 +97,7 @@ class ProviderRegistry:
         client_factory: Callable[[PartnerCenterSettings], PartnerCenterClient] = PartnerCenterClient,
     ) -> None:
         self._lock = threading.Lock()
+        tls_context()  # made now, when the server or worker starts, not in the first provisioning pass
         self._partner_center: dict[tuple[uuid.UUID, str], PartnerCenterProvider] = {}
         self._order_poll_seconds = order_poll_seconds
         self._client_factory = client_factory

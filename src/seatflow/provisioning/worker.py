@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from seatflow.clock import Clock
 from seatflow.config import Settings
-from seatflow.db.engine import read_only
+from seatflow.db.engine import read_only, write_first
 from seatflow.db.session import make_sessionmaker, unit_of_work
 from seatflow.provisioning import queue
 from seatflow.provisioning.plan import Backoff, Job, replace_external_id
@@ -94,9 +94,16 @@ class Worker:
         registry: ProviderRegistry | None = None,
         worker_id: str | None = None,
     ) -> None:
-        self.session_factory = session_factory
         bind = session_factory.kw.get("bind")
-        self.read_factory = make_sessionmaker(read_only(bind)) if isinstance(bind, Engine) else session_factory
+        engine = bind if isinstance(bind, Engine) else None
+        self.session_factory = (
+            sessionmaker(class_=session_factory.class_, **{**session_factory.kw, "bind": write_first(engine)})
+            if engine
+            else session_factory
+        )
+        """The worker's claims, outcomes and releases hold SQLite's write lock for milliseconds and everyone's
+        provisioning waits on them: in a server process they go ahead of the requests waiting for it."""
+        self.read_factory = make_sessionmaker(read_only(engine)) if engine else session_factory
         """For the reads that decide whether there is work at all: on SQLite they never wait for the write lock,
         so a pass with nothing to do does not queue behind the API's writers."""
         self.clock = clock
