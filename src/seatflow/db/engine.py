@@ -87,44 +87,54 @@ class WriteGate:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._changed = threading.Condition()
-        self._queue: deque[object] = deque()
+        self._lock = threading.Lock()
+        self._queue: deque[tuple[threading.Event, bool]] = deque()
+        """The writers waiting, each with its own event (woken alone: no herd) and whether it is WRITE_FIRST."""
         self._first = 0
         """How many of the queue's head are WRITE_FIRST writers."""
         self._held = False
 
     def acquire(self, *, first: bool = False) -> None:
-        ticket = object()
-        with self._changed:
+        with self._lock:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
             if first:
-                self._queue.insert(self._first, ticket)
+                self._queue.insert(self._first, (turn, True))
                 self._first += 1
             else:
-                self._queue.append(ticket)
-            served = self._changed.wait_for(lambda: not self._held and self._queue[0] is ticket, self.timeout)
+                self._queue.append((turn, False))
+        if turn.wait(self.timeout):
+            return  # handed over by release(): the gate is ours
+        with self._lock:
+            if turn.is_set():
+                return  # handed over just as the wait ended
+            self._queue.remove((turn, first))
             if first:
                 self._first -= 1
-            if not served:
-                self._queue.remove(ticket)
-                self._changed.notify_all()
-                raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
-            self._queue.popleft()
-            self._held = True
+        raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
 
     def release(self) -> None:
-        with self._changed:
-            self._held = False
-            self._changed.notify_all()
+        """Hands the gate to the next writer waiting, if any; it stays held meanwhile."""
+        with self._lock:
+            if not self._queue:
+                self._held = False
+                return
+            turn, first = self._queue.popleft()
+            if first:
+                self._first -= 1
+            turn.set()
 
     @property
     def waiting(self) -> int:
         """Writers queued behind the one holding the gate."""
-        with self._changed:
+        with self._lock:
             return len(self._queue)
 
     @property
     def held(self) -> bool:
-        with self._changed:
+        with self._lock:
             return self._held
 
 
