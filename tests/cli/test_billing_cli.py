@@ -68,3 +68,36 @@ def test_billing_from_the_terminal(run: Run, tmp_path: Path) -> None:
     assert (missing.returncode, missing.stderr.strip()) == (3, "error [not_found]: No invoice INV-404.")
     backwards = run("invoices", "export", "--from", "2026-12-31", "--to", "2026-12-01")
     assert (backwards.returncode, backwards.stderr.strip()) == (5, "error [invalid_date_range]: --to is before --from.")
+
+
+@pytest.mark.usefixtures("vet_database")
+def test_consolidated_invoices_from_the_terminal(run: Run) -> None:
+    contracts = json.loads(run("contracts", "list", "--json").stdout)
+    parent = next(c for c in contracts if c["name"] == "Pine Cone Vet - Parent")
+    assert parent["consolidate_child_invoices"] is False
+    updated = run("contracts", "update", parent["id"], "--consolidate-child-invoices")
+    assert updated.returncode == 0, updated.stderr
+    assert "consolidates its child contracts' invoices" in updated.stdout
+    shown = json.loads(run("contracts", "show", parent["id"], "--json").stdout)
+    assert shown["consolidate_child_invoices"] is True
+    assert run("contracts", "update", parent["id"]).returncode != 0, "nothing to change is refused"
+
+    billed = json.loads(run("bill", "--date", "2026-12-01", "--json").stdout)
+    assert billed["invoices_created"] == 1
+    assert billed["totals"]["USD"]["total"] == "2012.00"  # 50 x 36.00 + 20 x 10.60 = 1,800.00 + 212.00
+    (invoice,) = json.loads(run("invoices", "list", "--json").stdout)
+    assert (invoice["number"], invoice["consolidated"], len(invoice["sections"])) == ("INV-000001", True, 3)
+    table = run("invoices", "show", "INV-000001")
+    assert table.returncode == 0, table.stderr
+    for expected in ("INV-000001-1", "INV-000001-3", "1006.00"):
+        assert expected in table.stdout
+    section = run("invoices", "show", "INV-000001-2")
+    assert "a section of the consolidated invoice INV-000001" in section.stdout
+    refused = run("invoices", "void", "INV-000001-2", "--reason", "Memphis only")
+    assert refused.returncode != 0
+    assert "INV-000001" in refused.stdout + refused.stderr
+    exported = run("invoices", "export", "--from", "2026-12-01", "--to", "2026-12-31")
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert {r["invoice_number"] for r in rows} == {"INV-000001"}
+    assert len(rows) == 6  # two lines per location
+    assert "Pine Cone Vet - Memphis" in {r["line_contract_name"] for r in rows}

@@ -6,7 +6,22 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Date, ForeignKey, Index, Integer, String, Text, Uuid, and_, or_, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    and_,
+    false,
+    or_,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from seatflow.contracts.models import TAX_RATE_SCALE
@@ -60,8 +75,9 @@ INVOICE_COUNTER = "invoice_number"
 """Invoice numbers' counter. Billing runs, voids and schedule changes lock it first, so they queue."""
 CREDIT_NOTE_COUNTER = "credit_note_number"
 """Credit notes' own gapless sequence (``CN-000001``)."""
-BILLS_PERIOD = "status = 'issued' AND (credit_reason IS NULL OR credit_reason <> 'void')"
-"""The documents that bill their period: issued invoices and credit notes of negative cycles."""
+BILLS_PERIOD = "status = 'issued' AND (credit_reason IS NULL OR credit_reason <> 'void') AND NOT consolidated"
+"""The documents that bill their period: issued invoices and credit notes of negative cycles, per contract (a
+consolidated document bills nothing itself: its sections, ordinary per-contract rows, bill their periods)."""
 
 
 def bills_period() -> ColumnElement[bool]:
@@ -69,7 +85,13 @@ def bills_period() -> ColumnElement[bool]:
     return and_(
         Invoice.status == InvoiceStatus.ISSUED,
         or_(Invoice.credit_reason.is_(None), Invoice.credit_reason != CreditReason.VOID),
+        Invoice.consolidated.is_(False),
     )
+
+
+def sendable() -> ColumnElement[bool]:
+    """The documents that are sent: not a section of a consolidated document."""
+    return Invoice.consolidated_invoice_id.is_(None)
 
 
 class Invoice(IdMixin, Base):
@@ -133,6 +155,16 @@ class Invoice(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(Text)
+    consolidated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A consolidated document (SPEC §8): one invoice (or credit note) for a parent contract's customer holding
+    its child contracts' invoices of a cycle as sections. It has a number, a bill-to and totals but no lines of its
+    own, and bills no period itself (``contract_id`` is the parent contract)."""
+    consolidated_invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("invoices.id", ondelete="RESTRICT"), index=True
+    )
+    """On a section: the consolidated document it is part of. A section is an ordinary per-contract document
+    (it bills its contract's period, with lines) that is not sent on its own; its number is the document's
+    number and ``-k``."""
 
 
 class InvoiceLine(IdMixin, Base):

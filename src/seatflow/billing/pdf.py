@@ -55,10 +55,16 @@ def _title(invoice: Invoice) -> str:
 
 
 def render_invoice(
-    invoice: Invoice, lines: Sequence[InvoiceLine], seller: Seller, *, credits_invoice_number: str | None = None
+    invoice: Invoice,
+    lines: Sequence[InvoiceLine],
+    seller: Seller,
+    *,
+    credits_invoice_number: str | None = None,
+    sections: Sequence[tuple[Invoice, Sequence[InvoiceLine]]] = (),
 ) -> bytes:
     """The document's PDF; ``seller`` (today's) is printed only on a document issued before sellers were
-    recorded on them."""
+    recorded on them. A consolidated document is printed with ``sections``: per location a heading (the location and
+    its contract), its lines and its subtotal; then the document's subtotal, tax and total."""
     seller = Seller.recorded(invoice.seller, invoice.payment_instructions, seller)
     pdf = _Document()
     pdf.set_title(_title(invoice))
@@ -66,7 +72,11 @@ def render_invoice(
     pdf.add_page()
     _header(pdf, invoice, seller, credits_invoice_number)
     _parties(pdf, invoice, seller)
-    _lines(pdf, lines)
+    if invoice.consolidated:
+        for section, section_lines in sections:
+            _section(pdf, section, section_lines)
+    else:
+        _lines(pdf, lines)
     _totals(pdf, invoice)
     _payment(pdf, invoice, seller)
     if invoice.status is InvoiceStatus.VOID:
@@ -173,6 +183,22 @@ def _lines(pdf: _Document, lines: Sequence[InvoiceLine]) -> None:
             pdf.cell(width, 4.6, pdf.text_of(value), align=align)
         pdf.set_xy(pdf.l_margin, max(bottom, y + 4.6) + 1.4)
     pdf.ln(2)
+
+
+def _section(pdf: _Document, section: Invoice, lines: Sequence[InvoiceLine]) -> None:
+    """One location's part of a consolidated document."""
+    if pdf.get_y() + 30 > pdf.page_break_trigger:
+        pdf.add_page()
+    location, contract = section.bill_to.get("name", ""), section.bill_to.get("contract", "")
+    pdf.line_text(f"{location}: {contract} ({section.number})", size=10, bold=True)
+    pdf.ln(1)
+    _lines(pdf, lines)
+    label_width, value_width = 60.0, 30.0
+    pdf.set_x(pdf.w - pdf.r_margin - label_width - value_width)
+    pdf.font(9, bold=True)
+    pdf.cell(label_width, 5, pdf.text_of(f"Subtotal {contract}"))
+    pdf.cell(value_width, 5, _money(section.subtotal), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
 
 
 def _height(pdf: _Document, text: str, width: float) -> float:

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from seatflow.billing.amounts import tax_of
 from seatflow.billing.cycles import Cycle
 from seatflow.billing.drafts import ChangeRow, ContractTerms, Draft, SubscriptionRow, draft_invoice
 from seatflow.billing.history import closing_cycles, read_history
@@ -78,7 +79,7 @@ class CurrencyTotals:
     credit_notes: int = 0
     """Cycles whose total is negative: credit notes (their negative amounts are in the sums)."""
 
-    def add(self, draft: Draft) -> None:
+    def add(self, draft: Draft | Consolidation) -> None:
         if is_credit(draft):
             self.credit_notes += 1
         else:
@@ -99,9 +100,49 @@ class CurrencyTotals:
         return totals
 
 
-def is_credit(draft: Draft) -> bool:
+def is_credit(draft: Draft | Consolidation) -> bool:
     """A cycle whose total is negative is a credit note, not an invoice (SPEC §8)."""
     return draft.total < 0
+
+
+def currency_of(document: Draft | Consolidation) -> str:
+    return document.currency if isinstance(document, Consolidation) else document.contract.currency
+
+
+@dataclass
+class Consolidation:
+    """One consolidated document (SPEC §8 "Consolidated invoices"): the drafts of a parent contract's group (its
+    billable children and, when billable, itself) with the same currency, tax rate and period, as sections in the
+    order of their contracts' names. Tax is computed once, on the sum of the sections' subtotals."""
+
+    parent_id: uuid.UUID
+    """The consolidating parent contract: the document's contract; its customer is billed."""
+    customer_id: uuid.UUID
+    payment_terms_days: int
+    currency: str
+    tax_rate: Decimal
+    period_start: date
+    period_end: date
+    sections: list[Draft]
+    names: list[str]
+    """The sections' contract names, in section order."""
+    subtotal: Decimal = Decimal(0)
+    tax: Decimal = Decimal(0)
+    total: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        self.subtotal = sum((section.subtotal for section in self.sections), Decimal(0))
+        self.tax = tax_of(self.subtotal, self.tax_rate, self.currency)
+        self.total = self.subtotal + self.tax
+
+
+@dataclass(frozen=True)
+class GroupHead:
+    """A consolidating parent contract, as the run needs it."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    payment_terms_days: int
 
 
 @dataclass
@@ -113,8 +154,10 @@ class RunSummary:
     credit_notes_created: int = 0
     contracts_considered: int = 0
     totals: dict[str, CurrencyTotals] = field(default_factory=lambda: defaultdict(CurrencyTotals))
-    preview: list[Draft] = field(default_factory=list)
-    """The drafts of a dry run (at most ``preview_limit``)."""
+    preview: list[Draft | Consolidation] = field(default_factory=list)
+    """The documents of a dry run (at most ``preview_limit``): drafts, and consolidated documents."""
+    names: dict[uuid.UUID, str] = field(default_factory=dict)
+    """The names of the preview's contracts."""
     invoice_ids: list[uuid.UUID] = field(default_factory=list)
     contracts_with_more: int = 0
     """Contracts that had more cycles due than one run bills (``MAX_CYCLES_PER_RUN``): run again to go on."""
@@ -167,31 +210,39 @@ def run_billing(
         session.add(run)
         session.flush()
         summary.run_id = run.id
-    total = session.execute(select(func.count()).select_from(_billable_contracts(run_date).subquery())).scalar_one()
-    after: uuid.UUID | None = None
+    total = session.execute(
+        select(func.count()).select_from(_billable_contracts(run_date).where(_on_its_own()).subquery())
+    ).scalar_one()
+    total += session.execute(select(func.count()).select_from(_grouped_contracts(run_date).subquery())).scalar_one()
     done = 0
-    while True:
-        stmt = _billable_contracts(run_date).order_by(BillingContract.id).limit(chunk_size)
-        if after is not None:
-            stmt = stmt.where(BillingContract.id > after)
-        rows = session.connection().execute(stmt).all()  # Core rows: no ORM result machinery
-        if not rows:
-            break
-        after = rows[-1].id
+
+    def bill(rows: Sequence[Any], groups: dict[uuid.UUID, uuid.UUID] | None) -> None:
+        """Bill a chunk: plain documents, or (``groups``: contract -> its group's parent) consolidated ones."""
+        nonlocal done
         terms, bill_from = _terms_of(session, rows)
         drafts, quiet, capped = _drafts_for(session, terms, run_date, max_cycles=max_cycles, bill_from=bill_from)
         summary.contracts_with_more += capped
-        for draft in drafts:
-            summary.totals[draft.contract.currency].add(draft)
+        names: dict[uuid.UUID, str] = {}
+        documents: list[Draft | Consolidation] = list(drafts)
+        if groups is not None and drafts:
+            names = _names_of(session, {d.contract.id for d in drafts})
+            documents = list(_consolidate(session, drafts, groups, names))
+        for document in documents:
+            summary.totals[currency_of(document)].add(document)
         if dry_run:
             room = preview_limit - len(summary.preview)
-            summary.preview.extend(drafts[: max(0, room)])
+            shown = documents[: max(0, room)]
+            summary.preview.extend(shown)
+            if shown:
+                wanted = {d.contract.id for d in shown if isinstance(d, Draft)}
+                summary.names.update(_names_of(session, wanted) if wanted else {})
+                summary.names.update(names)
         else:
-            if drafts:
+            if documents:
                 assert run is not None  # noqa: S101
                 ids = _write(
                     session,
-                    drafts,
+                    documents,
                     run=run,
                     run_date=run_date,
                     now=now,
@@ -203,13 +254,35 @@ def run_billing(
                     summary.invoice_ids.extend(ids)
             if quiet:
                 _settle_without_invoice(session, quiet)
-        if not dry_run:
-            credits = sum(1 for draft in drafts if is_credit(draft))
-            summary.invoices_created += len(drafts) - credits
+            credits = sum(1 for document in documents if is_credit(document))
+            summary.invoices_created += len(documents) - credits
             summary.credit_notes_created += credits
         done += len(rows)
         if progress is not None:
             progress(done, total)
+
+    # Contracts billed on their own (the common path): streamed in id order.
+    after: uuid.UUID | None = None
+    while True:
+        stmt = _billable_contracts(run_date).where(_on_its_own()).order_by(BillingContract.id).limit(chunk_size)
+        if after is not None:
+            stmt = stmt.where(BillingContract.id > after)
+        rows = session.connection().execute(stmt).all()  # Core rows: no ORM result machinery
+        if not rows:
+            break
+        after = rows[-1].id
+        bill(rows, None)
+    # Contracts whose parent consolidates (and consolidating parents): chunked by parent, so a group is whole.
+    after = None
+    while True:
+        group_ids = _group_keys(run_date, after, chunk_size, session)
+        if not group_ids:
+            break
+        after = group_ids[-1]
+        key = _group_key()
+        grouped = _grouped_contracts(run_date).add_columns(key.label("group_id")).where(key.in_(group_ids))
+        rows = session.connection().execute(grouped.order_by(BillingContract.id)).all()
+        bill(rows, {row.id: row.group_id for row in rows})
     summary.contracts_considered = done
     if run is not None:
         run.invoices_created = summary.invoices_created
@@ -239,6 +312,95 @@ def _billable_contracts(run_date: date) -> Select[*tuple[Any, ...]]:
         c.schedule_from,
     ).where(c.billable.is_(True), c.status == ContractStatus.ACTIVE, c.start_date <= run_date)
     return stmt
+
+
+_PARENT = aliased(BillingContract, name="consolidating_parent")
+
+
+def _parent_consolidates() -> ColumnElement[bool]:
+    """The contract's parent consolidates its children's invoices (a primary-key lookup per contract that has a
+    parent)."""
+    return exists().where(
+        _PARENT.id == BillingContract.parent_contract_id, _PARENT.consolidate_child_invoices.is_(True)
+    )
+
+
+def _on_its_own() -> ColumnElement[bool]:
+    """Billed with documents of its own: neither a consolidating parent nor the child of one."""
+    return and_(
+        BillingContract.consolidate_child_invoices.is_(False),
+        or_(BillingContract.parent_contract_id.is_(None), ~_parent_consolidates()),
+    )
+
+
+def _group_key() -> ColumnElement[Any]:
+    """The consolidating parent a grouped contract's documents go onto: its parent when that consolidates, itself
+    otherwise (a consolidating parent whose own parent does not)."""
+    return case((_parent_consolidates(), BillingContract.parent_contract_id), else_=BillingContract.id)
+
+
+def _grouped_contracts(run_date: date) -> Select[*tuple[Any, ...]]:
+    return _billable_contracts(run_date).where(~_on_its_own())
+
+
+def _group_keys(run_date: date, after: uuid.UUID | None, limit: int, session: Session) -> list[uuid.UUID]:
+    key = _group_key()
+    stmt = select(key.label("group_id")).where(
+        BillingContract.billable.is_(True),
+        BillingContract.status == ContractStatus.ACTIVE,
+        BillingContract.start_date <= run_date,
+        ~_on_its_own(),
+    )
+    if after is not None:
+        stmt = stmt.where(key > after)
+    stmt = stmt.group_by(key).order_by(key).limit(limit)
+    return [row.group_id for row in session.connection().execute(stmt)]
+
+
+def _names_of(session: Session, contract_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = session.connection().execute(
+        select(BillingContract.id, BillingContract.name).where(BillingContract.id.in_(contract_ids))
+    )
+    return {row.id: row.name for row in rows}
+
+
+def _consolidate(
+    session: Session, drafts: list[Draft], groups: dict[uuid.UUID, uuid.UUID], names: dict[uuid.UUID, str]
+) -> list[Consolidation]:
+    """The drafts of each group with the same currency, tax rate and period, as one consolidated document each
+    (a child in another currency, at another tax rate or on another cycle gets a document of its own)."""
+    heads = {
+        row.id: GroupHead(row.id, row.customer_id, row.payment_terms_days)
+        for row in session.connection().execute(
+            select(BillingContract.id, BillingContract.customer_id, BillingContract.payment_terms_days).where(
+                BillingContract.id.in_(set(groups.values()))
+            )
+        )
+    }
+    buckets: dict[tuple[uuid.UUID, str, Decimal, date, date], list[Draft]] = defaultdict(list)
+    for draft in drafts:
+        contract = draft.contract
+        key = (groups[contract.id], contract.currency, contract.tax_rate, draft.cycle.start, draft.cycle.end)
+        buckets[key].append(draft)
+    documents = []
+    for (parent_id, currency, rate, start, end), sections in buckets.items():
+        sections.sort(key=lambda d: (names[d.contract.id], str(d.contract.id)))
+        head = heads[parent_id]
+        documents.append(
+            Consolidation(
+                parent_id=parent_id,
+                customer_id=head.customer_id,
+                payment_terms_days=head.payment_terms_days,
+                currency=currency,
+                tax_rate=rate,
+                period_start=start,
+                period_end=end,
+                sections=sections,
+                names=[names[d.contract.id] for d in sections],
+            )
+        )
+    documents.sort(key=lambda d: (d.period_start, str(d.parent_id), d.currency, d.tax_rate))
+    return documents
 
 
 def _terms_of(session: Session, rows: Sequence[Any]) -> tuple[list[ContractTerms], dict[uuid.UUID, date]]:
@@ -368,11 +530,13 @@ def _voided_periods(session: Session, contract_ids: list[uuid.UUID]) -> dict[uui
         Invoice.contract_id.in_(contract_ids),
         Invoice.kind == DocumentKind.INVOICE,
         Invoice.status == InvoiceStatus.VOID,
+        Invoice.consolidated.is_(False),
         ~exists().where(
             issued.contract_id == Invoice.contract_id,
             issued.period_start == Invoice.period_start,
             issued.status == InvoiceStatus.ISSUED,
             or_(issued.credit_reason.is_(None), issued.credit_reason != CreditReason.VOID),
+            issued.consolidated.is_(False),
         ),
     )
     found: dict[uuid.UUID, list[date]] = defaultdict(list)
@@ -497,7 +661,7 @@ def _changes_where(session: Session, condition: ColumnElement[bool]) -> dict[uui
 
 def _write(
     session: Session,
-    drafts: list[Draft],
+    documents: Sequence[Draft | Consolidation],
     *,
     run: BillingRun,
     run_date: date,
@@ -506,59 +670,62 @@ def _write(
     credit_prefix: str = "CN-",
     seller: Seller | None = None,
 ) -> list[uuid.UUID]:
-    credits = sum(1 for draft in drafts if is_credit(draft))
-    next_number = allocate(session, INVOICE_COUNTER, len(drafts) - credits)
+    """Write the documents (numbered from the gapless counters) with their lines, and mark the changes they settle
+    invoiced. A consolidated document is written with its sections: one per-contract row each, numbered
+    ``<document's number>-<k>`` without using a number of the counters."""
+    credits = sum(1 for document in documents if is_credit(document))
+    next_number = allocate(session, INVOICE_COUNTER, len(documents) - credits)
     next_credit = allocate(session, CREDIT_NOTE_COUNTER, credits) if credits else 0
-    credited = _invoices_before(session, {d.contract.id for d in drafts if is_credit(d)}) if credits else {}
-    bill_to = _bill_to(session, drafts)
+    plain = [d for d in documents if isinstance(d, Draft)]
+    groups = [d for d in documents if isinstance(d, Consolidation)]
+    credited = _invoices_before(session, {d.contract.id for d in plain if is_credit(d)}) if credits else {}
+    credited_groups = (
+        _invoices_before(session, {d.parent_id for d in groups if is_credit(d)}, consolidated=True) if credits else {}
+    )
+    bill_to = _bill_to(
+        session,
+        {d.contract.id for d in plain}
+        | {section.contract.id for d in groups for section in d.sections}
+        | {d.parent_id for d in groups},
+    )
     recorded_seller = seller.as_json() if seller else {}
     instructions = seller.payment_instructions if seller else ""
     invoices: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     settled: list[dict[str, Any]] = []
     ids: list[uuid.UUID] = []
-    for draft in drafts:
-        invoice_id = new_id()
-        ids.append(invoice_id)
+
+    def row(draft: Draft, invoice_id: uuid.UUID, number: str, credit: bool, **fields: Any) -> dict[str, Any]:
         contract = draft.contract
-        credit = is_credit(draft)
-        if credit:
-            number, next_credit = f"{credit_prefix}{next_credit:06d}", next_credit + 1
-            earlier = [(start, id_) for start, id_ in credited.get(contract.id, ()) if start < draft.cycle.start]
-            credits_invoice_id = max(earlier, key=lambda pair: pair[0])[1] if earlier else None
-        else:
-            number, next_number = f"{prefix}{next_number:06d}", next_number + 1
-            credits_invoice_id = None
-            if contract.id in credited:
-                credited[contract.id].append((draft.cycle.start, invoice_id))
-        invoices.append(
-            {
-                "id": invoice_id,
-                "number": number,
-                "contract_id": contract.id,
-                "customer_id": contract.customer_id,
-                "billing_run_id": run.id,
-                "kind": DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
-                "credit_reason": CreditReason.NEGATIVE_CYCLE if credit else None,
-                "credits_invoice_id": credits_invoice_id,
-                "cycle_index": draft.cycle.index,
-                "period_start": draft.cycle.start,
-                "period_end": draft.cycle.end,
-                "issue_date": run_date,
-                "due_date": run_date if credit else run_date + timedelta(days=contract.payment_terms_days),
-                "currency": contract.currency,
-                "tax_rate": contract.tax_rate,
-                "subtotal": draft.subtotal,
-                "tax": draft.tax,
-                "total": draft.total,
-                "status": InvoiceStatus.ISSUED,
-                "bill_to": bill_to[contract.id],
-                "seller": recorded_seller,
-                "payment_terms_days": 0 if credit else contract.payment_terms_days,
-                "payment_instructions": "" if credit else instructions,
-                "created_at": now,
-            }
-        )
+        invoice = {
+            "id": invoice_id,
+            "number": number,
+            "contract_id": contract.id,
+            "customer_id": contract.customer_id,
+            "billing_run_id": run.id,
+            "kind": DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
+            "credit_reason": CreditReason.NEGATIVE_CYCLE if credit else None,
+            "credits_invoice_id": None,
+            "cycle_index": draft.cycle.index,
+            "period_start": draft.cycle.start,
+            "period_end": draft.cycle.end,
+            "issue_date": run_date,
+            "due_date": run_date if credit else run_date + timedelta(days=contract.payment_terms_days),
+            "currency": contract.currency,
+            "tax_rate": contract.tax_rate,
+            "subtotal": draft.subtotal,
+            "tax": draft.tax,
+            "total": draft.total,
+            "status": InvoiceStatus.ISSUED,
+            "bill_to": bill_to[contract.id],
+            "seller": recorded_seller,
+            "payment_terms_days": 0 if credit else contract.payment_terms_days,
+            "payment_instructions": "" if credit else instructions,
+            "created_at": now,
+            "consolidated": False,
+            "consolidated_invoice_id": None,
+        }
+        invoice.update(fields)
         for position, line in enumerate(draft.lines, start=1):
             lines.append(
                 {
@@ -578,7 +745,75 @@ def _write(
                 }
             )
         settled.extend({"b_change": change_id, "b_invoice": invoice_id} for change_id in draft.settled_changes)
-    execute_many(session, insert(cast(Table, Invoice.__table__)), invoices)
+        return invoice
+
+    for document in documents:
+        invoice_id = new_id()
+        ids.append(invoice_id)
+        credit = is_credit(document)
+        key = document.parent_id if isinstance(document, Consolidation) else document.contract.id
+        start = document.period_start if isinstance(document, Consolidation) else document.cycle.start
+        known = credited_groups if isinstance(document, Consolidation) else credited
+        if credit:
+            number, next_credit = f"{credit_prefix}{next_credit:06d}", next_credit + 1
+            earlier = [(day, id_) for day, id_ in known.get(key, ()) if day < start]
+            credits_invoice_id = max(earlier, key=lambda pair: pair[0])[1] if earlier else None
+        else:
+            number, next_number = f"{prefix}{next_number:06d}", next_number + 1
+            credits_invoice_id = None
+            if key in known:
+                known[key].append((start, invoice_id))
+        if isinstance(document, Draft):
+            invoices.append(row(document, invoice_id, number, credit, credits_invoice_id=credits_invoice_id))
+            continue
+        terms_days = 0 if credit else document.payment_terms_days
+        due_date = run_date + timedelta(days=terms_days)
+        invoices.append(
+            {
+                "id": invoice_id,
+                "number": number,
+                "contract_id": document.parent_id,
+                "customer_id": document.customer_id,
+                "billing_run_id": run.id,
+                "kind": DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
+                "credit_reason": CreditReason.NEGATIVE_CYCLE if credit else None,
+                "credits_invoice_id": credits_invoice_id,
+                "cycle_index": min(section.cycle.index for section in document.sections),
+                "period_start": document.period_start,
+                "period_end": document.period_end,
+                "issue_date": run_date,
+                "due_date": due_date,
+                "currency": document.currency,
+                "tax_rate": document.tax_rate,
+                "subtotal": document.subtotal,
+                "tax": document.tax,
+                "total": document.total,
+                "status": InvoiceStatus.ISSUED,
+                "bill_to": bill_to[document.parent_id],
+                "seller": recorded_seller,
+                "payment_terms_days": terms_days,
+                "payment_instructions": "" if credit else instructions,
+                "created_at": now,
+                "consolidated": True,
+                "consolidated_invoice_id": None,
+            }
+        )
+        for k, section in enumerate(document.sections, start=1):
+            invoices.append(
+                row(
+                    section,
+                    new_id(),
+                    f"{number}-{k}",
+                    credit,
+                    consolidated_invoice_id=invoice_id,
+                    due_date=due_date,
+                    payment_terms_days=terms_days,
+                    payment_instructions="",
+                )
+            )
+    # Consolidated documents first: their sections reference them.
+    execute_many(session, insert(cast(Table, Invoice.__table__)), [i for i in invoices if i["consolidated"]])
+    execute_many(session, insert(cast(Table, Invoice.__table__)), [i for i in invoices if not i["consolidated"]])
     execute_many(session, insert(cast(Table, InvoiceLine.__table__)), lines)
     if settled:
         changes = cast(Table, LicenseChange.__table__)  # Core: one UPDATE per row, no ORM bookkeeping
@@ -597,7 +832,7 @@ def _settle_without_invoice(session: Session, change_ids: list[uuid.UUID]) -> No
     session.execute(update(changes).where(changes.c.id.in_(change_ids)).values(billing_status=BillingStatus.INVOICED))
 
 
-def _bill_to(session: Session, drafts: list[Draft]) -> dict[uuid.UUID, dict[str, Any]]:
+def _bill_to(session: Session, contract_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
     """The customer's name, address and tax ID as they are today, kept on the invoice."""
     rows = session.execute(
         select(
@@ -608,7 +843,7 @@ def _bill_to(session: Session, drafts: list[Draft]) -> dict[uuid.UUID, dict[str,
             CustomerAccount.tax_id,
         )
         .join(CustomerAccount, CustomerAccount.id == BillingContract.customer_id)
-        .where(BillingContract.id.in_({d.contract.id for d in drafts}))
+        .where(BillingContract.id.in_(contract_ids))
     ).all()
     return {
         contract_id: {"name": customer, "contract": contract, "address": address or {}, "tax_id": tax_id or ""}
@@ -616,14 +851,18 @@ def _bill_to(session: Session, drafts: list[Draft]) -> dict[uuid.UUID, dict[str,
     }
 
 
-def _invoices_before(session: Session, contract_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[date, uuid.UUID]]]:
+def _invoices_before(
+    session: Session, contract_ids: set[uuid.UUID], *, consolidated: bool = False
+) -> dict[uuid.UUID, list[tuple[date, uuid.UUID]]]:
     """The issued invoices of these contracts (period start, id): a negative cycle's credit note references the
-    latest one before its period."""
+    latest one before its period. ``consolidated``: the consolidated invoices of these parent contracts (a
+    consolidated credit note references its group's latest); otherwise the contracts' own (sections included)."""
     found: dict[uuid.UUID, list[tuple[date, uuid.UUID]]] = {contract_id: [] for contract_id in contract_ids}
     stmt = select(Invoice.contract_id, Invoice.period_start, Invoice.id).where(
         Invoice.contract_id.in_(contract_ids),
         Invoice.kind == DocumentKind.INVOICE,
         Invoice.status == InvoiceStatus.ISSUED,
+        Invoice.consolidated.is_(consolidated),
     )
     for contract_id, start, invoice_id in session.connection().execute(stmt):
         found[contract_id].append((start, invoice_id))

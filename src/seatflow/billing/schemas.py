@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from seatflow.billing.models import (
     InvoiceStatus,
     LineKind,
 )
-from seatflow.billing.runs import RunSummary, is_credit
+from seatflow.billing.runs import Consolidation, RunSummary, is_credit
 from seatflow.schemas import DayIn, IdStr, MoneyOut, MultiLine
 
 
@@ -42,11 +43,47 @@ class InvoiceLineRead(BaseModel):
     quantity: int
     unit_price: MoneyOut
     amount: MoneyOut
+    contract_id: IdStr
+    """The contract whose charge it is (on a consolidated invoice: the location's contract)."""
+    contract_name: str
+    """That contract's name (as recorded when the document was issued)."""
+
+    @classmethod
+    def of(cls, line: InvoiceLine, contract_id: str, contract_name: str) -> InvoiceLineRead:
+        return cls(
+            position=line.position,
+            kind=line.kind,
+            subscription_id=str(line.subscription_id),
+            product_id=str(line.product_id),
+            license_change_id=str(line.license_change_id) if line.license_change_id else None,
+            description=line.description,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+            contract_id=contract_id,
+            contract_name=contract_name,
+        )
 
 
 class DocumentRef(BaseModel):
     id: IdStr
     number: str
+
+
+class SectionRead(BaseModel):
+    """A section of a consolidated document: one location's (child contract's) charges of the cycle."""
+
+    id: IdStr | None
+    number: str | None
+    """The document's number and ``-k`` (k from 1, in the order of the contracts' names); None in a preview."""
+    contract_id: IdStr
+    contract_name: str
+    location: str
+    """The contract's customer (the location's account, or the head office's when the locations share it)."""
+    subtotal: MoneyOut
+    lines: list[InvoiceLineRead]
 
 
 class InvoiceRead(BaseModel):
@@ -86,6 +123,13 @@ class InvoiceRead(BaseModel):
     total: MoneyOut
     voided_at: datetime | None = None
     void_reason: str | None = None
+    consolidated: bool = False
+    """A consolidated document (SPEC §8): a parent contract's customer billed for its locations' charges of a
+    cycle, a section per location (``sections``); its ``lines`` are the sections' lines, in section order."""
+    sections: list[SectionRead] = Field(default_factory=list)
+    consolidated_invoice_id: IdStr | None = None
+    """On a section (not sent on its own): the consolidated document it is part of."""
+    consolidated_invoice_number: str | None = None
 
     @classmethod
     def from_model(
@@ -95,7 +139,27 @@ class InvoiceRead(BaseModel):
         *,
         credited_by: Sequence[tuple[str, str]] = (),
         credits_invoice_number: str | None = None,
+        sections: Sequence[tuple[Invoice, Sequence[InvoiceLine]]] = (),
+        consolidated_invoice_number: str | None = None,
     ) -> InvoiceRead:
+        section_reads = [
+            SectionRead(
+                id=str(section.id),
+                number=section.number,
+                contract_id=str(section.contract_id),
+                contract_name=section.bill_to.get("contract", ""),
+                location=section.bill_to.get("name", ""),
+                subtotal=section.subtotal,
+                lines=[
+                    InvoiceLineRead.of(line, str(section.contract_id), section.bill_to.get("contract", ""))
+                    for line in section_lines
+                ],
+            )
+            for section, section_lines in sections
+        ]
+        own = [
+            InvoiceLineRead.of(line, str(invoice.contract_id), invoice.bill_to.get("contract", "")) for line in lines
+        ]
         return cls(
             id=str(invoice.id),
             number=invoice.number,
@@ -117,19 +181,24 @@ class InvoiceRead(BaseModel):
             payment_terms_days=invoice.payment_terms_days,
             payment_instructions=invoice.payment_instructions,
             currency=invoice.currency,
-            lines=[InvoiceLineRead.model_validate(line, from_attributes=True) for line in lines],
+            lines=[line for section in section_reads for line in section.lines] if invoice.consolidated else own,
             subtotal=invoice.subtotal,
             tax_rate=invoice.tax_rate,
             tax=invoice.tax,
             total=invoice.total,
             voided_at=invoice.voided_at,
             void_reason=invoice.void_reason,
+            consolidated=invoice.consolidated,
+            sections=section_reads,
+            consolidated_invoice_id=str(invoice.consolidated_invoice_id) if invoice.consolidated_invoice_id else None,
+            consolidated_invoice_number=consolidated_invoice_number,
         )
 
     @classmethod
-    def from_draft(cls, draft: Draft, run_date: date) -> InvoiceRead:
+    def from_draft(cls, draft: Draft, run_date: date, names: Mapping[uuid.UUID, str] | None = None) -> InvoiceRead:
         contract = draft.contract
         credit = is_credit(draft)
+        name = (names or {}).get(contract.id, "")
         return cls(
             id=None,
             number=None,
@@ -146,40 +215,98 @@ class InvoiceRead(BaseModel):
             due_date=run_date if credit else run_date + timedelta(days=contract.payment_terms_days),
             payment_terms_days=0 if credit else contract.payment_terms_days,
             currency=contract.currency,
-            lines=[
-                InvoiceLineRead(
-                    position=position,
-                    kind=line.kind,
-                    subscription_id=str(line.subscription_id),
-                    product_id=str(line.product_id),
-                    license_change_id=str(line.change_id) if line.change_id else None,
-                    description=line.description,
-                    period_start=line.period_start,
-                    period_end=line.period_end,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    amount=line.amount,
-                )
-                for position, line in enumerate(draft.lines, start=1)
-            ],
+            lines=_draft_lines(draft, name),
             subtotal=draft.subtotal,
             tax_rate=contract.tax_rate,
             tax=draft.tax,
             total=draft.total,
         )
 
+    @classmethod
+    def from_consolidation(cls, document: Consolidation, run_date: date) -> InvoiceRead:
+        """A dry run's consolidated document, with its sections (no numbers yet)."""
+        credit = is_credit(document)
+        sections = [
+            SectionRead(
+                id=None,
+                number=None,
+                contract_id=str(section.contract.id),
+                contract_name=name,
+                location="",
+                subtotal=section.subtotal,
+                lines=_draft_lines(section, name),
+            )
+            for section, name in zip(document.sections, document.names, strict=True)
+        ]
+        terms_days = 0 if credit else document.payment_terms_days
+        return cls(
+            id=None,
+            number=None,
+            kind=DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
+            credit_reason=CreditReason.NEGATIVE_CYCLE if credit else None,
+            status=InvoiceStatus.ISSUED,
+            contract_id=str(document.parent_id),
+            customer_id=str(document.customer_id),
+            billing_run_id=None,
+            bill_to={},
+            period_start=document.period_start,
+            period_end=document.period_end,
+            issue_date=run_date,
+            due_date=run_date + timedelta(days=terms_days),
+            payment_terms_days=terms_days,
+            currency=document.currency,
+            lines=[line for section in sections for line in section.lines],
+            subtotal=document.subtotal,
+            tax_rate=document.tax_rate,
+            tax=document.tax,
+            total=document.total,
+            consolidated=True,
+            sections=sections,
+        )
+
+
+def _draft_lines(draft: Draft, contract_name: str) -> list[InvoiceLineRead]:
+    return [
+        InvoiceLineRead(
+            position=position,
+            kind=line.kind,
+            subscription_id=str(line.subscription_id),
+            product_id=str(line.product_id),
+            license_change_id=str(line.change_id) if line.change_id else None,
+            description=line.description,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+            contract_id=str(draft.contract.id),
+            contract_name=contract_name,
+        )
+        for position, line in enumerate(draft.lines, start=1)
+    ]
+
 
 def document_reads(session: Session, invoices: Sequence[Invoice]) -> list[InvoiceRead]:
     """Invoices or credit notes as the API shows them: with their lines, their credit notes and the number of
     the invoice they credit."""
     credited_by = service.credit_notes_of(session, [i.id for i in invoices])
-    numbers = service.numbers_of(session, [i.credits_invoice_id for i in invoices])
+    numbers = service.numbers_of(
+        session, [i.credits_invoice_id for i in invoices] + [i.consolidated_invoice_id for i in invoices]
+    )
     return [
         InvoiceRead.from_model(
             invoice,
-            service.lines_of(session, invoice.id),
+            [] if invoice.consolidated else service.lines_of(session, invoice.id),
             credited_by=credited_by.get(invoice.id, ()),
             credits_invoice_number=numbers.get(invoice.credits_invoice_id) if invoice.credits_invoice_id else None,
+            sections=[
+                (section, service.lines_of(session, section.id)) for section in service.sections_of(session, invoice)
+            ]
+            if invoice.consolidated
+            else (),
+            consolidated_invoice_number=numbers.get(invoice.consolidated_invoice_id)
+            if invoice.consolidated_invoice_id
+            else None,
         )
         for invoice in invoices
     ]
@@ -212,7 +339,16 @@ class BillingRunRead(BaseModel):
     @classmethod
     def from_summary(cls, summary: RunSummary, run: BillingRun | None) -> BillingRunRead:
         totals = {currency: t.as_json() for currency, t in summary.totals.items()}
-        preview = [InvoiceRead.from_draft(d, summary.run_date) for d in summary.preview] if summary.dry_run else None
+        preview = (
+            [
+                InvoiceRead.from_consolidation(d, summary.run_date)
+                if isinstance(d, Consolidation)
+                else InvoiceRead.from_draft(d, summary.run_date, summary.names)
+                for d in summary.preview
+            ]
+            if summary.dry_run
+            else None
+        )
         return cls(
             id=str(run.id) if run else None,
             date=summary.run_date,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from seatflow.billing.models import (
@@ -23,6 +23,7 @@ from seatflow.billing.models import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
+    sendable,
 )
 from seatflow.catalog.models import Product
 from seatflow.csv_safe import safe_row
@@ -44,6 +45,12 @@ class InvoiceVoid(InvalidState):
 
 class CreditNoteNotVoidable(InvalidState):
     code = "credit_note_not_voidable"
+
+
+class InvoiceInConsolidated(InvalidState):
+    """A section of a consolidated invoice is voided with its document, never alone."""
+
+    code = "invoice_in_consolidated"
 
 
 def require_invoice(
@@ -76,6 +83,19 @@ def require_run(session: Session, ref: str) -> BillingRun:
 def lines_of(session: Session, invoice_id: uuid.UUID) -> Sequence[InvoiceLine]:
     stmt = select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).order_by(InvoiceLine.position)
     return session.execute(stmt).scalars().all()
+
+
+def sections_of(session: Session, document: Invoice) -> Sequence[Invoice]:
+    """A consolidated document's sections, in order (``<number>-1``, ``-2``, …)."""
+    if not document.consolidated:
+        return []
+    rows = session.execute(select(Invoice).where(Invoice.consolidated_invoice_id == document.id)).scalars().all()
+    return sorted(rows, key=lambda section: int(section.number.rsplit("-", 1)[1]))
+
+
+def sections_with_lines(session: Session, document: Invoice) -> list[tuple[Invoice, Sequence[InvoiceLine]]]:
+    """A consolidated document's sections with their lines (nothing for any other document)."""
+    return [(section, lines_of(session, section.id)) for section in sections_of(session, document)]
 
 
 def credit_notes_of(session: Session, invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, str]]]:
@@ -117,15 +137,25 @@ class InvoiceFilters:
 def list_invoices(
     session: Session, filters: InvoiceFilters, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[Sequence[Invoice], str | None]:
-    """Invoices (or, with ``filters.kind``, credit notes), oldest first."""
+    """Invoices (or, with ``filters.kind``, credit notes) as they are sent, oldest first: a consolidated document,
+    never its sections. ``contract_id`` and ``customer_id`` also find the consolidated documents that hold a section
+    of that contract or customer."""
     stmt = where_equal(
-        select(Invoice).where(Invoice.kind == filters.kind),
-        (Invoice.contract_id, filters.contract_id),
-        (Invoice.customer_id, filters.customer_id),
+        select(Invoice).where(Invoice.kind == filters.kind, sendable()),
         (Invoice.billing_run_id, filters.billing_run_id),
         (Invoice.status, filters.status),
         (Invoice.credits_invoice_id, filters.credits_invoice_id),
     )
+    section = aliased(Invoice)
+    for column, section_column, wanted in (
+        (Invoice.contract_id, section.contract_id, filters.contract_id),
+        (Invoice.customer_id, section.customer_id, filters.customer_id),
+    ):
+        if wanted is not None:
+            holding = select(section.consolidated_invoice_id).where(
+                section_column == wanted, section.consolidated_invoice_id.is_not(None)
+            )
+            stmt = stmt.where(or_(column == wanted, Invoice.id.in_(holding)))
     if filters.issued_from is not None:
         stmt = stmt.where(Invoice.issue_date >= filters.issued_from)
     if filters.issued_to is not None:
@@ -145,9 +175,19 @@ def void_invoice(
     """Void an issued invoice: its cycle is billed again by the next run, and the changes it billed are open
     again so the new invoice bills them. The number stays used (numbers are never reused). A credit note dated
     ``today`` (``now``'s date when absent) answers it: the invoice's lines, negated, numbered in the credit
-    notes' own sequence and referencing it. A credit note cannot be voided."""
+    notes' own sequence and referencing it. A credit note cannot be voided.
+
+    A consolidated invoice is voided with its sections, and one consolidated credit note answers it, whose sections
+    negate the invoice's. A section is not voided alone (``invoice_in_consolidated``)."""
     if invoice.kind is DocumentKind.CREDIT_NOTE:
         raise CreditNoteNotVoidable(f"{invoice.number} is a credit note: credit notes are not voided.")
+    if invoice.consolidated_invoice_id is not None:
+        document = session.get_one(Invoice, invoice.consolidated_invoice_id)
+        raise InvoiceInConsolidated(
+            f"{invoice.number} is a section of the consolidated invoice {document.number}: void {document.number}.",
+            consolidated_invoice_id=str(document.id),
+            consolidated_invoice_number=document.number,
+        )
     if not reason.strip():
         raise ValidationFailed("Say why the invoice is voided.", code="reason_required")
     if invoice.status is InvoiceStatus.VOID:
@@ -155,16 +195,28 @@ def void_invoice(
     allocate(session, INVOICE_COUNTER, 0)  # queue with billing runs, which lock it first too
     if _voided_meanwhile(session, invoice):
         raise InvoiceVoid(f"Invoice {invoice.number} is void already.")
-    invoice.status = InvoiceStatus.VOID
-    invoice.voided_at = now
-    invoice.void_reason = reason.strip()
+    sections = sections_of(session, invoice)
+    for document in (invoice, *sections):
+        document.status = InvoiceStatus.VOID
+        document.voided_at = now
+        document.void_reason = reason.strip()
     session.execute(
         update(LicenseChange)
-        .where(LicenseChange.invoice_id == invoice.id)
+        .where(LicenseChange.invoice_id.in_([invoice.id, *(section.id for section in sections)]))
         .values(billing_status=BillingStatus.OPEN, invoice_id=None)
         .execution_options(synchronize_session=False)
     )
-    _credit_note_for_void(session, invoice, now=now, today=today or now.date(), prefix=credit_note_prefix)
+    session.flush()
+    note = _credit_note_for_void(session, invoice, now=now, today=today or now.date(), prefix=credit_note_prefix)
+    for section in sections:
+        _credit_note_for_void(
+            session,
+            section,
+            now=now,
+            today=today or now.date(),
+            number=f"{note.number}-{section.number.rsplit('-', 1)[1]}",
+            within=note,
+        )
     session.flush()
     return invoice
 
@@ -175,11 +227,23 @@ def _voided_meanwhile(session: Session, invoice: Invoice) -> bool:
     return invoice.status is InvoiceStatus.VOID
 
 
-def _credit_note_for_void(session: Session, invoice: Invoice, *, now: datetime, today: date, prefix: str) -> Invoice:
-    number = allocate(session, CREDIT_NOTE_COUNTER, 1)
+def _credit_note_for_void(
+    session: Session,
+    invoice: Invoice,
+    *,
+    now: datetime,
+    today: date,
+    prefix: str = "CN-",
+    number: str | None = None,
+    within: Invoice | None = None,
+) -> Invoice:
+    """The credit note answering ``invoice``'s void, numbered from the counter; a section's (``within`` its
+    consolidated credit note) is numbered ``number`` instead."""
+    if number is None:
+        number = f"{prefix}{allocate(session, CREDIT_NOTE_COUNTER, 1):06d}"
     note = Invoice(
         id=new_id(),
-        number=f"{prefix}{number:06d}",
+        number=number,
         contract_id=invoice.contract_id,
         customer_id=invoice.customer_id,
         billing_run_id=None,
@@ -202,6 +266,8 @@ def _credit_note_for_void(session: Session, invoice: Invoice, *, now: datetime, 
         payment_terms_days=0,
         payment_instructions="",
         created_at=now,
+        consolidated=invoice.consolidated,
+        consolidated_invoice_id=within.id if within is not None else None,
     )
     session.add(note)
     session.flush()
@@ -244,8 +310,11 @@ EXPORT_COLUMNS = [
     "invoice_subtotal",
     "invoice_tax",
     "invoice_total",
+    "line_contract_id",
+    "line_contract_name",
 ]
-"""The invoice-line CSV for accounting and PSA import: one row per line, the invoice's totals repeated."""
+"""The invoice-line CSV for accounting and PSA import: one row per line, the invoice's totals repeated; the line's
+contract (on a consolidated invoice, the location's; otherwise the invoice's own)."""
 
 CREDIT_NOTE_EXPORT_COLUMNS = [
     "credit_note_number",
@@ -257,6 +326,8 @@ CREDIT_NOTE_EXPORT_COLUMNS = [
     "credit_note_subtotal",
     "credit_note_tax",
     "credit_note_total",
+    "line_contract_id",
+    "line_contract_name",
 ]
 """The credit-note-line CSV: as the invoices', with the invoice credited and why; amounts are negative."""
 
@@ -270,17 +341,19 @@ def export_lines(
     kind: DocumentKind = DocumentKind.INVOICE,
 ) -> Iterator[str]:
     """CSV text, a chunk at a time, of every line of the invoices (or credit notes) issued from ``date_from`` to
-    ``date_to``."""
+    ``date_to``. A consolidated document's lines are its sections', under its number, in section order, each
+    naming its location's contract (``line_contract_id``, ``line_contract_name``)."""
     if date_to < date_from:
         raise ValidationFailed("The export's end date is before its start date.", code="invalid_date_range")
-    credited = aliased(Invoice)
+    credited, document = aliased(Invoice), aliased(Invoice)
     stmt = (
-        select(Invoice, InvoiceLine, Product.product_code, Product.name, credited.number)
+        select(Invoice, InvoiceLine, Product.product_code, Product.name, credited.number, document)
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
         .join(Product, Product.id == InvoiceLine.product_id)
-        .outerjoin(credited, credited.id == Invoice.credits_invoice_id)
+        .outerjoin(document, document.id == Invoice.consolidated_invoice_id)
+        .outerjoin(credited, credited.id == func.coalesce(document.credits_invoice_id, Invoice.credits_invoice_id))
         .where(Invoice.kind == kind, Invoice.issue_date >= date_from, Invoice.issue_date <= date_to)
-        .order_by(Invoice.number, InvoiceLine.position)
+        .order_by(func.coalesce(document.number, Invoice.number), Invoice.number, InvoiceLine.position)
         .execution_options(yield_per=2000)
     )
     if not include_void:
@@ -289,9 +362,13 @@ def export_lines(
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CREDIT_NOTE_EXPORT_COLUMNS if credit else EXPORT_COLUMNS)
-    for count, (invoice, line, product_code, product_name, credited_number) in enumerate(
+    position, previous = 0, None
+    for count, (owner, line, product_code, product_name, credited_number, consolidated) in enumerate(
         session.execute(stmt), start=1
     ):
+        invoice = consolidated or owner  # a section's lines are its document's
+        position = position + 1 if invoice.number == previous else 1
+        previous = invoice.number
         head = (
             [
                 invoice.number,
@@ -312,7 +389,7 @@ def export_lines(
                     invoice.contract_id,
                     invoice.bill_to.get("contract", ""),
                     invoice.currency,
-                    line.position,
+                    position,
                     line.kind.value,
                     line.subscription_id,
                     product_code,
@@ -326,6 +403,8 @@ def export_lines(
                     format_money(invoice.subtotal),
                     format_money(invoice.tax),
                     format_money(invoice.total),
+                    owner.contract_id,
+                    owner.bill_to.get("contract", ""),
                 ]
             )
         )

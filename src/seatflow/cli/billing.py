@@ -161,10 +161,15 @@ def _show(kind: DocumentKind, ref: str, as_json: bool) -> None:
         print_json(read.model_dump(mode="json"))
         return
     _print_invoices([read])
-    lines = Table("#", "description", "period", "qty", "unit price", "amount")
+    if read.consolidated_invoice_number:
+        console.print(
+            f"a section of the consolidated {read.kind.value.replace('_', ' ')} {read.consolidated_invoice_number}"
+        )
+    lines = Table("#", "contract", "description", "period", "qty", "unit price", "amount")
     for line in read.lines:
         lines.add_row(
             str(line.position),
+            line.contract_name,
             line.description,
             f"{line.period_start} to {line.period_end}",
             str(line.quantity),
@@ -172,6 +177,11 @@ def _show(kind: DocumentKind, ref: str, as_json: bool) -> None:
             f"{line.amount:.2f}",
         )
     console.print(lines)
+    if read.sections:
+        sections = Table("section", "contract", "location", "subtotal")
+        for section in read.sections:
+            sections.add_row(section.number or "", section.contract_name, section.location, f"{section.subtotal:.2f}")
+        console.print(sections)
 
 
 @invoices_app.command("pdf")
@@ -199,6 +209,7 @@ def _render(session: Session, document: Invoice) -> bytes:
         service.lines_of(session, document.id),
         seller_of(settings()),
         credits_invoice_number=credited.get(document.credits_invoice_id) if document.credits_invoice_id else None,
+        sections=service.sections_with_lines(session, document),
     )
 
 

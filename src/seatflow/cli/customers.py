@@ -93,6 +93,12 @@ def contracts_create(
     bill_from: datetime | None = typer.Option(
         None, "--bill-from", formats=["%Y-%m-%d"], help="Bill nothing before this cycle start (an imported contract)."
     ),
+    consolidate: bool = typer.Option(
+        False,
+        "--consolidate-child-invoices/--no-consolidate-child-invoices",
+        help="Bill the child contracts' charges of a cycle on one invoice to this contract's customer, a section "
+        "per child contract (default: one invoice per child contract).",
+    ),
 ) -> None:
     """Create a billing contract (a child of --parent for per-location billing)."""
     data = parse_input(
@@ -108,6 +114,7 @@ def contracts_create(
         tax_rate=tax_rate,
         is_default=default,
         bill_from=bill_from.date() if bill_from else None,
+        consolidate_child_invoices=consolidate,
     )
     with transaction() as session:
         contract = contract_service.create_contract(session, data=data)
@@ -134,6 +141,51 @@ def contracts_list(customer: str | None = typer.Option(None), as_json: bool = ty
             c.parent_contract_id or "",
             c.id,
         )
+    console.print(table)
+
+
+@contracts_app.command("update")
+def contracts_update(
+    contract: str,
+    name: str | None = typer.Option(None, help="A new name."),
+    consolidate: bool | None = typer.Option(
+        None,
+        "--consolidate-child-invoices/--no-consolidate-child-invoices",
+        help="From the next billing run: one invoice per cycle for the child contracts' charges, a section per "
+        "child contract, to this contract's customer (or, with --no-…, one invoice per child contract again).",
+    ),
+) -> None:
+    """Change a contract's name or whether it consolidates its child contracts' invoices (billing schedules:
+    ``contracts schedule``; bill-from: ``contracts bill-from``)."""
+    fields = {
+        key: value for key, value in (("name", name), ("consolidate_child_invoices", consolidate)) if value is not None
+    }
+    if not fields:
+        raise ValidationFailed(
+            "Say what changes: --name or --consolidate-child-invoices/--no-consolidate-child-invoices.",
+            code="validation_failed",
+        )
+    data = parse_input(ContractUpdate, **fields)
+    with transaction() as session:
+        today, now = moment()
+        found = contract_service.require_contract(session, contract, for_update=True)
+        contract_service.update_contract(session, contract=found, data=data, today=today, now=now)
+        read = contract_service.contract_read(session, found)
+    consolidates = "consolidates" if read.consolidate_child_invoices else "does not consolidate"
+    console.print(f"{read.name}: {consolidates} its child contracts' invoices")
+
+
+@contracts_app.command("show")
+def contracts_show(contract: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show a billing contract."""
+    with transaction() as session:
+        read = contract_service.contract_read(session, contract_service.require_contract(session, contract))
+    if as_json:
+        print_json(read.model_dump(mode="json"))
+        return
+    table = Table("field", "value")
+    for key, value in read.model_dump(mode="json", exclude={"earlier_schedules"}).items():
+        table.add_row(key, "" if value is None else str(value))
     console.print(table)
 
 

@@ -3,6 +3,7 @@ note answers the void), and credit notes with their PDF."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from seatflow.billing import service as billing
 from seatflow.billing.models import BillingRun, DocumentKind, Invoice, InvoiceStatus
 from seatflow.billing.pdf import render_invoice, seller_of
-from seatflow.billing.runs import RunSummary, run_billing
+from seatflow.billing.runs import Consolidation, RunSummary, run_billing
 from seatflow.config import Settings
 from seatflow.console import queries
 from seatflow.console.models import OperatorRole
@@ -94,13 +95,51 @@ def preview(
 
 
 def _preview(console: Console, summary: RunSummary) -> dict[str, Any]:
-    contracts = queries.contracts_by_id(console.db, {d.contract.id for d in summary.preview})
-    customers = queries.names_of_customers(console.db, {d.contract.customer_id for d in summary.preview})
+    """The documents a run would create: a contract's invoice, or a consolidated one with a section per location."""
+    ids: set[uuid.UUID] = set()
+    customer_ids: set[uuid.UUID] = set()
+    for d in summary.preview:
+        if isinstance(d, Consolidation):
+            ids.add(d.parent_id)
+            customer_ids.add(d.customer_id)
+        else:
+            ids.add(d.contract.id)
+            customer_ids.add(d.contract.customer_id)
+    contracts = queries.contracts_by_id(console.db, ids)
+    customers = queries.names_of_customers(console.db, customer_ids)
+    rows: list[dict[str, Any]] = []
+    for d in summary.preview:
+        if isinstance(d, Consolidation):
+            parent = contracts.get(d.parent_id)
+            rows.append(
+                {
+                    "contract": f"{parent.name if parent else d.parent_id} (consolidated)",
+                    "customer": customers.get(d.customer_id, ""),
+                    "start": d.period_start,
+                    "end": d.period_end,
+                    "lines": [line for section in d.sections for line in section.lines],
+                    "sections": list(zip(d.names, (section.subtotal for section in d.sections), strict=True)),
+                    "total": d.total,
+                    "currency": d.currency,
+                }
+            )
+        else:
+            found = contracts.get(d.contract.id)
+            rows.append(
+                {
+                    "contract": found.name if found else str(d.contract.id),
+                    "customer": customers.get(d.contract.customer_id, ""),
+                    "start": d.cycle.start,
+                    "end": d.cycle.end,
+                    "lines": d.lines,
+                    "sections": [],
+                    "total": d.total,
+                    "currency": d.contract.currency,
+                }
+            )
     return {
         "summary": summary,
-        "drafts": summary.preview,
-        "contracts": contracts,
-        "customers": customers,
+        "drafts": rows,
         "invoices": sum(t.invoices for t in summary.totals.values()),
     }
 
@@ -205,6 +244,12 @@ def _invoice_page(
         active="invoices",
         invoice=invoice,
         lines=lines,
+        sections=billing.sections_with_lines(console.db, invoice),
+        consolidated_number=billing.numbers_of(console.db, [invoice.consolidated_invoice_id]).get(
+            invoice.consolidated_invoice_id
+        )
+        if invoice.consolidated_invoice_id
+        else None,
         credits_number=credited.get(invoice.credits_invoice_id) if invoice.credits_invoice_id else None,
         credited_by=billing.credit_notes_of(console.db, [invoice.id]).get(invoice.id, []),
         **extra,
@@ -239,6 +284,7 @@ def _pdf(console: Console, invoice: Invoice, settings: Settings) -> Response:
         billing.lines_of(console.db, invoice.id),
         seller_of(settings),
         credits_invoice_number=credited.get(invoice.credits_invoice_id) if invoice.credits_invoice_id else None,
+        sections=billing.sections_with_lines(console.db, invoice),
     )
     return Response(
         body,

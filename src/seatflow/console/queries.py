@@ -9,8 +9,8 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from seatflow.billing.models import BillingRun, DocumentKind, Invoice, InvoiceStatus
 from seatflow.catalog.models import Product, ProductParent, ProviderAccount
@@ -210,15 +210,20 @@ def invoices_newest_first(
     limit: int,
     kind: DocumentKind | None = DocumentKind.INVOICE,
 ) -> tuple[Sequence[Invoice], uuid.UUID | None]:
-    """Invoices (or credit notes; None: both), the latest first (ids are time-ordered), a page at a time; the id
-    to continue before."""
-    stmt = select(Invoice)
+    """Invoices (or credit notes; None: both) as they are sent (a consolidated document, not its sections), the
+    latest first (ids are time-ordered), a page at a time; the id to continue before. A contract finds the
+    consolidated documents holding a section of it too."""
+    stmt = select(Invoice).where(Invoice.consolidated_invoice_id.is_(None))
     if kind is not None:
         stmt = stmt.where(Invoice.kind == kind)
     if status is not None:
         stmt = stmt.where(Invoice.status == status)
     if contract_id is not None:
-        stmt = stmt.where(Invoice.contract_id == contract_id)
+        section = aliased(Invoice)
+        holding = select(section.consolidated_invoice_id).where(
+            section.contract_id == contract_id, section.consolidated_invoice_id.is_not(None)
+        )
+        stmt = stmt.where(or_(Invoice.contract_id == contract_id, Invoice.id.in_(holding)))
     if run_id is not None:
         stmt = stmt.where(Invoice.billing_run_id == run_id)
     if before is not None:

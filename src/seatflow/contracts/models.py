@@ -5,7 +5,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from seatflow.catalog.models import BillingFrequency
@@ -56,6 +56,9 @@ class BillingContract(IdMixin, TimestampMixin, Base):
     bill_from: Mapped[date | None] = mapped_column(Date)
     """Nothing is billed before this day (a cycle start); None: from ``start_date``. For a contract imported with
     a start in the past whose earlier cycles another system billed."""
+    consolidate_child_invoices: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Its child contracts' (``parent_contract_id`` is this one) charges of a cycle go onto one invoice addressed to
+    this contract's customer, a section per child contract (SPEC §8 "Consolidated invoices")."""
     schedule_from: Mapped[date | None] = mapped_column(Date)
     """The day ``billing_frequency``, ``billing_policy`` and ``proration_unit`` apply from (a cycle boundary);
     None: from ``start_date``. The schedules before it are ``ContractSchedule`` rows."""

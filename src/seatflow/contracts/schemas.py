@@ -37,6 +37,9 @@ class ContractCreate(_Input):
     tax_rate: TaxRate = Decimal(0)
     bill_from: DayIn | None = None
     """Nothing is billed before this day, a cycle start (a contract imported with a start in the past)."""
+    consolidate_child_invoices: bool = False
+    """Its child contracts' charges of a cycle go onto one invoice to this contract's customer, a section per
+    child contract (SPEC §8 "Consolidated invoices"); default: one invoice per child contract."""
 
 
 class ContractUpdate(_Input):
@@ -53,6 +56,8 @@ class ContractUpdate(_Input):
     payment_terms_days: Annotated[IntIn, Field(ge=0, le=365)] | None = None
     tax_rate: TaxRate | None = None
     status: ContractStatus | None = None
+    consolidate_child_invoices: bool | None = None
+    """From the next billing run on: already issued invoices stay as they are."""
     bill_from: DayIn | None = None
     """Only before the contract's first invoice; a cycle start."""
     schedule_effective: DayIn | None = None
@@ -89,6 +94,8 @@ class ContractRead(BaseModel):
     tax_rate: str
     status: ContractStatus
     bill_from: date | None
+    consolidate_child_invoices: bool
+    """Its child contracts' charges of a cycle go onto one consolidated invoice to this contract's customer."""
     schedule_from: date
     """The day billing_frequency, billing_policy and proration_unit apply from (the start unless they changed)."""
     earlier_schedules: list[ScheduleRead] = Field(default_factory=list)

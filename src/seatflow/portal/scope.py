@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from seatflow.billing.models import Invoice, InvoiceStatus
@@ -117,12 +117,23 @@ def require_subscription(session: Session, viewer: Viewer, subscription_id: uuid
 
 
 def visible_invoices(session: Session, viewer: Viewer) -> Sequence[Invoice]:
+    """The issued documents of the contracts the contact sees, and the consolidated invoices addressed to an account
+    it sees (SPEC §8: to the parent contract's customer, whose parent contract may be non-billable); never a section
+    of a consolidated invoice on its own (a location's contact sees its charges only when it sees the account
+    billed)."""
     if not viewer.sees_invoices:
         return []
     contract_ids = [c.id for c, _ in visible_contracts(session, viewer)]
     stmt = (
         select(Invoice)
-        .where(Invoice.contract_id.in_(contract_ids), Invoice.status == InvoiceStatus.ISSUED)
+        .where(
+            or_(
+                and_(Invoice.contract_id.in_(contract_ids), Invoice.consolidated.is_(False)),
+                and_(Invoice.consolidated.is_(True), Invoice.customer_id.in_(viewer.account_ids)),
+            ),
+            Invoice.consolidated_invoice_id.is_(None),
+            Invoice.status == InvoiceStatus.ISSUED,
+        )
         .order_by(Invoice.issue_date.desc(), Invoice.number.desc())
         .limit(500)
     )
@@ -131,9 +142,18 @@ def visible_invoices(session: Session, viewer: Viewer) -> Sequence[Invoice]:
 
 def require_invoice(session: Session, viewer: Viewer, invoice_id: uuid.UUID | None) -> Invoice:
     invoice = session.get(Invoice, invoice_id) if invoice_id else None
-    if invoice is None or not viewer.sees_invoices or invoice.status is not InvoiceStatus.ISSUED:
+    if (
+        invoice is None
+        or not viewer.sees_invoices
+        or invoice.status is not InvoiceStatus.ISSUED
+        or invoice.consolidated_invoice_id is not None
+    ):
         raise PortalNotFound("Not found.")
-    _visible_contract(session, viewer, invoice.contract_id)
+    if invoice.consolidated:
+        if invoice.customer_id not in viewer.account_ids:
+            raise PortalNotFound("Not found.")
+    else:
+        _visible_contract(session, viewer, invoice.contract_id)
     return invoice
 
 

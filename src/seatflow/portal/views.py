@@ -475,13 +475,19 @@ def invoices_page(request: Request, portal: PortalDep) -> Response:
 def invoice_page(invoice_id: str, request: Request, portal: PortalDep) -> Response:
     invoice = scope.require_invoice(portal.db, portal.viewer, parse_id(invoice_id))
     lines = billing.lines_of(portal.db, invoice.id)
-    return render(request, "invoice.html", portal=portal, invoice=invoice, lines=lines)
+    sections = billing.sections_with_lines(portal.db, invoice)
+    return render(request, "invoice.html", portal=portal, invoice=invoice, lines=lines, sections=sections)
 
 
 @router.get("/invoices/{invoice_id}/pdf")
 def invoice_pdf(invoice_id: str, portal: PortalDep, settings: SettingsDep) -> Response:
     invoice = scope.require_invoice(portal.db, portal.viewer, parse_id(invoice_id))
-    body = render_invoice(invoice, billing.lines_of(portal.db, invoice.id), seller_of(settings))
+    body = render_invoice(
+        invoice,
+        billing.lines_of(portal.db, invoice.id),
+        seller_of(settings),
+        sections=billing.sections_with_lines(portal.db, invoice),
+    )
     return Response(
         body,
         media_type="application/pdf",

@@ -135,6 +135,7 @@ def _pdf(session: SessionDep, invoice: Invoice, settings: Settings) -> Response:
         service.lines_of(session, invoice.id),
         seller_of(settings),
         credits_invoice_number=credited.get(invoice.credits_invoice_id) if invoice.credits_invoice_id else None,
+        sections=service.sections_with_lines(session, invoice),
     )
     return Response(
         body,
