@@ -14,6 +14,7 @@ from seatflow.customers import models as _customers  # noqa: F401
 from seatflow.db import sequences as _sequences  # noqa: F401
 from seatflow.db.base import Base
 from seatflow.portal import models as _portal  # noqa: F401
+from seatflow.pricing import models as _pricing  # noqa: F401
 from seatflow.provisioning import models as _provisioning  # noqa: F401
 from seatflow.subscriptions import models as _subscriptions  # noqa: F401
 

@@ -37,6 +37,10 @@ class PartnerCenterSettings(_Settings):
     refresh_token: str | None = None
     scope: str | None = None
     country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    """The partner's billing currency: a price sheet imported into the account must be in it (pricing)."""
+    price_sheet_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    """Where the price sheet is read (Microsoft: ``https://api.partner.microsoft.com``); ``base_url`` when unset."""
     timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
     @model_validator(mode="after")

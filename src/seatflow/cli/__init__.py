@@ -12,6 +12,7 @@ from seatflow.cli import (
     db,
     demo_load,
     operators,
+    pricing,
     provisioning,
     reconciliation,
     renewals,
@@ -45,6 +46,7 @@ app.command("bill")(billing.bill)
 app.add_typer(billing.invoices_app, name="invoices")
 app.add_typer(billing.credit_notes_app, name="credit-notes")
 app.add_typer(reconciliation.app, name="reconcile")
+app.add_typer(pricing.app, name="prices")
 app.add_typer(operators.app, name="operators")
 app.command("renew")(subscriptions.renew)
 app.add_typer(renewals.app, name="renewals")

@@ -10,10 +10,12 @@ out the same cart again; a ``202`` is polled, never re-sent; a stale etag means 
 from __future__ import annotations
 
 import functools
+import io
 import ssl
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -228,6 +230,26 @@ class PartnerCenterClient:
         followed: the token goes with the request."""
         return self._json("GET", self._location_path(location))
 
+    # --- new commerce: the price sheet --------------------------------------------------------------------
+
+    def get_price_sheet(
+        self, market: str, *, view: str = "updatedlicensebased", timeline: str = "current", month: str | None = None
+    ) -> bytes:
+        """The license-based price sheet's CSV (developer/get-a-price-sheet.md):
+        ``GET /v1.0/sales/pricesheets(Market='US',PricesheetView='updatedlicensebased')/$value?timeline=&month=``,
+        at ``price_sheet_base_url`` (Microsoft serves it from api.partner.microsoft.com) or the base URL. Asked
+        with ``Accept-Encoding: deflate``, Microsoft answers a zip holding the CSV: it is opened here. A
+        ``future`` list that is not planned is a 404 (``PartnerCenterError`` with ``status`` 404)."""
+        if not (len(market) == 2 and market.isalpha()) or not view.isalpha():
+            raise PartnerCenterError(f"{market!r} / {view!r} is no price sheet Partner Center has.", retryable=False)
+        base = (self.settings.price_sheet_base_url or self._base).rstrip("/")
+        path = f"/v1.0/sales/pricesheets(Market='{market.upper()}',PricesheetView='{view}')/$value"
+        params = {"timeline": timeline, **({"month": month} if month else {})}
+        response = self._request(
+            "GET", path, params=params, headers={"Accept": "*/*", "Accept-Encoding": "deflate"}, base=base
+        )
+        return _unzipped(response.content)
+
     # --- the wire ----------------------------------------------------------------------------------------
 
     def _items(self, collection: dict[str, Any]) -> list[dict[str, Any]]:
@@ -258,13 +280,16 @@ class PartnerCenterClient:
         params: Mapping[str, Any] | None = None,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        base: str | None = None,
     ) -> httpx.Response:
         """One call, answered below 400, or the failure classified."""
-        response = self._send(method, path, body=body, params=params, request_id=request_id, headers=headers)
+        response = self._send(method, path, body=body, params=params, request_id=request_id, headers=headers, base=base)
         if response.status_code == 401 and self.settings.auth != "none":
             with self._lock:
                 self._token = None  # revoked or expired early: one more try with a fresh token
-            response = self._send(method, path, body=body, params=params, request_id=request_id, headers=headers)
+            response = self._send(
+                method, path, body=body, params=params, request_id=request_id, headers=headers, base=base
+            )
         if response.status_code >= 400:
             raise error_of(response, method, path)
         return response
@@ -278,6 +303,7 @@ class PartnerCenterClient:
         params: Mapping[str, Any] | None,
         request_id: str | None,
         headers: Mapping[str, str] | None = None,
+        base: str | None = None,
     ) -> httpx.Response:
         sent = {
             "Accept": "application/json",
@@ -292,7 +318,7 @@ class PartnerCenterClient:
             sent["Authorization"] = f"Bearer {token}"
         self.calls += 1
         try:
-            return self._http.request(method, self._base + path, json=body, params=params, headers=sent)
+            return self._http.request(method, (base or self._base) + path, json=body, params=params, headers=sent)
         except httpx.TimeoutException as exc:
             raise PartnerCenterError(
                 f"Partner Center did not answer {method} {path} in time ({exc.__class__.__name__}).", retryable=True
@@ -354,6 +380,20 @@ class PartnerCenterClient:
             return _Token(str(data["access_token"]), time.monotonic() + float(data.get("expires_in", 3600)))
         except (KeyError, TypeError, ValueError) as exc:
             raise PartnerCenterError("The token endpoint answered without an access_token.", retryable=False) from exc
+
+
+def _unzipped(content: bytes) -> bytes:
+    """The CSV a price sheet answer holds: the body itself, or the one ``.csv`` of a zip."""
+    if not content.startswith(b"PK\x03\x04"):
+        return content
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
+            if len(names) != 1:
+                raise PartnerCenterError("The price sheet's zip does not hold exactly one CSV.", retryable=False)
+            return archive.read(names[0])
+    except zipfile.BadZipFile as exc:
+        raise PartnerCenterError("The price sheet's zip cannot be opened.", retryable=True) from exc
 
 
 def _segment(identifier: str) -> str:

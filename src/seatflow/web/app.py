@@ -16,6 +16,7 @@ from seatflow.api.routes import (
     billing,
     catalog,
     customers,
+    pricing,
     provisioning,
     reconciliation,
     renewals,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(renewals.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(provisioning.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(billing.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(pricing.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(reconciliation.router, prefix=API_PREFIX, dependencies=operator)
     if settings.test_clock:
         app.include_router(system.test_clock_router, prefix=API_PREFIX, dependencies=operator)
