@@ -21,6 +21,7 @@ from seatflow.contracts.models import BillingContract, BillingPolicy, ProrationU
 from seatflow.contracts.schemas import ContractUpdate
 from seatflow.contracts.service import contract_read, update_contract
 from seatflow.errors import ValidationFailed
+from tests.api.subscription_helpers import freeze_clock
 from tests.billing.support import (
     bill,
     contract,
@@ -405,7 +406,8 @@ def test_the_api_refuses_a_mid_cycle_change_as_problem_json(client: TestClient, 
     shop = open_shop(session)
     on = contract(session, shop, start_date=D(2026, 10, 1), billing_frequency=QUARTERLY)
     subscribe(session, shop, on, quantity=1, price="10.00", start=D(2026, 10, 1), today=D(2026, 10, 1))
-    bill(session, D(2026, 10, 1))  # Oct 1 - Dec 31 billed; the clock's today is Dec 1, 2026
+    bill(session, D(2026, 10, 1))  # Oct 1 - Dec 31 billed
+    freeze_clock(client)  # the server's today: Dec 1, 2026, whatever the real date
 
     refused = client.patch(f"/api/v1/contracts/{on.id}", json={"billing_frequency": "monthly"})
     assert refused.status_code == 422, refused.text

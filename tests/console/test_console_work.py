@@ -23,6 +23,7 @@ from seatflow.subscriptions.models import (
     ProvisioningStatus,
     Subscription,
 )
+from tests.api.subscription_helpers import freeze_clock
 from tests.console.conftest import OPERATOR, Login, csrf_of, drain
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
 from tests.factories import OPERATOR as FACTORY_OPERATOR
@@ -51,6 +52,7 @@ def test_the_contract_tree_shows_each_linked_parent_beside_its_childrens_sum_and
     session: Session, login: Login, vet: PineConeVet
 ) -> None:
     client = login(OPERATOR)
+    freeze_clock(client)  # the refund window is counted from the console's today: the factories' Dec 1, 2026
     page = client.get(f"/console/customers/{vet.customer.id}").text
     e3 = _row(page, f"s-{vet.parent_e3.id}")
     assert '<span class="qty">50</span>' in e3
