@@ -92,7 +92,7 @@ def test_a_writer_that_waited_too_long_is_told_the_database_is_locked_and_the_qu
         assert conn.execute(text("SELECT n FROM arrivals ORDER BY n")).scalars().all() == [0, 2]
 
 
-@pytest.mark.parametrize("ending", ["exception", "rollback", "closed"])
+@pytest.mark.parametrize("ending", ["exception", "rollback", "closed", "invalidated"])
 def test_a_transaction_that_ends_without_a_commit_lets_the_next_writer_in(tmp_path: Path, ending: str) -> None:
     engine = _engine(tmp_path, busy_seconds=2)
     if ending == "exception":
@@ -109,11 +109,17 @@ def test_a_transaction_that_ends_without_a_commit_lets_the_next_writer_in(tmp_pa
             conn.begin()
             conn.execute(text("INSERT INTO arrivals VALUES (1)"))
             conn.rollback()
-    else:
+    elif ending == "closed":
         conn = engine.connect()
         conn.begin()
         conn.execute(text("INSERT INTO arrivals VALUES (1)"))
         conn.close()  # back to the pool mid-transaction
+    else:
+        conn = engine.connect()
+        conn.begin()
+        conn.execute(text("INSERT INTO arrivals VALUES (1)"))
+        conn.invalidate()  # as after an error SQLAlchemy takes for a lost connection
+        conn.close()
     assert not _held(engine)
     started = time.monotonic()
     with engine.begin() as conn:

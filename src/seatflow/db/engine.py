@@ -199,11 +199,19 @@ def _configure_sqlite(engine: Engine, *, memory: bool, busy_seconds: float) -> N
 
     @event.listens_for(engine, "commit")
     def _on_commit(conn: Any) -> None:
-        _release(conn.info)
+        if not conn.invalidated:
+            _release(conn.info)
 
     @event.listens_for(engine, "rollback")
     def _on_rollback(conn: Any) -> None:
-        _release(conn.info)
+        # An invalidated connection has no info to read (reading it raises): its pool record is checked in, or
+        # was released on invalidation, below.
+        if not conn.invalidated:
+            _release(conn.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: Any, _error: Any) -> None:
+        _release(record.info)
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
