@@ -100,3 +100,48 @@ def test_fetch_from_the_simulator_over_http(run_on_test_clock: Run, e3_code: str
     assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, result["rows_read"])
     bad_month = run_on_test_clock("prices", "fetch", "--month", "2026-12")
     assert bad_month.returncode != 0
+
+
+def test_rules_price_a_purchase_then_an_override_and_the_renewal_notice(
+    run_on_test_clock: Run, e3_code: str, tmp_path: Path
+) -> None:
+    december = tmp_path / "december.csv"
+    december.write_bytes(december_list())
+    assert run_on_test_clock("prices", "import", december).returncode == 0
+    added = run_on_test_clock("prices", "rules", "add", "markup", "--percent", "20", "--json")
+    assert added.returncode == 0, added.stderr
+    assert (json.loads(added.stdout)["scope"], json.loads(added.stdout)["percent"]) == ("everything", "20")
+    again = run_on_test_clock("prices", "rules", "add", "markup", "--percent", "25")
+    assert again.returncode != 0
+    assert again.stderr.count("\n") == 1
+    assert "price_rule_exists" in again.stderr
+    bad = run_on_test_clock("prices", "rules", "add", "fixed", "--price", "ten", "--currency", "USD")
+    assert bad.returncode != 0
+    assert "--price is a decimal number" in bad.stderr
+
+    customer_id = run_on_test_clock("customers", "create", "Acme").stdout.split()[-1]
+    made = run_on_test_clock("contracts", "create", customer_id, "--name", "Acme main", "--start", "2026-12-01")
+    assert made.returncode == 0, made.stderr
+    contract_id = made.stdout.split()[-1]
+    bought = run_on_test_clock(
+        "subscriptions", "create", "--contract", contract_id, "--product", e3_code, "--quantity", "10"
+    )
+    assert bought.returncode == 0, bought.stderr
+    subscription_id = bought.stdout.split()[2]
+    subscription = json.loads(run_on_test_clock("subscriptions", "show", subscription_id, "--json").stdout)
+    assert (subscription["unit_price"], subscription["cost_price"]) == ("45.36", "37.80")  # 37.80 x 1.20
+
+    refused = run_on_test_clock("prices", "override", subscription_id, "--price", "30", "--reason", "Loss leader")
+    assert refused.returncode != 0
+    assert "price_below_cost" in refused.stderr
+    done = run_on_test_clock(
+        "prices", "override", subscription_id, "--price", "30", "--reason", "Loss leader", "--allow-below-cost"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "45.36 -> 30.00 from 2027-12-01" in done.stdout  # from the renewal: the term's price is protected
+
+    notices = run_on_test_clock("prices", "notices", "--days", "30", "--json")
+    assert notices.returncode == 0, notices.stderr
+    assert json.loads(notices.stdout) == []  # the renewal is a year away
+    listed = json.loads(run_on_test_clock("prices", "rules", "list", "--json").stdout)
+    assert [r["scope"] for r in listed] == ["subscription", "everything"]

@@ -1,5 +1,6 @@
-"""``seatflow prices …``: import Microsoft's new-commerce price sheet (a file or Partner Center's), and show the
-prices in force for a product on a day (SPEC §15)."""
+"""``seatflow prices …``: import Microsoft's new-commerce price sheet (a file or Partner Center's), show the
+prices in force for a product on a day, and (``cli/price_rules.py``) the price rules, overrides and renewal price
+notices (SPEC §15)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from seatflow.catalog import service as product_service
+from seatflow.cli import price_rules
 from seatflow.cli.context import clock, console, err_console, print_json, read_transaction, transaction
 from seatflow.money import format_money
 from seatflow.pricing import service
@@ -23,12 +25,16 @@ from seatflow.pricing.service import Progress as ProgressCallback
 
 app = typer.Typer(
     help="Microsoft's new-commerce price sheet: cost (UnitPrice) and ERP per SKU, term, billing plan, market and "
-    "currency, with effective dates. Imports are all or nothing and idempotent.",
+    "currency, with effective dates (imports are all or nothing and idempotent); the price rules that set "
+    "subscriptions' prices from it, overrides, and the prices that change at renewal.",
     no_args_is_help=True,
 )
 PROGRESS_FROM_BYTES = 1_000_000
 """Files from this size get a progress bar (on a terminal)."""
 UNMATCHED_SHOWN = 20
+app.add_typer(price_rules.app, name="rules")
+app.command()(price_rules.override)
+app.command()(price_rules.notices)
 
 ACCOUNT_HELP = "The Partner Center account (name or id); the only one when absent."
 MARKET_HELP = "Two-letter market every row must have; the account's country when absent."

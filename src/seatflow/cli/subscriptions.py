@@ -57,7 +57,11 @@ def create(
     parent: str | None = typer.Option(None, help="Parent subscription id (add-ons)."),
     linked_to: str | None = typer.Option(None, help="Linked parent subscription id (needs a linked account)."),
     start: datetime | None = typer.Option(None, formats=_DATE),
-    price: str | None = typer.Option(None, help="Unit price per month; the product's list price when absent."),
+    price: str | None = typer.Option(
+        None,
+        help="Unit price per month; when absent, the price rules' price (seatflow prices rules), else the "
+        "product's list price.",
+    ),
 ) -> None:
     """Create a subscription (an add-on needs --parent)."""
     with transaction() as session:

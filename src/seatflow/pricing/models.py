@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from seatflow.catalog.models import NAME_LENGTH, BillingPlan, Term
@@ -92,3 +92,63 @@ class PriceSheetEntry(IdMixin, Base):
         Uuid, ForeignKey("price_sheet_imports.id", ondelete="RESTRICT"), index=True
     )
     """The import that inserted the row or last changed it."""
+
+
+# --- price rules (SPEC §15) ------------------------------------------------------------------------------------
+
+PERCENT_SCALE = 4
+"""Rule percentages are kept to four decimals (``12.5`` is 12.5 %)."""
+
+
+class RuleKind(enum.StrEnum):
+    MARKUP = "markup"
+    """Cost per unit per month + ``percent`` %."""
+    ERP_DISCOUNT = "erp_discount"
+    """Microsoft's recommended retail (ERP) per unit per month minus ``percent`` %."""
+    FIXED = "fixed"
+    """``fixed_price`` per unit per month, in ``currency``."""
+
+
+class RuleScope(enum.StrEnum):
+    """What a rule applies to, from the least to the most specific; the most specific rule in force wins."""
+
+    EVERYTHING = "everything"
+    PRODUCT = "product"
+    CUSTOMER = "customer"
+    CUSTOMER_PRODUCT = "customer_product"
+    SUBSCRIPTION = "subscription"
+
+    @property
+    def rank(self) -> int:
+        return list(RuleScope).index(self)
+
+
+class PriceRule(IdMixin, Base):
+    """How a subscription's unit price is decided (SPEC §15). A rule is in force until it is retired; at most one
+    rule is in force per scope and target (the service checks it under a lock). A rule of a subscription's scope is
+    an operator's override and carries a reason; only such an override may allow a price below cost."""
+
+    __tablename__ = "price_rules"
+
+    kind: Mapped[RuleKind] = mapped_column(enum_column(RuleKind, 16))
+    scope: Mapped[RuleScope] = mapped_column(enum_column(RuleScope, 24))
+    percent: Mapped[Decimal | None] = mapped_column(ScaledDecimal(PERCENT_SCALE))
+    fixed_price: Mapped[Decimal | None] = mapped_column(ScaledDecimal(PRICE_SCALE))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    """A fixed price's currency; a percentage rule applies in whatever currency the prices are in."""
+    product_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("products.id", ondelete="RESTRICT"), index=True
+    )
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("customer_accounts.id", ondelete="RESTRICT"), index=True
+    )
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("subscriptions.id", ondelete="RESTRICT"), index=True
+    )
+    allow_above_erp: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_below_cost: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_by: Mapped[str | None] = mapped_column(String(100))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from seatflow.catalog.models import BillingPlan, Term
-from seatflow.pricing.models import PriceSheetEntry
-from seatflow.schemas import IdStr, MoneyOut, OptionalMoneyOut
+from seatflow.pricing.models import PriceRule, PriceSheetEntry, RuleKind, RuleScope
+from seatflow.schemas import IdStr, MoneyOut, OptionalMoneyOut, PriceIn, TextIn
+
+if TYPE_CHECKING:
+    from seatflow.pricing.rules import Decision
 
 MAX_CHANGES_LISTED = 100
 
@@ -94,3 +99,76 @@ class FetchRequest(BaseModel):
     provider_account_id: str = Field(description="The Partner Center account: id or name.")
     market: str | None = Field(None, pattern=r"^[A-Za-z]{2}$", description="Defaults to the account's country.")
     month: str | None = Field(None, pattern=r"^\d{4}(0[1-9]|1[0-2])$", description="YYYYMM: that month's list.")
+
+
+# --- price rules (SPEC §15) ------------------------------------------------------------------------------------
+
+PercentIn = Annotated[Decimal, Field(ge=0, le=1000, max_digits=9, decimal_places=4)]
+
+
+class PriceRuleCreate(BaseModel):
+    """A rule for everything (no target), a product, a customer, a customer and product, or one subscription
+    (an override: use ``POST /subscriptions/{id}/price-override``, which applies it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: RuleKind
+    percent: PercentIn | None = Field(None, description="markup: cost + %; erp_discount: ERP - %.")
+    fixed_price: PriceIn | None = Field(None, description="fixed: per unit per month, in currency.")
+    currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | None = None
+    product_id: TextIn | None = None
+    customer_id: TextIn | None = None
+    allow_above_erp: bool = False
+    reason: Annotated[TextIn, Field(max_length=300)] = ""
+
+
+class PriceRuleRead(BaseModel):
+    id: IdStr
+    kind: RuleKind
+    scope: RuleScope
+    percent: str | None = Field(description='As a decimal string, e.g. "12.5" for 12.5 %.')
+    fixed_price: OptionalMoneyOut
+    currency: str | None
+    product_id: IdStr | None
+    customer_id: IdStr | None
+    subscription_id: IdStr | None
+    allow_above_erp: bool
+    allow_below_cost: bool
+    reason: str
+    created_by: str
+    created_at: datetime
+    retired_at: datetime | None
+    retired_by: str | None
+
+    @classmethod
+    def from_model(cls, rule: PriceRule) -> PriceRuleRead:
+        percent = format(rule.percent.normalize(), "f") if rule.percent is not None else None
+        return cls.model_validate({**_columns(rule), "percent": percent})
+
+
+def _columns(rule: PriceRule) -> dict[str, object]:
+    return {column.key: getattr(rule, column.key) for column in PriceRule.__table__.columns}
+
+
+class DecisionRead(BaseModel):
+    """What the rules price: per unit per month, with the cost and ERP they priced from."""
+
+    rule: PriceRuleRead | None
+    unit_price: OptionalMoneyOut
+    cost: OptionalMoneyOut
+    erp: OptionalMoneyOut
+    guard: str | None
+    missing: str | None
+    explanation: str
+
+    @classmethod
+    def from_decision(cls, decision: Decision) -> DecisionRead:
+        return cls(
+            rule=PriceRuleRead.from_model(decision.rule) if decision.rule is not None else None,
+            unit_price=decision.unit_price,
+            cost=decision.cost,
+            erp=decision.erp,
+            guard=decision.guard,
+            missing=decision.missing,
+            explanation=decision.explanation,
+        )

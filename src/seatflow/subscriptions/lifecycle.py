@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from seatflow.catalog.bundles import bundle_sellable
@@ -50,6 +49,7 @@ from seatflow.subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
+from seatflow.subscriptions.repricing import price_at_purchase, price_effective_date
 from seatflow.subscriptions.rules import check_quantity
 from seatflow.subscriptions.schemas import Actor, BundleOrder, SubscriptionCreate, SubscriptionUpdate
 from seatflow.subscriptions.terms import choose_plan, first_term, plan_prices
@@ -111,19 +111,39 @@ def create_subscription(
     check_quantity(data.quantity, minimum=product.min_quantity, maximum=product.max_quantity, product=product.name)
     parent = resolve_parent(session, product=product, parent_ref=data.parent_subscription_id, contract=contract)
     plan_list_price, plan_cost_price = plan_prices(product, data.term, data.billing_plan)
+    start = data.start_date or today
+    term, billing_plan = choose_plan(product, data.term, data.billing_plan)
+    # SPEC §15: the price rules decide a price not given; their cost is the price sheet's on the first day.
+    decision = price_at_purchase(
+        session,
+        product=product,
+        contract=contract,
+        account=account,
+        term=term,
+        billing_plan=billing_plan,
+        quantity=data.quantity,
+        on=start,
+    )
+    ruled = data.unit_price is None and decision.rule is not None and decision.unit_price is not None
     unit_price = data.unit_price if data.unit_price is not None else plan_list_price
+    if ruled:
+        unit_price = decision.unit_price
     if unit_price is None:
         raise ValidationFailed(
-            f"{product.name} has no list price: give the subscription a unit_price.", code="price_required"
+            f"{product.name} has no list price"
+            + (f" ({decision.explanation})" if decision.rule is not None else "")
+            + ": give the subscription a unit_price.",
+            code="price_required",
         )
-    if data.unit_price is None and product.currency != contract.currency:
+    if data.unit_price is None and not ruled and product.currency != contract.currency:
         raise ValidationFailed(
             f"{product.name} is priced in {product.currency} and the contract bills in {contract.currency}: "
             "give the subscription a unit_price.",
             code="price_required",
         )
-    start = data.start_date or today
-    term, billing_plan = choose_plan(product, data.term, data.billing_plan)
+    cost_price = data.cost_price
+    if cost_price is None:
+        cost_price = decision.cost if decision.sheet_entry_id is not None else plan_cost_price
     co_term = _co_term_target(session, data.co_term_subscription_id, contract)
     term_start, term_end = first_term(start, term, co_term)
     subscription = Subscription(
@@ -141,7 +161,8 @@ def create_subscription(
         auto_renew=data.auto_renew,
         currency=contract.currency,
         unit_price=unit_price,
-        cost_price=data.cost_price if data.cost_price is not None else plan_cost_price,
+        cost_price=cost_price,
+        price_rule_id=decision.rule.id if ruled and decision.rule is not None else None,
         billable=data.billable,
         allow_end_user_modification=data.allow_end_user_modification,
         reduction_behavior=data.reduction_behavior or product.reduction_behavior,
@@ -221,6 +242,7 @@ def update_subscription(
         effective = price_effective_date(session, subscription, data.price_effective_date, today=today)
         before = subscription.unit_price
         subscription.unit_price = data.unit_price
+        subscription.price_rule_id = None  # priced by hand from now on: renewals keep it (an override is a rule)
         record_change(
             session,
             subscription=subscription,
@@ -247,36 +269,6 @@ def update_subscription(
     )
     session.flush()
     return subscription
-
-
-def price_effective_date(session: Session, subscription: Subscription, asked: date | None, *, today: date) -> date:
-    """From when a new unit price applies (SPEC §8): the day the operator set, or, since a subscription's price is
-    protected for its term (seats added mid-term take the term's price too), its next renewal; from its start when
-    it has not started. ``unit_price`` is then the latest price set, and the price change says from when.
-
-    Not before its start, nor before a price change already recorded (an earlier day would leave that later change
-    in force after it: set a day on or after it instead)."""
-    if asked is None:
-        started = today >= subscription.term_start
-        asked = subscription.term_end + timedelta(days=1) if started else subscription.term_start
-    if asked < subscription.start_date:
-        raise ValidationFailed(
-            f"A price applies from the subscription's start ({subscription.start_date}) at the earliest, not {asked}.",
-            code="price_effective_before_start",
-        )
-    latest = session.execute(
-        select(func.max(LicenseChange.effective_date)).where(
-            LicenseChange.subscription_id == subscription.id, LicenseChange.kind == ChangeKind.PRICE
-        )
-    ).scalar_one_or_none()
-    if latest is not None and asked < latest:
-        raise ValidationFailed(
-            f"A price change from {latest} is recorded already: a new price can apply from {latest} or later, "
-            f"not {asked}.",
-            code="price_change_pending",
-            pending_from=latest.isoformat(),
-        )
-    return asked
 
 
 def _set_auto_renew(

@@ -100,6 +100,10 @@ class Subscription(IdMixin, TimestampMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     unit_price: Mapped[Decimal] = mapped_column(ScaledDecimal(PRICE_SCALE))
     cost_price: Mapped[Decimal | None] = mapped_column(ScaledDecimal(PRICE_SCALE))
+    price_rule_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    """The price rule that set ``unit_price`` (SPEC §15); None when the price was set by hand or from the catalog's
+    list price. A subscription priced by a rule is priced again at each renewal. No foreign key: price rules name
+    subscriptions already (an override), and rules are retired, never deleted."""
     billable: Mapped[bool] = mapped_column(Boolean, default=True)
     allow_end_user_modification: Mapped[bool] = mapped_column(Boolean, default=True)
     reduction_behavior: Mapped[ReductionBehavior] = mapped_column(enum_column(ReductionBehavior))

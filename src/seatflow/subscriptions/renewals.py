@@ -25,6 +25,7 @@ from seatflow.subscriptions.models import (
     ScheduledStatus,
     SubscriptionStatus,
 )
+from seatflow.subscriptions.repricing import reprice_at_renewal
 from seatflow.subscriptions.rules import renewed_term
 from seatflow.subscriptions.schemas import Actor
 
@@ -98,6 +99,8 @@ def run_renewals(
             if at_renewal:  # a term changed at the renewal: the later terms of a catch-up are that long
                 months = subscription.term.months
             at_renewal = []
+            # SPEC §15: the new term's price (a rule-priced subscription) and cost (the sheet on the renewal day).
+            reprice_at_renewal(session, subscription, renewal=renewal, now=now, actor=SYSTEM)
     session.flush()
     return result
 

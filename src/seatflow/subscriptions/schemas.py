@@ -117,6 +117,8 @@ class SubscriptionRead(BaseModel):
     currency: str
     unit_price: OptionalMoneyOut
     cost_price: OptionalMoneyOut
+    price_rule_id: IdStr | None = None
+    """The price rule that set ``unit_price`` (SPEC §15); null when set by hand or from the catalog."""
     billable: bool
     allow_end_user_modification: bool
     reduction_behavior: ReductionBehavior
@@ -217,3 +219,14 @@ class ScheduledChangeRead(BaseModel):
     @classmethod
     def from_model(cls, change: ScheduledChange) -> ScheduledChangeRead:
         return cls.model_validate(change, from_attributes=True)
+
+
+class PriceOverride(_Input):
+    """An operator's price for one subscription (SPEC §15): a fixed rule of its scope, with the reason."""
+
+    unit_price: PriceIn
+    reason: Annotated[TextIn, Field(min_length=1, max_length=300)]
+    price_effective_date: DayIn | None = None
+    """From when; the next renewal when absent (the term's price is protected, SPEC §8)."""
+    allow_below_cost: bool = False
+    allow_above_erp: bool = False

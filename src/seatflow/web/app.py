@@ -15,7 +15,9 @@ from seatflow import __version__
 from seatflow.api.routes import (
     billing,
     catalog,
+    costs,
     customers,
+    price_rules,
     pricing,
     provisioning,
     reconciliation,
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(provisioning.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(billing.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(pricing.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(costs.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(price_rules.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(reconciliation.router, prefix=API_PREFIX, dependencies=operator)
     if settings.test_clock:
         app.include_router(system.test_clock_router, prefix=API_PREFIX, dependencies=operator)
