@@ -29,12 +29,26 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Column, Enum, MetaData, String, Table, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Dialect,
+    Enum,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from seatflow.catalog.models import BillingPlan, Product, ProviderAccount, ProviderKind, Term
 from seatflow.catalog.providers import require_provider_account
-from seatflow.db.bulk import execute_many
+from seatflow.db.bulk import execute_many, insert_rows
 from seatflow.db.types import ScaledDecimal
 from seatflow.ids import new_id
 from seatflow.money import PRICE_SCALE
@@ -162,7 +176,7 @@ def import_price_sheet(
         future_rows=sum(1 for r in rows if r.effective_start > today),
         effective_starts=sorted({r.effective_start for r in rows}),
     )
-    _write(session, account.id, record.id, rows, result)
+    _write(session, account.id, record.id, rows, list(seen), result)  # seen's keys are the rows' keys, in order
     _match(session, account.id, rows, result)
     record.rows_read, record.inserted, record.updated = result.rows_read, result.inserted, result.updated
     record.unchanged, record.unmatched_rows = result.unchanged, result.unmatched_rows
@@ -170,35 +184,83 @@ def import_price_sheet(
     return result
 
 
-def _existing(
-    session: Session, account_id: uuid.UUID, starts: Iterable[date]
-) -> dict[_Key, tuple[uuid.UUID, Decimal, Decimal | None, date | None, int | None, str]]:
-    table = cast(Table, PriceSheetEntry.__table__)
-    c = table.c
+_Found = tuple[Any, int, int | None, date | None, int | None, str]
+"""An entry already stored: id (as the driver reads it), unit and ERP price (scaled integers, as stored), end,
+tier maximum, title."""
+
+
+def _existing(session: Session, account_id: uuid.UUID, starts: Iterable[date]) -> dict[_Key, _Found]:
+    """The account's entries with one of these starts, by key, read with little conversion: prices as their
+    stored integers and enums as their stored strings (``_RAW``; a ``Term`` or ``BillingPlan`` is a ``str`` equal
+    to its value, so a sheet row's key finds its entry), ids as the driver reads them (``_stored`` makes UUIDs
+    of the few updated), dates converted once per distinct value."""
+    c = _RAW.c
+    as_read = String()  # no result processing on either database: the driver's value
     query = select(
-        c.id,
         c.product_key,
         c.term,
         c.billing_plan,
         c.market,
         c.currency,
-        c.effective_start,
+        type_coerce(c.effective_start, as_read),
         c.tier_min,
+        type_coerce(c.id, as_read),
         c.unit_price,
         c.erp_price,
-        c.effective_end,
+        type_coerce(c.effective_end, as_read),
         c.tier_max,
         c.sku_title,
     ).where(c.provider_account_id == account_id, c.effective_start.in_(sorted(set(starts))))
-    found = {}
-    for r in session.execute(query):
-        found[(r[1], r[2], r[3], r[4], r[5], r[6], r[7])] = (r[0], r[8], r[9], r[10], r[11], r[12])
+    as_date = _stored(c.effective_start.type, session.connection().dialect)
+    found: dict[_Key, _Found] = {}
+    for (
+        product_key,
+        term,
+        plan,
+        market,
+        currency,
+        start,
+        tier_min,
+        entry_id,
+        cost,
+        erp,
+        end,
+        tier_max,
+        title,
+    ) in session.execute(query).all():
+        found[(product_key, term, plan, market, currency, as_date(start), tier_min)] = (
+            entry_id,
+            cost,
+            erp,
+            as_date(end),
+            tier_max,
+            title,
+        )
     return found
+
+
+def _stored(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """What SQLAlchemy makes of a stored value of ``kind`` read on ``dialect`` (a date from SQLite's text, ...),
+    converted once per distinct value."""
+    processor = kind.dialect_impl(dialect).result_processor(dialect, None)
+    if processor is None:
+        return lambda value: value
+    cache: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            found = cache[value] = processor(value)
+            return found
+
+    return convert
 
 
 def _raw_table() -> Table:
     """``price_sheet_entries`` with its scaled prices as plain integers and its enums as plain strings: the hot
-    insert and update convert them once per distinct value (``_Scaler``) instead of once per cell."""
+    insert, update and read convert them once per row in a tight loop (or not at all) instead of through the
+    types' processors."""
     table = cast(Table, PriceSheetEntry.__table__)
     columns = []
     for column in table.columns:
@@ -212,73 +274,70 @@ def _raw_table() -> Table:
 
 
 _RAW = _raw_table()
-
-
-class _Scaler:
-    """Decimal → integer of 10^-scale, cached per value (prices repeat across markets, plans and lists)."""
-
-    def __init__(self, scale: int) -> None:
-        self._factor = Decimal(10) ** scale
-        self._cache: dict[Decimal, int] = {}
-
-    def __call__(self, value: Decimal | None) -> int | None:
-        if value is None:
-            return None
-        found = self._cache.get(value)
-        if found is None:
-            found = self._cache[value] = int(value * self._factor)
-        return found
+_INSERTED = ("id", "provider_account_id", "product_key", "term", "billing_plan", "market", "currency", "unit_price",
+             "erp_price", "cost_per_month", "erp_per_month", "effective_start", "effective_end", "tier_min",
+             "tier_max", "sku_title", "import_id")  # fmt: skip
+_TERMS: dict[Term, str] = {term: term.value for term in Term}
+_PLANS: dict[BillingPlan, str] = {plan: plan.value for plan in BillingPlan}
+_SHEET_FACTOR = Decimal(10) ** SHEET_PRICE_SCALE
+_MONTH_FACTOR = Decimal(10) ** PRICE_SCALE
 
 
 def _write(
-    session: Session, account_id: uuid.UUID, import_id: uuid.UUID, rows: list[SheetRow], result: PriceSheetImportResult
+    session: Session,
+    account_id: uuid.UUID,
+    import_id: uuid.UUID,
+    rows: list[SheetRow],
+    keys: list[_Key],
+    result: PriceSheetImportResult,
 ) -> None:
-    existing = _existing(session, account_id, {r.effective_start for r in rows})
-    sheet, month = _Scaler(SHEET_PRICE_SCALE), _Scaler(PRICE_SCALE)
-    inserts: list[dict[str, Any]] = []
+    """Insert the rows whose key is new, update those whose values changed. Prices are scaled to the stored
+    integers here (exact: the sheet's have at most six decimals, the per-month ones four)."""
+    dialect = session.connection().dialect
+    existing = _existing(session, account_id, {r.effective_start for r in rows}) if rows else {}
+    entry_id_of = _stored(_RAW.c.id.type, dialect)
+    sheet, month = _SHEET_FACTOR, _MONTH_FACTOR
+    inserts: list[tuple[Any, ...]] = []
     updates: list[dict[str, Any]] = []
-    for row in rows:
-        found = existing.get(_key(row))
+    terms, plans = _TERMS, _PLANS
+    for row, key in zip(rows, keys, strict=True):
+        found = existing.get(key) if existing else None
+        unit_price = int(row.unit_price * sheet)
+        erp_price = None if row.erp_price is None else int(row.erp_price * sheet)
         if found is None:
             inserts.append(
-                {
-                    "id": new_id(),
-                    "provider_account_id": account_id,
-                    "product_key": row.product_key,
-                    "term": row.term.value,
-                    "billing_plan": row.billing_plan.value,
-                    "market": row.market,
-                    "currency": row.currency,
-                    "unit_price": sheet(row.unit_price),
-                    "erp_price": sheet(row.erp_price),
-                    "cost_per_month": month(row.cost_per_month),
-                    "erp_per_month": month(row.erp_per_month),
-                    "effective_start": row.effective_start,
-                    "effective_end": row.effective_end,
-                    "tier_min": row.tier_min,
-                    "tier_max": row.tier_max,
-                    "sku_title": row.sku_title,
-                    "import_id": import_id,
-                }
+                (
+                    new_id(),
+                    account_id,
+                    row.product_key,
+                    terms[row.term],
+                    plans[row.billing_plan],
+                    row.market,
+                    row.currency,
+                    unit_price,
+                    erp_price,
+                    int(row.cost_per_month * month),
+                    None if row.erp_per_month is None else int(row.erp_per_month * month),
+                    row.effective_start,
+                    row.effective_end,
+                    row.tier_min,
+                    row.tier_max,
+                    row.sku_title,
+                    import_id,
+                )
             )
             continue
         entry_id, cost, erp, end, tier_max, title = found
-        if (cost, erp, end, tier_max, title) == (
-            row.unit_price,
-            row.erp_price,
-            row.effective_end,
-            row.tier_max,
-            row.sku_title,
-        ):
+        if (cost, erp, end, tier_max, title) == (unit_price, erp_price, row.effective_end, row.tier_max, row.sku_title):
             result.unchanged += 1
             continue
         updates.append(
             {
-                "b_id": entry_id,
-                "b_unit_price": sheet(row.unit_price),
-                "b_erp_price": sheet(row.erp_price),
-                "b_cost_per_month": month(row.cost_per_month),
-                "b_erp_per_month": month(row.erp_per_month),
+                "b_id": entry_id_of(entry_id),
+                "b_unit_price": unit_price,
+                "b_erp_price": erp_price,
+                "b_cost_per_month": int(row.cost_per_month * month),
+                "b_erp_per_month": None if row.erp_per_month is None else int(row.erp_per_month * month),
                 "b_effective_end": row.effective_end,
                 "b_tier_max": row.tier_max,
                 "b_sku_title": row.sku_title,
@@ -295,17 +354,16 @@ def _write(
                     market=row.market,
                     currency=row.currency,
                     effective_start=row.effective_start,
-                    cost_before=cost,
+                    cost_before=_stored_price("unit_price", cost, dialect),
                     cost_after=row.unit_price,
-                    erp_before=erp,
+                    erp_before=_stored_price("erp_price", erp, dialect),
                     erp_after=row.erp_price,
                     effective_end_before=end,
                     effective_end_after=row.effective_end,
                 )
             )
     table = _RAW
-    for start in range(0, len(inserts), _BATCH):
-        execute_many(session, insert(table), inserts[start : start + _BATCH])
+    insert_rows(session, table, _INSERTED, inserts)
     if updates:
         statement = (
             update(table)
@@ -324,6 +382,12 @@ def _write(
         for start in range(0, len(updates), _BATCH):
             execute_many(session, statement, updates[start : start + _BATCH])
     result.inserted, result.updated = len(inserts), len(updates)
+
+
+def _stored_price(column: str, stored: int | None, dialect: Dialect) -> Decimal | None:
+    """The Decimal the mapped column reads for a stored integer (the same digits as reading the entry)."""
+    kind = cast(ScaledDecimal, cast(Table, PriceSheetEntry.__table__).c[column].type)
+    return kind.process_result_value(stored, dialect)
 
 
 def _match(session: Session, account_id: uuid.UUID, rows: list[SheetRow], result: PriceSheetImportResult) -> None:

@@ -20,7 +20,7 @@ import csv
 import io
 import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -59,6 +59,7 @@ _MARKET = re.compile(r"[A-Za-z]{2}")
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 _SHEET_QUANTUM = Decimal(1).scaleb(-SHEET_PRICE_SCALE)
 _MONTH_QUANTUM = Decimal(1).scaleb(-PRICE_SCALE)
+_PRICE_LIMIT = Decimal(10) ** 12
 
 
 @dataclass(slots=True)
@@ -124,6 +125,14 @@ def _lines(text: str) -> Iterator[str]:
         yield text[start:]
 
 
+_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+_PLAIN_PRICE = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
+"""A price ``_price`` accepts as written (no sign, separator or exponent; 12 digits and 6 decimals at most)."""
+
+Cells = tuple[str, ...]
+"""A data row's cells in the order of ``_COLUMNS``, as the CSV has them (not stripped); "" for an absent column."""
+
+
 def read_sheet(content: bytes) -> Iterator[SheetRow]:
     """Every data row of the sheet, checked; raises ``PriceSheetInvalid`` at the first row that is not."""
     text = _fix_header(decode(content))
@@ -139,15 +148,11 @@ def read_sheet(content: bytes) -> Iterator[SheetRow]:
     for column in REQUIRED_COLUMNS:
         if column not in index:
             raise invalid(1, column, f"the column {column} is missing (the header has: {', '.join(names)}).")
-    wanted = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
-    present = [c for c in wanted if c in index]
-    pick = operator.itemgetter(*(index[c] for c in present))
-    blank = {c: "" for c in wanted if c not in index}
+    # An absent optional column reads the "" appended to each row (index -1).
+    pad = any(c not in index for c in _COLUMNS)
+    pick = operator.itemgetter(*(index.get(c, -1) for c in _COLUMNS))
     width = len(names)
-    dates: dict[str, date] = {}
-    prices: dict[str, Decimal] = {}
-    months: dict[tuple[Decimal, BillingPlan], Decimal] = {}
-    line = 1
+    read = _row_reader()
     while True:
         try:
             row = next(reader)
@@ -155,85 +160,128 @@ def read_sheet(content: bytes) -> Iterator[SheetRow]:
             return
         except csv.Error as exc:
             raise invalid(reader.line_num, None, f"the row cannot be read as CSV ({exc}).") from exc
-        line = reader.line_num
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) < width:
-            raise invalid(line, names[len(row)], f"the row has {len(row)} fields; the header names {width}.")
-        cells = dict(zip(present, (v.strip() for v in pick(row)), strict=True))
-        cells.update(blank)
-        yield _row(cells, line, dates, prices, months)
+            raise invalid(reader.line_num, names[len(row)], f"the row has {len(row)} fields; the header names {width}.")
+        if pad:
+            row.append("")
+        yield read(pick(row), reader.line_num)
 
 
-def _per_month(price: Decimal, plan: BillingPlan, cache: dict[tuple[Decimal, BillingPlan], Decimal]) -> Decimal:
-    found = cache.get((price, plan))
-    if found is None:
-        found = cache[(price, plan)] = per_month(price, plan)
-    return found
+def _row_reader() -> Callable[[Cells, int], SheetRow]:
+    """A function reading one row's cells into a ``SheetRow``, checking each cell in the order of ``_COLUMNS``.
+
+    A sheet repeats most of its cells (a SKU's ids and title in every term and plan, one market and currency, a
+    few dates), so each column keeps the cells it has already read, by their text as written, and reads a new one
+    once: a cell seen before was valid (an invalid one raised), and a row fails at the same first cell, with the
+    same message, as when every cell is checked.
+    """
+    keys: dict[tuple[str, str], str] = {}
+    plans: dict[tuple[str, str], tuple[Term, BillingPlan, int]] = {}
+    markets: dict[str, str] = {}
+    currencies: dict[str, str] = {}
+    prices: dict[str, Decimal] = {}
+    dates: dict[str, date] = {}
+    titles: dict[str, str] = {}
+    month = _MONTH_QUANTUM
+
+    def read(cells: Cells, line: int) -> SheetRow:
+        (product_id, sku_id, term_text, plan_text, market, currency, cost_text, start_text, end_text, erp_text,
+         title_text, min_text, max_text) = cells  # fmt: skip
+        key = keys.get((product_id, sku_id))
+        if key is None:
+            key = keys[(product_id, sku_id)] = _product_key(product_id.strip(), sku_id.strip(), line)
+        plan_found = plans.get((term_text, plan_text))
+        if plan_found is None:
+            plan_found = plans[(term_text, plan_text)] = _term_and_plan(term_text.strip(), plan_text.strip(), line)
+        term, plan, months = plan_found
+        market_upper = markets.get(market)
+        if market_upper is None:
+            market_upper = markets[market] = _code(market.strip(), line, "Market", _MARKET, "a two-letter market")
+        currency_upper = currencies.get(currency)
+        if currency_upper is None:
+            currency_upper = currencies[currency] = _code(
+                currency.strip(), line, "Currency", _CURRENCY, "a three-letter currency code"
+            )
+        cost = prices.get(cost_text)
+        if cost is None:
+            cost = _price(cost_text.strip(), line, "UnitPrice", prices)
+            if cost is None:
+                raise invalid(line, "UnitPrice", "the price is blank.")
+            prices[cost_text] = cost
+        erp = prices.get(erp_text)
+        if erp is None and erp_text:
+            erp = _price(erp_text.strip(), line, "ERP Price", prices)
+            if erp is not None:
+                prices[erp_text] = erp
+        start = dates.get(start_text)
+        if start is None:
+            start = _date(start_text.strip(), line, "EffectiveStartDate", dates)
+            if start is None:
+                raise invalid(line, "EffectiveStartDate", "the date is blank.")
+            dates[start_text] = start
+        end = dates.get(end_text)
+        if end is None and end_text:
+            end = _date(end_text.strip(), line, "EffectiveEndDate", dates)
+            if end is not None:
+                dates[end_text] = end
+        if end is not None and end < start:
+            raise invalid(line, "EffectiveEndDate", f"{end.isoformat()} is before the start, {start.isoformat()}.")
+        tier_min = _tier(min_text.strip(), line, "PricingTierRangeMin") if min_text else None
+        tier_max = _tier(max_text.strip(), line, "PricingTierRangeMax") if max_text else None
+        if tier_max is not None and tier_max < (tier_min or 0):
+            raise invalid(line, "PricingTierRangeMax", f"{tier_max} is below the range's minimum, {tier_min}.")
+        title = titles.get(title_text)
+        if title is None:
+            title = titles[title_text] = " ".join(title_text.split())[:NAME_LENGTH]
+        return SheetRow(
+            line,
+            key,
+            term,
+            plan,
+            market_upper,
+            currency_upper,
+            cost,
+            erp,
+            start,
+            end,
+            tier_min or 0,
+            tier_max,
+            title,
+            (cost / months).quantize(month, ROUND_HALF_UP),  # per_month(cost, plan), without the enum lookups
+            None if erp is None else (erp / months).quantize(month, ROUND_HALF_UP),
+        )
+
+    return read
 
 
-def _row(
-    get: dict[str, str],
-    line: int,
-    dates: dict[str, date],
-    prices: dict[str, Decimal],
-    months: dict[tuple[Decimal, BillingPlan], Decimal],
-) -> SheetRow:
-    product_id, sku_id = get["ProductId"], get["SkuId"]
+def _product_key(product_id: str, sku_id: str, line: int) -> str:
     for column, value in (("ProductId", product_id), ("SkuId", sku_id)):
         if not _ID.fullmatch(value):
             raise invalid(line, column, f"{value!r} is not a Microsoft product or SKU id.")
     key = f"{product_id}:{sku_id}".upper()
     if len(key) > PRODUCT_KEY_LENGTH:
         raise invalid(line, "SkuId", f"the key {key} is longer than {PRODUCT_KEY_LENGTH} characters.")
-    term_text = get["TermDuration"]
+    return key
+
+
+def _term_and_plan(term_text: str, plan_text: str, line: int) -> tuple[Term, BillingPlan, int]:
     term = TERMS.get(term_text.upper())
     if term is None:
         raise invalid(line, "TermDuration", f"unknown term {term_text!r}; P1M, P1Y or P3Y.")
-    plan_text = get["BillingPlan"]
     plan = PLANS.get(plan_text.lower())
     if plan is None:
         raise invalid(line, "BillingPlan", f"unknown billing plan {plan_text!r}; Monthly, Annual or Triennial.")
     if plan not in NCE_PLANS[term]:
         raise invalid(line, "BillingPlan", f"a {term.value} term is not billed {plan_text}.")
-    market = get["Market"]
-    if not _MARKET.fullmatch(market):
-        raise invalid(line, "Market", f"{market!r} is not a two-letter market.")
-    currency = get["Currency"]
-    if not _CURRENCY.fullmatch(currency):
-        raise invalid(line, "Currency", f"{currency!r} is not a three-letter currency code.")
-    cost = _price(get["UnitPrice"], line, "UnitPrice", prices)
-    if cost is None:
-        raise invalid(line, "UnitPrice", "the price is blank.")
-    erp = _price(get["ERP Price"], line, "ERP Price", prices)
-    start = _date(get["EffectiveStartDate"], line, "EffectiveStartDate", dates)
-    if start is None:
-        raise invalid(line, "EffectiveStartDate", "the date is blank.")
-    end = _date(get["EffectiveEndDate"], line, "EffectiveEndDate", dates)
-    if end is not None and end < start:
-        raise invalid(line, "EffectiveEndDate", f"{end.isoformat()} is before the start, {start.isoformat()}.")
-    tier_min = _tier(get["PricingTierRangeMin"], line, "PricingTierRangeMin")
-    tier_max = _tier(get["PricingTierRangeMax"], line, "PricingTierRangeMax")
-    if tier_max is not None and tier_max < (tier_min or 0):
-        raise invalid(line, "PricingTierRangeMax", f"{tier_max} is below the range's minimum, {tier_min}.")
-    title = " ".join(get["SkuTitle"].split())[:NAME_LENGTH]
-    return SheetRow(
-        line=line,
-        product_key=key,
-        term=term,
-        billing_plan=plan,
-        market=market.upper(),
-        currency=currency.upper(),
-        unit_price=cost,
-        erp_price=erp,
-        effective_start=start,
-        effective_end=end,
-        tier_min=tier_min or 0,
-        tier_max=tier_max,
-        sku_title=title,
-        cost_per_month=_per_month(cost, plan, months),
-        erp_per_month=None if erp is None else _per_month(erp, plan, months),
-    )
+    return term, plan, plan.months
+
+
+def _code(text: str, line: int, column: str, pattern: re.Pattern[str], what: str) -> str:
+    if not pattern.fullmatch(text):
+        raise invalid(line, column, f"{text!r} is not {what}.")
+    return text.upper()
 
 
 def _price(text: str, line: int, column: str, cache: dict[str, Decimal]) -> Decimal | None:
@@ -243,6 +291,9 @@ def _price(text: str, line: int, column: str, cache: dict[str, Decimal]) -> Deci
     found = cache.get(text)
     if found is not None:
         return found
+    if _PLAIN_PRICE.fullmatch(text):
+        value = cache[text] = Decimal(text)
+        return value
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -253,7 +304,7 @@ def _price(text: str, line: int, column: str, cache: dict[str, Decimal]) -> Deci
         raise invalid(line, column, f"{text} is negative.")
     if value != value.quantize(_SHEET_QUANTUM, ROUND_HALF_UP):
         raise invalid(line, column, f"{text} has more than {SHEET_PRICE_SCALE} decimals.")
-    if value >= Decimal(10) ** 12:
+    if value >= _PRICE_LIMIT:
         raise invalid(line, column, f"{text} is beyond any price.")
     cache[text] = value
     return value

@@ -1,6 +1,6 @@
 """price rules: how a subscription's unit price is decided (SPEC §15)
 
-- ``price_rules``: markup (cost + %), ERP discount (ERP − %) or fixed price rules, scoped to everything, a
+- ``price_rules``: markup (cost + %), ERP discount (ERP - %) or fixed price rules, scoped to everything, a
   product, a customer, a customer and product, or one subscription (an operator's override, with a reason), with
   their guards (allow above ERP; an override may allow below cost), who made them and when they were retired.
 - ``subscriptions.price_rule_id``: the rule that set the subscription's unit price; NULL for every existing
