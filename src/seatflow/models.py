@@ -10,6 +10,7 @@ from seatflow.billing import models as _billing  # noqa: F401
 from seatflow.catalog import models as _catalog  # noqa: F401
 from seatflow.console import models as _console  # noqa: F401
 from seatflow.contracts import models as _contracts  # noqa: F401
+from seatflow.costs import models as _costs  # noqa: F401
 from seatflow.customers import models as _customers  # noqa: F401
 from seatflow.db import sequences as _sequences  # noqa: F401
 from seatflow.db.base import Base

@@ -8,9 +8,11 @@ from seatflow.cli import (
     apikey,
     billing,
     catalog,
+    costs,
     customers,
     db,
     demo_load,
+    margin,
     operators,
     pricing,
     provisioning,
@@ -47,6 +49,8 @@ app.add_typer(billing.invoices_app, name="invoices")
 app.add_typer(billing.credit_notes_app, name="credit-notes")
 app.add_typer(reconciliation.app, name="reconcile")
 app.add_typer(pricing.app, name="prices")
+app.add_typer(costs.app, name="costs")
+app.command("margin")(margin.margin)
 app.add_typer(operators.app, name="operators")
 app.command("renew")(subscriptions.renew)
 app.add_typer(renewals.app, name="renewals")

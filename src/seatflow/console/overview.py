@@ -11,10 +11,11 @@ from fastapi.responses import HTMLResponse, Response
 from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.models import BundleItem, CatalogStatus, Product, ProductKind
 from seatflow.catalog.rules import is_sellable
-from seatflow.console import queries
+from seatflow.console import margin, queries
 from seatflow.console.trees import Node, descendants_graph, forest
 from seatflow.console.web import PREFIX, ConsoleDep, now_of, plain, render
 from seatflow.ids import parse_id
+from seatflow.margin.service import cents
 from seatflow.subscriptions import desk
 from seatflow.subscriptions.models import ProvisioningStatus
 
@@ -37,6 +38,8 @@ def dashboard(request: Request, console: ConsoleDep) -> Response:
         notifications=queries.open_notification_count(console.db),
         last_run=runs[0] if runs else None,
         renewals={days: desk.count_upcoming(console.db, today=today, days=days) for days in desk.WINDOWS},
+        money=margin.headline(console.db, today),
+        cents=cents,
     )
 
 

@@ -58,6 +58,10 @@ TOKEN_MARGIN_SECONDS = 120.0
 CUSTOMER_PAGE_SIZE = 500
 MAX_CUSTOMER_PAGES = 2_000
 """A million customers: a partner with more pages than that is a paging loop, not a partner."""
+LINE_ITEM_PAGE_SIZE = 2_000
+"""Microsoft's largest page of line items ("Default max size = 2000")."""
+MAX_LINE_ITEM_PAGES = 5_000
+"""Ten million line items in one invoice or period: more pages than that is a paging loop."""
 
 
 @dataclass
@@ -93,26 +97,90 @@ class PartnerCenterClient:
         until the last; the next page is ``GET /v1/customers?seekOperation=Next`` with the token in the
         ``MS-ContinuationToken`` header (the SDK's ``CustomerCollectionOperations``). A token seen twice, or more
         than ``max_pages`` pages, is a permanent error: the list would be incomplete or endless."""
-        page = self._json("GET", "/v1/customers", params={"size": CUSTOMER_PAGE_SIZE})
-        customers = list(self._items(page))
+        return self._seek_all(
+            "customer list",
+            first=("/v1/customers", {"size": CUSTOMER_PAGE_SIZE}),
+            following=("/v1/customers", {"seekOperation": "Next"}),
+            max_pages=max_pages,
+        )
+
+    # --- invoices and reconciliation line items ------------------------------------------------------------
+
+    def list_invoices(self) -> list[dict[str, Any]]:
+        """The partner's invoices (developer/get-a-collection-of-invoices.md: ``GET /v1/invoices``; Microsoft
+        ignores ``size`` and ``offset`` for modern invoices, so one answer holds them all)."""
+        return self._items(self._json("GET", "/v1/invoices"))
+
+    def list_invoice_line_items(
+        self, invoice_id: str, *, size: int = LINE_ITEM_PAGE_SIZE, max_pages: int = MAX_LINE_ITEM_PAGES
+    ) -> list[dict[str, Any]]:
+        """Every billed new-commerce line item of an invoice (developer/get-invoiceline-items.md): the first page is
+        ``GET /v1/invoices/{id}/lineitems?provider=onetime&invoicelineitemtype=billinglineitems&size={size}``, the
+        next ones ``GET /v1/invoices/{id}/lineitems/OneTime/BillingLineItems?seekOperation=Next`` with the
+        previous page's ``MS-ContinuationToken`` (example 5)."""
+        path = f"/v1/invoices/{_segment(invoice_id)}/lineitems"
+        return self._seek_all(
+            f"line items of invoice {invoice_id}",
+            first=(path, {"provider": "onetime", "invoicelineitemtype": "billinglineitems", "size": size}),
+            following=(f"{path}/OneTime/BillingLineItems", {"seekOperation": "Next"}),
+            max_pages=max_pages,
+        )
+
+    def list_unbilled_line_items(
+        self, currency: str, period: str, *, size: int = LINE_ITEM_PAGE_SIZE, max_pages: int = MAX_LINE_ITEM_PAGES
+    ) -> list[dict[str, Any]]:
+        """Every unbilled new-commerce line item of the ``current`` or ``previous`` period in ``currency``
+        (developer/get-invoice-unbilled-recon-lineitems.md): ``GET /v1/invoices/unbilled/lineitems?provider=onetime
+        &invoicelineitemtype=billinglineitems&currencycode={ccy}&period={period}&size={size}``, then the same with
+        ``seekOperation=Next`` and the ``MS-ContinuationToken`` header."""
+        if period not in ("current", "previous") or not (len(currency) == 3 and currency.isalpha()):
+            raise PartnerCenterError(
+                f"{currency!r} / {period!r} is no unbilled period Partner Center has.", retryable=False
+            )
+        params: dict[str, Any] = {
+            "provider": "onetime",
+            "invoicelineitemtype": "billinglineitems",
+            "currencycode": currency.lower(),
+            "period": period,
+            "size": size,
+        }
+        path = "/v1/invoices/unbilled/lineitems"
+        return self._seek_all(
+            f"unbilled line items ({period}, {currency.upper()})",
+            first=(path, params),
+            following=(path, {**params, "seekOperation": "Next"}),
+            max_pages=max_pages,
+        )
+
+    def _seek_all(
+        self,
+        what: str,
+        *,
+        first: tuple[str, Mapping[str, Any]],
+        following: tuple[str, Mapping[str, Any]],
+        max_pages: int,
+    ) -> list[dict[str, Any]]:
+        """Every item of a seek-based collection: ``first``, then ``following`` with each page's continuation
+        token in ``MS-ContinuationToken`` until a page has none. A token seen twice, or more than ``max_pages``
+        pages, is a permanent error: the list would be incomplete or endless."""
+        page = self._json("GET", first[0], params=first[1])
+        items = list(self._items(page))
         seen: set[str] = set()
         while (token := _continuation_token(page)) is not None:
             if token in seen:
                 raise PartnerCenterError(
-                    f"Partner Center answered page {len(seen) + 1} of the customer list with a continuation token "
-                    "it had already given: a paging loop, so the customer list is incomplete.",
+                    f"Partner Center answered page {len(seen) + 1} of the {what} with a continuation token "
+                    f"it had already given: a paging loop, so the {what} is incomplete.",
                     retryable=False,
                 )
             if len(seen) + 1 >= max_pages:
                 raise PartnerCenterError(
-                    f"The customer list goes on past {max_pages} pages; stopped reading it.", retryable=False
+                    f"The {what} goes on past {max_pages} pages; stopped reading it.", retryable=False
                 )
             seen.add(token)
-            page = self._json(
-                "GET", "/v1/customers", params={"seekOperation": "Next"}, headers={"MS-ContinuationToken": token}
-            )
-            customers.extend(self._items(page))
-        return customers
+            page = self._json("GET", following[0], params=following[1], headers={"MS-ContinuationToken": token})
+            items.extend(self._items(page))
+        return items
 
     def create_customer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._json("POST", "/v1/customers", body=body)

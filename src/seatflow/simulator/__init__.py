@@ -11,7 +11,10 @@ of its prerequisite offers, an NCE add-on a prerequisite SKU active on the tenan
 within 168 hours of buying them, batch by batch, and a subscription cancelled only within 7 days of its term's start;
 quantities stay within the offer's limits; a legacy order is all or nothing, a cart fails line by line; a repeated
 ``MS-RequestId`` replays the first answer; terms renew on the simulator's clock, applying their scheduled changes, or
-expire. seatflow's Partner Center client talks to it over HTTP and cannot tell it from the real service.
+expire. It bills what it does as Microsoft does: a reconciliation line per charge of a new-commerce subscription
+(``new``, ``cycleCharge``, ``renew``, ``addQuantity``, ``removeQuantity``, ``cancelImmediate``; charges.py), priced from
+its own price sheet, closed into invoices by a control path and served on the invoice line item paths (invoices.py).
+seatflow's Partner Center client talks to it over HTTP and cannot tell it from the real service.
 """
 
 from seatflow.simulator.server import SimulatorServer

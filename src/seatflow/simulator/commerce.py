@@ -21,8 +21,8 @@ from seatflow.simulator.carts import (
     parse_cart_lines,
 )
 from seatflow.simulator.catalog import NceOffer, availability_json, product_json, products_of, sku_json
+from seatflow.simulator.invoices import Invoicing
 from seatflow.simulator.nce_rules import (
-    apply_nce_update,
     coterm_refusal,
     midnight,
     parse_custom_term_end,
@@ -45,14 +45,14 @@ from seatflow.simulator.resources import (
     new_guid,
 )
 from seatflow.simulator.rules import OrderLine, SimFault, fields, invalid_input
-from seatflow.simulator.store import PendingChange, Store
+from seatflow.simulator.store import PendingChange
 from seatflow.simulator.traffic import Reply, ok
 
 NOT_FOUND_CODES = {400013, 400018, 400019}
 """Product, SKU and availability not found: 404 (developer/error-codes.md)."""
 
 
-class Commerce(Store):
+class Commerce(Invoicing):
     # --- the catalog -------------------------------------------------------------------------------------------
 
     def list_products(self, query: Mapping[str, str]) -> Reply:
@@ -237,6 +237,7 @@ class Commerce(Store):
             product_type=NCE_PRODUCT_TYPE,
             custom_term_end=line.custom_term_end,
         )
+        self.ledger.bought(sub, at=now)  # "new": the first charge cycle
         self._add_subscription(sub)
         pricing = offer.pricing(line.quantity, term)
         order.line_items.append(
@@ -332,7 +333,7 @@ class Commerce(Store):
             self._pending_changes[sub.id.lower()] = PendingChange(update, ready_at)
             # The page shows no 202 body; Location is where the subscription is read, written as its links.self
             return Reply(202, None, {"Location": f"/customers/{sub.customer_id}/subscriptions/{sub.id}"})
-        apply_nce_update(sub, update, now=now)
+        self._apply_nce(sub, update, now)
         sub.etag = new_etag()
         self._note_lifecycle(sub)
         return ok(sub.to_json(now))

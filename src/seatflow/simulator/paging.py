@@ -1,4 +1,4 @@
-"""Seek-based paging of ``GET /v1/customers`` (research/partner-center.md §1.3).
+"""Seek-based paging of ``GET /v1/customers`` and of the invoice line items (research/partner-center.md §1.3).
 
 The first page is ``GET /v1/customers?size=N``; while more customers follow, the page carries ``continuationToken``
 and a ``links.next`` whose ``uri`` adds ``seekOperation=Next`` and whose ``headers`` hold the ``MS-ContinuationToken``
@@ -43,11 +43,15 @@ def page_request(query: Mapping[str, str], headers: Mapping[str, str], *, max_si
     return PageRequest(start, size)
 
 
-def page_json(items: list[JSON], request: PageRequest, *, total: int, uri: str) -> JSON:
+def page_json(items: list[JSON], request: PageRequest, *, total: int, uri: str, next_uri: str | None = None) -> JSON:
+    """A page of a seek-based collection. ``uri`` may carry a query of its own (the invoice line items'); ``next_uri``
+    is where the next page is asked when that is not ``uri`` itself (the billed line items' next pages are
+    ``/invoices/{id}/lineitems/OneTime/BillingLineItems?seekOperation=Next``, get-invoiceline-items.md)."""
+    sized = f"{uri}{'&' if '?' in uri else '?'}size={request.size}"
     body: JSON = {
         "totalCount": len(items),
         "items": items,
-        "links": {"self": link(f"{uri}?size={request.size}")},
+        "links": {"self": link(sized)},
         "attributes": {"objectType": "Collection"},
     }
     following = request.start + len(items)
@@ -55,7 +59,7 @@ def page_json(items: list[JSON], request: PageRequest, *, total: int, uri: str) 
         token = _encode(following, request.size)
         body["continuationToken"] = token
         body["links"]["next"] = {
-            "uri": f"{uri}?size={request.size}&seekOperation=Next",
+            "uri": f"{sized}&seekOperation=Next" if next_uri is None else next_uri,
             "method": "GET",
             "headers": [{"key": "MS-ContinuationToken", "value": token}],
         }

@@ -52,6 +52,7 @@ PATH = re.compile(
 )
 """The price sheet's path, matched against the percent-decoded request path."""
 _MONTH = re.compile(r"(\d{4})(\d{2})")
+_PRICE_QUANTUM = Decimal("0.0001")
 
 
 def price_sheet(
@@ -106,7 +107,6 @@ def _csv(offers: Iterable[NceOffer], *, market: str, start: datetime, end: datet
     writer.writerow(COLUMNS)
     for offer in offers:
         for term in offer.terms:
-            months = CYCLE_MONTHS[term.billing_cycle]
             writer.writerow(
                 (
                     offer.product_title,
@@ -120,21 +120,27 @@ def _csv(offers: Iterable[NceOffer], *, market: str, start: datetime, end: datet
                     term.billing_cycle.capitalize(),
                     market,
                     offer.currency,
-                    _amount(offer.unit_price * months),
+                    _amount(plan_price(offer.unit_price, term.billing_cycle)),
                     "",
                     "",
                     _date(start),
                     _date(end),
                     "License",
-                    _amount(offer.erp_price * months),
+                    _amount(plan_price(offer.erp_price, term.billing_cycle)),
                 )
             )
     return out.getvalue()
 
 
+def plan_price(monthly: Decimal, billing_cycle: str) -> Decimal:
+    """One license for one billing period of ``billing_cycle`` (the sheet's ``UnitPrice``, or ``ERP Price``): the
+    offer's monthly price * the plan's months, to four decimals. What the simulator charges (charges.py) too."""
+    return (monthly * CYCLE_MONTHS[billing_cycle]).quantize(_PRICE_QUANTUM, ROUND_HALF_UP)
+
+
 def _amount(value: Decimal) -> str:
     """As the page writes prices: no trailing zeros (``115.2``, ``144``)."""
-    text = format(value.quantize(Decimal("0.0001"), ROUND_HALF_UP).normalize(), "f")
+    text = format(value.quantize(_PRICE_QUANTUM, ROUND_HALF_UP).normalize(), "f")
     return text
 
 

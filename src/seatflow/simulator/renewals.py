@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from seatflow.simulator.catalog import NceOffer
 from seatflow.simulator.resources import REFUND_WINDOW, RefundBatch, Subscription, SubscriptionStatus, new_etag
@@ -24,6 +25,16 @@ EXPIRED_FOR = timedelta(days=30)
 """An expired subscription is disabled 30 days after its term ended."""
 GONE_AFTER = timedelta(days=120)
 """A subscription that ended (expired or suspended at its term's end) is deleted after 30 + 90 days."""
+
+
+class Charges(Protocol):
+    """What bills the steps (charges.Ledger): the cycle charges of a term before it ends, and a renewal."""
+
+    def charge_cycles(self, subscription: Subscription, *, until: datetime) -> None: ...
+
+    def after_step(self, subscription: Subscription, *, at: datetime, renewed: bool) -> None: ...
+
+    def next_cycle(self, subscription: Subscription) -> datetime | None: ...
 
 
 def next_event(subscription: Subscription) -> datetime | None:
@@ -38,21 +49,34 @@ def next_event(subscription: Subscription) -> datetime | None:
     return None
 
 
-def advance(subscription: Subscription, *, now: datetime, offers: Mapping[str, NceOffer]) -> datetime | None:
-    """Apply every step due by ``now`` (a clock moved by years renews once a term); answer the next one's moment."""
+def advance(
+    subscription: Subscription, *, now: datetime, offers: Mapping[str, NceOffer], charges: Charges | None = None
+) -> datetime | None:
+    """Apply every step due by ``now`` (a clock moved by years renews once a term), with ``charges`` the cycle
+    charges in between in their order; answer the moment of the next step or cycle charge."""
     due = next_event(subscription)
     while due is not None and due <= now:
-        _step(subscription, due, offers)
+        if charges is not None:
+            charges.charge_cycles(subscription, until=due)
+        renewed = _step(subscription, due, offers)
+        if charges is not None:
+            charges.after_step(subscription, at=due, renewed=renewed)
         subscription.etag = new_etag()
         due = next_event(subscription)
-    return due
+    if charges is None:
+        return due
+    charges.charge_cycles(subscription, until=now)
+    cycle = charges.next_cycle(subscription)
+    return cycle if due is None or (cycle is not None and cycle < due) else due
 
 
-def _step(subscription: Subscription, at: datetime, offers: Mapping[str, NceOffer]) -> None:
+def _step(subscription: Subscription, at: datetime, offers: Mapping[str, NceOffer]) -> bool:
+    """One step; True when it was a renewal."""
     status = subscription.status
     if status == SubscriptionStatus.ACTIVE and subscription.auto_renew_enabled:
         renew(subscription, at=at, offers=offers)
-    elif not subscription.is_nce:
+        return True
+    if not subscription.is_nce:
         subscription.status, subscription.ended_at = SubscriptionStatus.DELETED, at
     elif status == SubscriptionStatus.ACTIVE:
         subscription.status, subscription.ended_at, subscription.scheduled = SubscriptionStatus.EXPIRED, at, None
@@ -62,6 +86,7 @@ def _step(subscription: Subscription, at: datetime, offers: Mapping[str, NceOffe
         subscription.status = SubscriptionStatus.DISABLED
     else:
         subscription.status = SubscriptionStatus.DELETED
+    return False
 
 
 def renew(subscription: Subscription, *, at: datetime, offers: Mapping[str, NceOffer]) -> None:

@@ -1,6 +1,14 @@
 """The simulator's HTTP server: Partner Center's paths under ``/v1`` (and the price sheet's under ``/v1.0``),
 control paths under ``/_sim``.
 
+Control paths (``CONTROL_ROUTES``): ``/_sim/offers`` (GET, POST), ``/_sim/customers/bulk``, ``/_sim/faults``,
+``/_sim/clock``, ``/_sim/state``, ``/_sim/stats`` (and ``/reset``), ``/_sim/reset``; and for billing (invoices.py):
+``POST /_sim/invoices/close {"period"?: "YYYY-MM"}`` closes the unbilled charge lines of that month (the current one
+on the simulator's clock by default) and earlier ones into one invoice per currency, which ``GET /v1/invoices``
+then lists; ``POST /_sim/charges {customerId, productId, skuId, quantity, subscriptionId?, termDuration?,
+billingCycle?, chargeType?, unitPrice?, chargeStartDate?, customerName?}`` plants a charge for a subscription bought
+out of band; ``GET /_sim/charges`` lists every charge line made.
+
 Built on ``http.server`` rather than an ASGI server because a lost response means applying a change and then
 dropping the connection without a byte of answer, which only a server that owns its sockets can do.
 
@@ -126,6 +134,16 @@ API_ROUTES = [
     _route("GET", "/v1/customers/{id}/carts/{id}", lambda s, r: s.get_cart(*r.params)),
     _route("PUT", "/v1/customers/{id}/carts/{id}", lambda s, r: s.update_cart(r.params[0], r.params[1], r.json())),
     _route("POST", "/v1/customers/{id}/carts/{id}/checkout", lambda s, r: s.checkout_cart(*r.params)),
+    # invoices and their reconciliation line items (invoices.py); "unbilled" before an invoice id
+    _route("GET", "/v1/invoices", lambda s, r: s.list_invoices()),
+    _route("GET", "/v1/invoices/unbilled/lineitems", lambda s, r: s.unbilled_line_items(r.query, r.headers)),
+    _route("GET", "/v1/invoices/{id}", lambda s, r: s.get_invoice(r.params[0])),
+    _route("GET", "/v1/invoices/{id}/lineitems", lambda s, r: s.invoice_line_items(r.params[0], r.query, r.headers)),
+    _route(
+        "GET",
+        "/v1/invoices/{id}/lineitems/{id}/{id}",
+        lambda s, r: s.invoice_line_items(r.params[0], r.query, r.headers, provider=r.params[1], item_type=r.params[2]),
+    ),
     # the price sheet, on Microsoft's other host (api.partner.microsoft.com) and matched percent-decoded
     Route(
         "GET",
@@ -155,6 +173,10 @@ CONTROL_ROUTES = [
     _route("GET", "/_sim/clock", lambda s, r: s.clock()),
     _route("POST", "/_sim/clock", lambda s, r: s.move_clock(r.json())),
     _route("GET", "/_sim/state", lambda s, r: s.snapshot()),
+    # billing: close the current (or a named) calendar month into invoices; plant or list charge lines (invoices.py)
+    _route("POST", "/_sim/invoices/close", lambda s, r: s.close_period(r.json())),
+    _route("GET", "/_sim/charges", lambda s, r: s.list_charges()),
+    _route("POST", "/_sim/charges", lambda s, r: s.plant_charge(r.json())),
     _route("GET", "/_sim/stats", lambda s, r: s.stats()),
     _route("POST", "/_sim/stats/reset", _reset_stats),
     _route("POST", "/_sim/reset", _reset),

@@ -112,6 +112,7 @@ class SimulatorState(Commerce):
             )
             if sub.customer_id.lower() not in self._customers:
                 raise ControlError(f"subscription {sub.id}: unknown customer {sub.customer_id}")
+            self.ledger.track(sub, now=self.now())  # bought before the simulator started: later cycles only
             self._add_subscription(sub)
         if values.get("faults") is not None:
             self.update_faults(values["faults"])

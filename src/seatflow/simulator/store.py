@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from seatflow.simulator.carts import Cart
 from seatflow.simulator.catalog import NceOffer
+from seatflow.simulator.charges import Ledger
 from seatflow.simulator.nce_rules import NceUpdate, apply_nce_update
 from seatflow.simulator.orders import Order
 from seatflow.simulator.renewals import advance, next_event
@@ -46,8 +47,10 @@ class Store:
         self._carts: dict[str, Cart] = {}
         self._pending_changes: dict[str, PendingChange] = {}
         self._lifecycle_due: datetime | None = None
-        """The earliest moment a renewal or lifecycle step may be due; None: none is."""
+        """The earliest moment a renewal, lifecycle step or cycle charge may be due; None: none is."""
         self.traffic = Traffic(self.lock)
+        self.ledger = Ledger(self._charged_offer, lambda customer_id: self._customers.get(customer_id.lower()))
+        """The charges made and the invoices they were closed into (charges.py, invoices.py)."""
 
     # --- the clock ---------------------------------------------------------------------------------------------
 
@@ -73,6 +76,7 @@ class Store:
         ):
             collection.clear()
         self._lifecycle_due = None
+        self.ledger.clear()
         self.traffic.reset()
 
     # --- lookups -----------------------------------------------------------------------------------------------
@@ -100,6 +104,10 @@ class Store:
     def _nce_offer_of(self, sub: Subscription) -> NceOffer:
         """The SKU of a new-commerce subscription as the catalog has it now (limits replaced apply)."""
         return self._nce_offers[":".join(sub.offer_id.lower().split(":")[:2])]
+
+    def _charged_offer(self, sub: Subscription) -> NceOffer | None:
+        """The SKU a new-commerce subscription is charged for; None for a legacy one (legacy offers have no price)."""
+        return self._nce_offers.get(":".join(sub.offer_id.lower().split(":")[:2])) if sub.is_nce else None
 
     def _tenant_skus(self, customer_id: str) -> set[str]:
         """``productid:skuid`` of the tenant's active (or being provisioned) new-commerce subscriptions."""
@@ -129,9 +137,14 @@ class Store:
         self._note_lifecycle(sub)
 
     def _note_lifecycle(self, sub: Subscription) -> None:
-        due = next_event(sub)
-        if due is not None and (self._lifecycle_due is None or due < self._lifecycle_due):
-            self._lifecycle_due = due
+        for due in (next_event(sub), self.ledger.next_cycle(sub)):
+            if due is not None and (self._lifecycle_due is None or due < self._lifecycle_due):
+                self._lifecycle_due = due
+
+    def _apply_nce(self, sub: Subscription, update: NceUpdate, now: datetime) -> None:
+        """Apply a checked new-commerce change, charging it first (the ledger reads the quantity before it)."""
+        self.ledger.changed(sub, quantity=update.change.quantity, status=update.change.status, at=now)
+        apply_nce_update(sub, update, now=now)
 
     def _settle(self) -> None:
         moment = time.monotonic()
@@ -158,7 +171,7 @@ class Store:
                 continue
             del self._pending_changes[key]
             sub = self._subscriptions[key]
-            apply_nce_update(sub, pending.update, now=self.now())
+            self._apply_nce(sub, pending.update, self.now())
             sub.etag = new_etag()
             self._note_lifecycle(sub)
 
@@ -168,7 +181,7 @@ class Store:
             return
         upcoming: datetime | None = None
         for sub in self._subscriptions.values():
-            due = advance(sub, now=now, offers=self._nce_offers)
+            due = advance(sub, now=now, offers=self._nce_offers, charges=self.ledger)
             if due is not None and (upcoming is None or due < upcoming):
                 upcoming = due
         self._lifecycle_due = upcoming

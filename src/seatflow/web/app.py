@@ -17,6 +17,7 @@ from seatflow.api.routes import (
     catalog,
     costs,
     customers,
+    margin,
     price_rules,
     pricing,
     provisioning,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(pricing.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(costs.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(price_rules.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(margin.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(reconciliation.router, prefix=API_PREFIX, dependencies=operator)
     if settings.test_clock:
         app.include_router(system.test_clock_router, prefix=API_PREFIX, dependencies=operator)
