@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.models import BundleItem, CatalogStatus, Product, ProductKind
 from seatflow.catalog.rules import is_sellable
-from seatflow.console import margin, queries
+from seatflow.console import business, margin, queries
 from seatflow.console.trees import Node, descendants_graph, forest
 from seatflow.console.web import PREFIX, ConsoleDep, now_of, plain, render
 from seatflow.ids import parse_id
@@ -40,6 +40,8 @@ def dashboard(request: Request, console: ConsoleDep) -> Response:
         renewals={days: desk.count_upcoming(console.db, today=today, days=days) for days in desk.WINDOWS},
         money=margin.headline(console.db, today),
         cents=cents,
+        business=business.business(console.db, now_of(request)),
+        now=now_of(request),
     )
 
 
