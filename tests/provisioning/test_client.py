@@ -168,3 +168,39 @@ def test_an_identifier_that_is_no_path_segment_is_refused_before_anything_is_sen
         assert refused.value.retryable is False
         assert "is not an identifier Partner Center can have" in refused.value.message
     assert sent == []
+
+
+def test_the_price_sheet_goes_to_its_own_host_with_a_token_of_its_own_audience() -> None:
+    """developer/get-a-price-sheet.md: api.partner.microsoft.com, App+User; research §1.4: another token audience."""
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if str(request.url) == TOKEN_URL:
+            scope = parse_qs(request.content.decode())["scope"][0]
+            return httpx.Response(200, json={"access_token": f"tok-for-{scope}", "expires_in": 3600})
+        if request.url.host == "api.partner.example":
+            return httpx.Response(200, content=b'"ProductTitle","ProductId"\r\n')
+        return httpx.Response(200, json={"totalCount": 0, "items": [], "attributes": {"objectType": "Collection"}})
+
+    client = client_for(
+        httpx.MockTransport(handle),
+        auth="refresh_token",
+        token_url=TOKEN_URL,
+        client_id="app",
+        refresh_token="rt",
+        scope="https://api.partnercenter.example/user_impersonation",
+        price_sheet_base_url="https://api.partner.example",
+        price_sheet_scope="https://api.partner.example/.default",
+    )
+    client.list_subscriptions("tenant-1")
+    assert client.get_price_sheet("US").startswith(b'"ProductTitle"')
+    client.get_price_sheet("US")
+
+    api = [r for r in seen if str(r.url) != TOKEN_URL]
+    assert [(r.url.host, r.headers["Authorization"]) for r in api] == [
+        ("pc.example.test", "Bearer tok-for-https://api.partnercenter.example/user_impersonation"),
+        ("api.partner.example", "Bearer tok-for-https://api.partner.example/.default"),
+        ("api.partner.example", "Bearer tok-for-https://api.partner.example/.default"),  # cached per audience
+    ]
+    assert len([r for r in seen if str(r.url) == TOKEN_URL]) == 2

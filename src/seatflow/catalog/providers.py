@@ -41,6 +41,10 @@ class PartnerCenterSettings(_Settings):
     """The partner's billing currency: a price sheet imported into the account must be in it (pricing)."""
     price_sheet_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
     """Where the price sheet is read (Microsoft: ``https://api.partner.microsoft.com``); ``base_url`` when unset."""
+    price_sheet_scope: str | None = Field(default=None, max_length=300)
+    """The token scope for the price sheet's host, whose audience differs from Partner Center's API (Microsoft:
+    ``https://api.partner.microsoft.com/.default``, an App+User token, so ``auth: refresh_token``); the
+    account's own token when unset."""
     timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
     @model_validator(mode="after")

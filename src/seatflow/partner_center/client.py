@@ -80,7 +80,8 @@ class PartnerCenterClient:
         self.settings = settings
         self._http = http or httpx.Client(timeout=settings.timeout_seconds, verify=tls_context())
         self._base = settings.base_url.rstrip("/")
-        self._token: _Token | None = None
+        self._tokens: dict[str | None, _Token] = {}
+        """By scope: the account's own (None), and the price sheet's audience when it has one."""
         self._lock = threading.Lock()
         self.calls = 0
 
@@ -314,7 +315,12 @@ class PartnerCenterClient:
         path = f"/v1.0/sales/pricesheets(Market='{market.upper()}',PricesheetView='{view}')/$value"
         params = {"timeline": timeline, **({"month": month} if month else {})}
         response = self._request(
-            "GET", path, params=params, headers={"Accept": "*/*", "Accept-Encoding": "deflate"}, base=base
+            "GET",
+            path,
+            params=params,
+            headers={"Accept": "*/*", "Accept-Encoding": "deflate"},
+            base=base,
+            scope=self.settings.price_sheet_scope,
         )
         return _unzipped(response.content)
 
@@ -349,15 +355,16 @@ class PartnerCenterClient:
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         base: str | None = None,
+        scope: str | None = None,
     ) -> httpx.Response:
-        """One call, answered below 400, or the failure classified."""
-        response = self._send(method, path, body=body, params=params, request_id=request_id, headers=headers, base=base)
+        """One call, answered below 400, or the failure classified. ``scope``: the token's, when the host wants
+        another audience than the account's (the price sheet's api.partner.microsoft.com)."""
+        sending = {"body": body, "params": params, "request_id": request_id, "headers": headers, "base": base}
+        response = self._send(method, path, scope=scope, **sending)  # type: ignore[arg-type]
         if response.status_code == 401 and self.settings.auth != "none":
             with self._lock:
-                self._token = None  # revoked or expired early: one more try with a fresh token
-            response = self._send(
-                method, path, body=body, params=params, request_id=request_id, headers=headers, base=base
-            )
+                self._tokens.pop(scope, None)  # revoked or expired early: one more try with a fresh token
+            response = self._send(method, path, scope=scope, **sending)  # type: ignore[arg-type]
         if response.status_code >= 400:
             raise error_of(response, method, path)
         return response
@@ -372,6 +379,7 @@ class PartnerCenterClient:
         request_id: str | None,
         headers: Mapping[str, str] | None = None,
         base: str | None = None,
+        scope: str | None = None,
     ) -> httpx.Response:
         sent = {
             "Accept": "application/json",
@@ -381,7 +389,7 @@ class PartnerCenterClient:
             "MS-PartnerCenter-Application": "seatflow",
             **(headers or {}),
         }
-        token = self._access_token()
+        token = self._access_token(scope)
         if token:
             sent["Authorization"] = f"Bearer {token}"
         self.calls += 1
@@ -410,24 +418,26 @@ class PartnerCenterClient:
         path = path if path.startswith("/") else "/" + path
         return path if path.startswith("/v1/") else "/v1" + path
 
-    def _access_token(self) -> str | None:
-        """None for the simulator; otherwise a cached token, renewed ahead of its expiry."""
+    def _access_token(self, scope: str | None = None) -> str | None:
+        """None for the simulator; otherwise a cached token of the scope (the account's own by default), renewed
+        ahead of its expiry."""
         if self.settings.auth == "none":
             return None
         with self._lock:
-            if self._token is None or self._token.expires_at - TOKEN_MARGIN_SECONDS < time.monotonic():
-                self._token = self._fetch_token()
-            return self._token.value
+            token = self._tokens.get(scope)
+            if token is None or token.expires_at - TOKEN_MARGIN_SECONDS < time.monotonic():
+                token = self._tokens[scope] = self._fetch_token(scope)
+            return token.value
 
-    def _fetch_token(self) -> _Token:
+    def _fetch_token(self, scope: str | None = None) -> _Token:
         s = self.settings
         form = {"client_id": s.client_id or "", "grant_type": s.auth}
         if s.client_secret:
             form["client_secret"] = s.client_secret
         if s.auth == "refresh_token":
             form["refresh_token"] = s.refresh_token or ""
-        if s.scope:
-            form["scope"] = s.scope
+        if scope or s.scope:
+            form["scope"] = scope or s.scope or ""
         assert s.token_url is not None  # noqa: S101 - the settings require it for these auth kinds
         try:
             response = self._http.post(s.token_url, data=form, headers={"Accept": "application/json"})
