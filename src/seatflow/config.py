@@ -78,6 +78,32 @@ class Settings(BaseSettings):
     worker_order_poll_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="How often an order the provider is still completing is looked at."
     )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Tries of a webhook delivery (or a notification mail) before it is dead."
+    )
+    webhook_backoff_base_seconds: float = Field(
+        default=30.0, gt=0, le=86400, description="A failed delivery's first retry delay; times 4 with each attempt."
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=43200.0, gt=0, le=604800, description="A failed delivery's longest retry delay."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long a webhook receiver has to answer an attempt."
+    )
+    notify_email: str = Field(
+        default="",
+        max_length=320,
+        description="The operator's address for failed changes and upcoming renewals (SEATFLOW_NOTIFY_EVENTS); "
+        "empty: no mail.",
+    )
+    notify_events: str = Field(
+        default="license_change.failed,renewal.upcoming",
+        max_length=1000,
+        description="The event types mailed to SEATFLOW_NOTIFY_EMAIL, comma-separated.",
+    )
+    notify_renewal_days: int = Field(
+        default=30, ge=1, le=366, description="How many days ahead renewal.upcoming announces a renewal."
+    )
 
     max_concurrent_requests: int = Field(
         default=16,

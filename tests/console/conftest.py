@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -71,6 +71,23 @@ def login(app_client: TestClient, operators: dict[str, OperatorRole]) -> Login:
         )
         assert response.status_code == 303, response.text
         return app_client
+
+    return _login
+
+
+LoginOn = Callable[..., TestClient]
+
+
+@pytest.fixture
+def login_on(app_client: TestClient, login: Login) -> LoginOn:
+    """``login_on(email, day=FACTORY_TODAY)``: the console's clock pinned at noon (UTC) on ``day`` first, so the
+    session starts then and no test depends on the real date."""
+
+    def _login(email: str, day: date = FACTORY_TODAY) -> TestClient:
+        app = app_client.app
+        assert isinstance(app, FastAPI)
+        app.state.clock = ManualClock(noon(day), datetime.now(UTC))
+        return login(email)
 
     return _login
 

@@ -41,7 +41,13 @@ def _pages(vet: PineConeVet, invoice_id: uuid.UUID, run_id: uuid.UUID) -> list[s
         f"/console/billing/runs/{run_id}",
         "/console/invoices",
         "/console/invoices?status=issued",
+        "/console/invoices?number=INV&customer=pine&issued_from=2026-12-01&issued_to=2026-12-31",
         f"/console/invoices/{invoice_id}",
+        "/console/credit-notes",
+        "/console/subscriptions",
+        f"/console/subscriptions?customer={vet.customer.id}&status=active&started_from=2026-12-01",
+        f"/console/customers/{vet.customer.id}/contacts",
+        "/console/billing?run_from=2026-12-01&run_to=2026-12-31",
         "/console/reconciliation",
         "/console/reconciliation?log_check=1",
     ]
@@ -141,12 +147,13 @@ def test_an_operator_sees_the_work_forms_but_no_void(
 ) -> None:
     client = login(OPERATOR)
     assert 'action="/console/queue/run-once"' in client.get("/console/queue").text
-    assert 'formaction="/console/billing/runs"' in client.get("/console/billing").text
+    assert 'formaction="/console/billing/confirm"' in client.get("/console/billing").text
     invoice_id, _ = billed
     for path in ("/console/invoices", f"/console/invoices/{invoice_id}"):
         assert "/void" not in client.get(path).text
     admin = login(ADMIN)
-    assert f'action="/console/invoices/{invoice_id}/void"' in admin.get("/console/invoices").text
+    assert "/void" not in admin.get("/console/invoices").text, "void is on an invoice's own page only"
+    assert f'action="/console/invoices/{invoice_id}/void"' in admin.get(f"/console/invoices/{invoice_id}").text
 
 
 def test_a_read_only_operator_is_refused_every_change(
@@ -196,7 +203,7 @@ def test_an_operator_cannot_void_and_an_admin_can(
     assert "Say why the invoice is voided" in missing.text
     voided = admin.post(
         f"/console/invoices/{invoice_id}/void",
-        data={"reason": "Billed on the wrong contract.", "csrf_token": csrf_of(page.text)},
+        data={"reason": "Billed on the wrong contract.", "confirmed": "1", "csrf_token": csrf_of(page.text)},
         follow_redirects=True,
     )
     assert voided.status_code == 200

@@ -24,7 +24,7 @@ def test_a_void_credit_note_is_listed_shown_and_printed(session: Session, login:
     page = admin.get(f"/console/invoices/{new_york.id}")
     voided = admin.post(
         f"/console/invoices/{new_york.id}/void",
-        data={"reason": "Billed on the wrong contract.", "csrf_token": csrf_of(page.text)},
+        data={"reason": "Billed on the wrong contract.", "confirmed": "1", "csrf_token": csrf_of(page.text)},
         follow_redirects=True,
     )
     assert voided.status_code == 200

@@ -214,7 +214,20 @@ def test_the_preview_writes_nothing_and_the_run_creates_the_invoices_once(
         select(LicenseChange).where(LicenseChange.billing_status == BillingStatus.INVOICED)
     ).all()
 
-    ran = client.post("/console/billing/runs", data={"date": "2026-12-01", "csrf_token": csrf}, follow_redirects=False)
+    unconfirmed = client.post("/console/billing/runs", data={"date": "2026-12-01", "csrf_token": csrf})
+    assert unconfirmed.status_code == 200
+    assert "Confirm the billing run of 2026-12-01" in unconfirmed.text, "a run without its confirmation asks for it"
+    assert _count(session, BillingRun) == 0
+    confirmation = client.post("/console/billing/confirm", data={"date": "2026-12-01", "csrf_token": csrf})
+    assert "The run creates 3 invoices, for 2012.00 USD in all" in confirmation.text
+    expected = re.search(r'name="expected" value="([^"]+)"', confirmation.text)
+    assert expected is not None
+    assert _count(session, BillingRun) == 0
+    ran = client.post(
+        "/console/billing/runs",
+        data={"date": "2026-12-01", "expected": expected.group(1), "csrf_token": csrf},
+        follow_redirects=False,
+    )
     assert ran.status_code == 303
     run = session.scalars(select(BillingRun)).one()
     assert ran.headers["location"] == f"/console/billing/runs/{run.id}"
@@ -222,7 +235,13 @@ def test_the_preview_writes_nothing_and_the_run_creates_the_invoices_once(
     page = client.get(ran.headers["location"]).text
     assert page.count('<tr id="i-') == 3
     assert "1006.00 USD" in page
-    rerun = client.post("/console/billing/runs", data={"date": "2026-12-01", "csrf_token": csrf}, follow_redirects=True)
+    again = client.post("/console/billing/confirm", data={"date": "2026-12-01", "csrf_token": csrf})
+    assert "Nothing is due on 2026-12-01: the run will create no invoice." in again.text
+    rerun = client.post(
+        "/console/billing/runs",
+        data={"date": "2026-12-01", "expected": "nothing", "csrf_token": csrf},
+        follow_redirects=True,
+    )
     assert "This run created no invoice" in rerun.text
     assert _count(session, Invoice) == 3
     invoice = session.scalars(select(Invoice).order_by(Invoice.number)).first()

@@ -68,6 +68,9 @@ def test_new_yorks_manager_raises_e3_in_the_portal_and_the_page_shows_it_provisi
     expect(row.locator(".qty")).to_have_text("25")
     row.get_by_label(f"New quantity of {E3}").fill("35")
     row.get_by_role("button", name="Change").click()
+    # The portal states the cost first (25 x 36.00 = 900.00 a month; 35 x 36.00 = 1260.00) and records on confirming.
+    expect(page.locator('[data-figure="monthly-after"]')).to_have_text("1260.00 USD")
+    page.get_by_role("button", name="Confirm the change").click()
     expect(page.get_by_role("status")).to_contain_text("awaiting provisioning")
     expect(row.locator(".qty")).to_have_text("35")
     expect(page.locator('meta[http-equiv="refresh"]')).to_have_count(1)

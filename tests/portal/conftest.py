@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy.orm import Session
 
 from seatflow.customers.models import ContactRole, CustomerAccount
@@ -66,6 +67,28 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "the page has no CSRF token"
     return found.group(1)
+
+
+def confirmation_form(html: str) -> tuple[str, dict[str, str]]:
+    """The action and the hidden fields of a confirmation page's form, as the browser would send them."""
+    found = re.search(r'<form method="post" action="([^"]+/quantity/confirm)"[^>]*>(.*?)</form>', html, re.S)
+    assert found, "the page has no confirmation form"
+    return found.group(1), dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', found.group(2)))
+
+
+def confirm(client: TestClient, html: str, *, follow_redirects: bool = True, **changed: str) -> Response:
+    """Press "Confirm the change" on a confirmation page (with some of its fields ``changed``, as a forger would)."""
+    action, fields = confirmation_form(html)
+    return client.post(action, data=fields | changed, follow_redirects=follow_redirects)
+
+
+def ask_quantity(client: TestClient, subscription_id: object, quantity: str, effective: str = "now") -> Response:
+    """Type a quantity on the contract page and press Change (or "At renewal"): the confirmation page, or why not."""
+    page = client.get(f"/portal/subscriptions/{subscription_id}")
+    return client.post(
+        f"/portal/subscriptions/{subscription_id}/quantity",
+        data={"quantity": quantity, "effective": effective, "csrf_token": csrf_of(page.text)},
+    )
 
 
 Login = Callable[[str], TestClient]

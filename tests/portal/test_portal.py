@@ -17,7 +17,7 @@ from seatflow.billing.runs import run_billing
 from seatflow.customers.models import Contact, ContactRole, ContactStatus
 from seatflow.subscriptions.models import ChangeOrigin, LicenseChange
 from tests.factories import create_contract, create_customer, create_subscription, noon
-from tests.portal.conftest import PASSWORD, Login, Vet, csrf_of, make_contact
+from tests.portal.conftest import PASSWORD, Login, Vet, confirm, csrf_of, make_contact
 from tests.provisioning.conftest import ManualClock
 
 MANAGER, ADMIN, FINANCE, CHILDREN = (
@@ -41,11 +41,13 @@ def test_new_yorks_manager_sees_new_york_only_and_changes_its_e3(session: Sessio
     assert _contract_links(home.text) == [str(new_york.contract.id)]
     page = client.get(f"/portal/contracts/{new_york.contract.id}")
     assert "Microsoft 365 E3" in page.text
-    changed = client.post(
+    asked = client.post(
         f"/portal/subscriptions/{new_york.e3.id}/quantity",
         data={"quantity": "35", "effective": "now", "csrf_token": csrf_of(page.text)},
-        follow_redirects=True,
     )
+    assert asked.status_code == 200, asked.text
+    assert "Confirm the change" in asked.text
+    changed = confirm(client, asked.text)
 
     assert changed.status_code == 200, changed.text
     assert "awaiting provisioning" in changed.text
@@ -94,11 +96,12 @@ def test_a_reduction_outside_the_window_says_when_and_offers_the_renewal(
         "renewal” to schedule the reduction for 1 December 2027."
     ) in refused.text
     assert re.search(r'name="effective" value="renewal"[^>]*>At renewal on 1 December 2027</button>', refused.text)
-    scheduled = client.post(
+    asked = client.post(
         f"/portal/subscriptions/{new_york.e3.id}/quantity",
         data={"quantity": "20", "effective": "renewal", "csrf_token": csrf_of(page.text)},
-        follow_redirects=True,
     )
+    assert "Nothing changes before the renewal on <strong>1 December 2027</strong>" in asked.text
+    scheduled = confirm(client, asked.text)
     assert "Change scheduled" in scheduled.text
     assert "Changes to 20 at renewal on 1 December 2027" in scheduled.text
     session.refresh(new_york.e3)
@@ -122,6 +125,12 @@ def test_a_contact_asking_for_another_customers_things_by_id_gets_404(session: S
         f"/portal/subscriptions/{other_sub.id}/quantity", data={"quantity": "9", "effective": "now", "csrf_token": csrf}
     )
     assert posted.status_code == 404
+    assert client.get(f"/portal/subscriptions/{other_sub.id}").status_code == 404
+    confirmed = client.post(
+        f"/portal/subscriptions/{other_sub.id}/quantity/confirm",
+        data={"quantity": "9", "effective": "now", "csrf_token": csrf},
+    )
+    assert confirmed.status_code == 404
     assert client.get("/portal/contracts/not-an-id").status_code == 404
     session.refresh(other_sub)
     assert other_sub.quantity == 3
@@ -134,9 +143,10 @@ def test_a_post_without_the_csrf_token_is_refused(session: Session, vet: Vet, lo
 
     for token in (None, "forged"):
         data = {"quantity": "40", "effective": "now"} | ({"csrf_token": token} if token else {})
-        refused = client.post(f"/portal/subscriptions/{e3.id}/quantity", data=data)
-        assert refused.status_code == 403
-        assert "did not come from seatflow" in refused.text
+        for path in ("quantity", "quantity/confirm"):
+            refused = client.post(f"/portal/subscriptions/{e3.id}/{path}", data=data)
+            assert refused.status_code == 403
+            assert "did not come from seatflow" in refused.text
     session.refresh(e3)
     assert e3.quantity == 25
     page = client.get("/portal/login")
@@ -155,11 +165,12 @@ def test_no_form_and_no_change_where_end_users_may_not_modify(session: Session, 
 
     assert f"/portal/subscriptions/{e3.id}/quantity" not in page.text
     assert "Microsoft 365 E3" in page.text
-    refused = client.post(
-        f"/portal/subscriptions/{e3.id}/quantity",
-        data={"quantity": "30", "effective": "now", "csrf_token": csrf_of(page.text)},
-    )
-    assert refused.status_code == 403
+    for path in ("quantity", "quantity/confirm"):
+        refused = client.post(
+            f"/portal/subscriptions/{e3.id}/{path}",
+            data={"quantity": "30", "effective": "now", "csrf_token": csrf_of(page.text)},
+        )
+        assert refused.status_code == 403
     session.refresh(e3)
     assert e3.quantity == 25
 
@@ -185,7 +196,7 @@ def test_a_finance_manager_reads_subscriptions_and_downloads_invoices_but_change
     assert pdf.status_code == 200
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
-    assert "1006.00" in client.get(f"/portal/invoices/{invoice_id}").text
+    assert "1006.00" in client.get(f"/portal/invoices/{invoice_id}").text  # 25 x 36.00 + 10 x 10.60
 
 
 def test_a_subscription_manager_has_no_invoices(session: Session, vet: Vet, login: Login) -> None:

@@ -222,8 +222,21 @@ def test_new_yorks_manager_raises_e3_and_watches_it_provision(site: Site, new_pa
     expect(page.get_by_role("heading", level=1)).to_have_text("Pine Cone Vet - New York City")
     e3 = subscription_row(page, "Microsoft 365 E3")
     expect(e3.locator(".qty")).to_have_text("25")
+    expect(e3.locator('[data-figure="monthly"]')).to_have_text("900.00 USD")  # 25 x 36.00 = 900.00
     e3.get_by_label("New quantity of Microsoft 365 E3").fill("35")
     e3.get_by_role("button", name="Change").click()
+
+    # First the cost of the change, and nothing recorded yet.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm the change")
+    expect(page.locator('[data-figure="monthly-before"]')).to_have_text("900.00 USD")  # 25 x 36.00 = 900.00
+    expect(page.locator('[data-figure="monthly-after"]')).to_have_text("1260.00 USD")  # 35 x 36.00 = 1260.00
+    expect(page.locator('[data-figure="monthly-difference"]')).to_have_text("+360.00 USD")  # 10 x 36.00 = 360.00
+    until = page.locator('[data-figure="removable-until"]')
+    expect(until).to_contain_text("You can remove the 10 licenses added until 7 December 2026.")  # 1 + 7 - 1
+    expect(until).to_contain_text("After that they are paid until the term ends on 30 November 2027.")
+    check_page_basics(page)
+    screenshot(page, "confirm")
+    page.get_by_role("button", name="Confirm the change").click()
 
     expect(page.get_by_role("status")).to_contain_text("awaiting provisioning")
     e3 = subscription_row(page, "Microsoft 365 E3")
@@ -251,6 +264,7 @@ def test_after_a_change_the_contract_page_refreshes_itself(site: Site, new_page:
     e3 = subscription_row(page, "Microsoft 365 E3")
     e3.get_by_label("New quantity of Microsoft 365 E3").fill("30")
     e3.get_by_role("button", name="Change").click()
+    page.get_by_role("button", name="Confirm the change").click()
     expect(page.locator('meta[http-equiv="refresh"]')).to_have_count(1)
 
     with page.expect_request(re.compile(r"/portal/contracts/"), timeout=7_000):
@@ -284,7 +298,7 @@ def test_a_finance_manager_downloads_an_invoice_pdf(site: Site, new_page: NewPag
     from pypdf import PdfReader
 
     invoice = site.new_york_invoice
-    assert invoice.total == Decimal("1006.00")
+    assert invoice.total == Decimal("1006.00")  # 25 x 36.00 + 10 x 10.60 = 900.00 + 106.00 = 1006.00
     page = new_page()
     log_in(page, HEAD_FINANCE)
 
@@ -340,6 +354,9 @@ def test_at_phone_width_nothing_scrolls_sideways_and_the_quantity_form_works(sit
     field.tap()
     field.fill("12")
     button.tap()
+    expect(page.locator('[data-figure="monthly-after"]')).to_have_text("127.20 USD")  # 12 x 10.60 = 127.20
+    assert no_horizontal_scroll(page), "the confirmation scrolls sideways at 390 px"
+    page.get_by_role("button", name="Confirm the change").tap()
 
     ems = subscription_row(page, "Enterprise Mobility + Security E3")
     expect(ems.locator(".qty")).to_have_text("12")
@@ -365,10 +382,23 @@ def test_every_input_has_a_label_and_every_page_a_lang_a_title_and_an_h1(site: S
     check_page_basics(page)
     for product in ("Microsoft 365 E3", "Enterprise Mobility + Security E3"):
         expect(page.get_by_label(f"New quantity of {product}")).to_be_editable()
+    page.get_by_role("link", name="Microsoft 365 E3", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Microsoft 365 E3")
+    check_page_basics(page)
+    page.get_by_label("New quantity of Microsoft 365 E3").fill("26")
+    page.get_by_role("button", name="Change").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm the change")
+    check_page_basics(page)
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Microsoft 365 E3")
+    expect(page.locator(".qty")).to_have_text("25")  # cancelled: nothing changed
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
     check_page_basics(page)
-    expect(page.get_by_role("heading", level=1)).to_have_text("Users of Pine Cone Vet")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Users of Pine Cone Vet and its locations")
+    expect(page.get_by_label("Account").locator("option:checked")).to_have_text("Pine Cone Vet")
+    expect(page.get_by_role("heading", level=2, name="Pine Cone Vet New York City")).to_be_visible()
+    expect(page.get_by_role("group", name="Roles of Dana Reyes")).to_be_visible()  # a location's user
     expect(page.get_by_label("Name", exact=True)).to_be_editable()
     expect(page.get_by_label("E-mail address")).to_be_editable()
     invite_roles = page.get_by_role("group", name="Roles", exact=True)
@@ -379,3 +409,71 @@ def test_every_input_has_a_label_and_every_page_a_lang_a_title_and_an_h1(site: S
     expect(lee.get_by_label("Finance manager")).to_be_checked()
     expect(lee.get_by_label("Administrator")).not_to_be_checked()
     screenshot(page, "users")
+
+
+# --- 6. what a subscription costs, on its own page ----------------------------------------------------------------
+
+
+def test_a_subscriptions_page_shows_its_price_term_plan_and_monthly_cost(site: Site, new_page: NewPage) -> None:
+    page = new_page()
+    log_in(page, NY_MANAGER)
+    page.goto(f"/portal/contracts/{site.contracts['Pine Cone Vet - New York City']}")
+    subscription_row(page, "Microsoft 365 E3").get_by_role("link", name="Microsoft 365 E3").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Microsoft 365 E3")
+    expect(page.locator('[data-figure="unit-price"]')).to_contain_text("36.00 USD")  # the catalog's P1Y monthly price
+    expect(page.locator('[data-figure="monthly"]')).to_contain_text("900.00 USD")  # 25 x 36.00 = 900.00
+    facts = page.locator(".facts")
+    expect(facts).to_contain_text("1 December 2026 to 30 November 2027")
+    expect(facts).to_contain_text("Billed monthly")
+    expect(page.get_by_text("Today 25 licenses of the 25 can be removed")).to_be_visible()
+    check_page_basics(page)
+    screenshot(page, "subscription")
+
+
+# --- 7. a change the provider refuses ------------------------------------------------------------------------------
+
+SMALL_E3_LIMIT = 55
+"""Partner Center's limit for Microsoft 365 E3 in this test: the head office's 50 fit, New York's +10 (60) do not."""
+
+
+def _limit_e3_at_the_provider(site: Site, maximum: int) -> None:
+    offers = httpx.get(f"{site.simulator.url}/_sim/offers").json()["items"]
+    (e3,) = [o for o in offers if o.get("productId") == "CFQ7TTC0LFLX" and o.get("skuId") == "0001"]
+    answer = httpx.post(f"{site.simulator.url}/_sim/offers", json=e3 | {"maximumQuantity": maximum})
+    assert answer.status_code == 201, answer.text
+
+
+def test_a_change_the_provider_refuses_is_shown_failed_with_a_plain_reason(site: Site, new_page: NewPage) -> None:
+    _limit_e3_at_the_provider(site, SMALL_E3_LIMIT)
+    drain(site)  # the head office's 50 are bought: within the limit
+    assert provider_quantity(site, site.parent_e3) == 50
+    page = new_page()
+    log_in(page, NY_MANAGER)
+    page.goto(f"/portal/contracts/{site.contracts['Pine Cone Vet - New York City']}")
+    e3 = subscription_row(page, "Microsoft 365 E3")
+    e3.get_by_label("New quantity of Microsoft 365 E3").fill("35")
+    e3.get_by_role("button", name="Change").click()
+    page.get_by_role("button", name="Confirm the change").click()
+    expect(page.get_by_role("status")).to_contain_text("awaiting provisioning")
+
+    drain(site)  # the worker sends the head office's 60: Partner Center refuses it, and New York's change fails
+    page.reload()
+
+    e3 = subscription_row(page, "Microsoft 365 E3")
+    expect(e3.locator("[data-status]")).to_have_attribute("data-status", "failed")
+    failure = e3.locator(".failed-changes")
+    expect(failure).to_contain_text("A change failed at the provider")
+    expect(failure).to_contain_text("Quantity 25 → 35, asked on 1 December 2026")
+    expect(failure).to_contain_text("The provider refused it: the quantity would be above 55.")
+    expect(page.locator('meta[http-equiv="refresh"]')).to_have_count(0)
+    for leak in ("2002", "CFQ7TTC0LFLX", "linked parent", "Partner Center"):
+        expect(page.locator("main")).not_to_contain_text(leak)
+    assert provider_quantity(site, site.parent_e3) == 50
+
+    e3.get_by_role("link", name="Microsoft 365 E3").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Microsoft 365 E3")
+    expect(page.locator("main > .failed-changes")).to_contain_text("the quantity would be above 55")
+    expect(page.locator("tbody [data-status]").first).to_have_attribute("data-status", "failed")
+    check_page_basics(page)
+    screenshot(page, "failed")

@@ -17,7 +17,7 @@ from seatflow.customers.models import Contact, ContactRole
 from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, Subscription
 from tests.factories import FACTORY_TODAY, OPERATOR, noon
-from tests.portal.conftest import Login, Vet, csrf_of, make_contact
+from tests.portal.conftest import Login, Vet, confirm, csrf_of, make_contact
 from tests.provisioning.conftest import ManualClock
 
 MANAGER, ADMIN, CHILDREN = (
@@ -141,11 +141,13 @@ def test_plain_digits_around_spaces_and_leading_zeros_are_a_quantity(
 ) -> None:
     new_york = vet.vet.locations["New York City"]
     page = manager.get(f"/portal/contracts/{new_york.contract.id}")
-    changed = manager.post(
+    asked = manager.post(
         f"/portal/subscriptions/{new_york.e3.id}/quantity",
         data={"quantity": " 030 ", "effective": "now", "csrf_token": csrf_of(page.text)},
-        follow_redirects=False,
     )
+    assert asked.status_code == 200
+    assert _quantity(session, new_york.e3) == 25, "nothing changes before it is confirmed"
+    changed = confirm(manager, asked.text, follow_redirects=False)
     assert changed.status_code == 303
     assert _quantity(session, new_york.e3) == 30
     assert _quantity(session, vet.vet.parent_e3) == 55

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from seatflow.billing.announcements import announce_document
 from seatflow.billing.models import (
     CREDIT_NOTE_COUNTER,
     INVOICE_COUNTER,
@@ -271,6 +272,7 @@ def _credit_note_for_void(
     )
     session.add(note)
     session.flush()
+    announce_document(session, note, now=now)
     columns = [column.key for column in InvoiceLine.__table__.columns]
     rows = [
         {name: getattr(line, name) for name in columns}

@@ -6,6 +6,7 @@ import typer
 
 from seatflow.cli import (
     apikey,
+    audit,
     billing,
     catalog,
     costs,
@@ -21,6 +22,7 @@ from seatflow.cli import (
     serve,
     simulator,
     subscriptions,
+    webhooks,
 )
 from seatflow.cli.context import fail, settings
 from seatflow.errors import SeatflowError
@@ -52,6 +54,8 @@ app.add_typer(pricing.app, name="prices")
 app.add_typer(costs.app, name="costs")
 app.command("margin")(margin.margin)
 app.add_typer(operators.app, name="operators")
+app.add_typer(audit.app, name="audit")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("renew")(subscriptions.renew)
 app.add_typer(renewals.app, name="renewals")
 app.command("serve")(serve.serve)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import seatflow.models  # noqa: F401  (every model mapped before the first session)
+from seatflow.audit.scope import ActorKind, AuditActor, AuditScope, Origin, attach
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
 from seatflow.db import migrate
@@ -89,9 +90,18 @@ def moment() -> tuple[date, datetime]:
     return now.date(), now
 
 
+def audit_scope() -> AuditScope:
+    """Who the command's writes are audited as (SPEC §17): the shell user, and the command's words (no options or
+    arguments: they may hold a password)."""
+    words = [word for word in sys.argv[1:3] if word and not word.startswith("-") and "=" not in word]
+    operation = " ".join(["seatflow", *words])[:200]
+    return AuditScope(Origin.CLI, AuditActor(ActorKind.CLI, None, getpass.getuser()), operation=operation)
+
+
 @contextmanager
 def transaction() -> Iterator[Session]:
     with unit_of_work(session_factory()) as session:
+        attach(session, audit_scope())
         yield session
 
 

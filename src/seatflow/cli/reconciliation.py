@@ -13,6 +13,7 @@ from seatflow.catalog.providers import require_provider_account
 from seatflow.cli.context import console, moment, operator_actor, print_json, read_transaction, transaction
 from seatflow.csv_safe import safe_row
 from seatflow.reconciliation import service
+from seatflow.reconciliation.announcements import announce_drift
 from seatflow.reconciliation.schemas import ItemRead, MismatchRead
 from seatflow.subscriptions.lifecycle import require_subscription
 
@@ -51,6 +52,8 @@ def report(
             found = service.reconcile(session, account=provider, client=client, now=now)
         finally:
             client.close()
+    with transaction() as session:
+        announce_drift(session, found, now=now)  # reconciliation.drift_found (SPEC §17), each difference once
     items = [ItemRead.from_item(i) for i in found.items]
     if as_json:
         print_json([i.model_dump(mode="json") for i in items])

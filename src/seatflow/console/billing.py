@@ -1,5 +1,7 @@
-"""Billing (SPEC §8): runs, a preview that writes nothing, a run, invoices with their PDF, voiding one (a credit
-note answers the void), and credit notes with their PDF."""
+"""Billing (SPEC §8): the runs (filtered by date, with a CSV), a preview that writes nothing, and a run behind a
+confirmation that states its totals: the run's dry run is shown first (invoices and totals per currency), and the
+run confirmed is refused when its totals are no longer the ones confirmed. Invoices and credit notes, with voiding,
+are in ``invoices``."""
 
 from __future__ import annotations
 
@@ -11,20 +13,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
-from seatflow.billing import service as billing
-from seatflow.billing.models import BillingRun, DocumentKind, Invoice, InvoiceStatus
-from seatflow.billing.pdf import render_invoice, seller_of
+from seatflow.billing.models import BillingRun
+from seatflow.billing.pdf import seller_of
 from seatflow.billing.runs import Consolidation, RunSummary, run_billing
 from seatflow.config import Settings
-from seatflow.console import queries
-from seatflow.console.models import OperatorRole
+from seatflow.console import invoices, listing, queries
+from seatflow.console.forms import notice_of, optional_day, shown
 from seatflow.console.web import (
     PREFIX,
     Console,
     ConsoleDep,
     CsrfField,
     FormProblem,
-    clean_text,
     error_status,
     not_found,
     now_of,
@@ -32,33 +32,64 @@ from seatflow.console.web import (
     render,
     require_id,
 )
-from seatflow.errors import SeatflowError
-from seatflow.ids import parse_id
+from seatflow.errors import Conflict, SeatflowError
+from seatflow.money import format_money
 from seatflow.schemas import DayIn
 from seatflow.web.deps import SettingsDep
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-INVOICES_PER_PAGE = 50
+router.include_router(invoices.router)
 PREVIEW_LIMIT = 200
+RUNS_SHOWN = 20
 _day = TypeAdapter(DayIn)
+
+
+class TotalsChanged(Conflict):
+    code = "billing_totals_changed"
+
+
+def _runs_filter(request: Request) -> tuple[date | None, date | None, str | None]:
+    try:
+        return (
+            optional_day(request.query_params.get("run_from", "")[:20], label="the first run date"),
+            optional_day(request.query_params.get("run_to", "")[:20], label="the last run date"),
+            None,
+        )
+    except FormProblem as problem:
+        return None, None, problem.message
 
 
 def _billing_page(request: Request, console: Console, status: int = 200, **extra: Any) -> Response:
     extra.setdefault("run_date", now_of(request).date().isoformat())
-    return render(
+    run_from, run_to, problem = _runs_filter(request) if request.method == "GET" else (None, None, None)
+    if problem:
+        status, extra["error"] = 422, problem
+    page = render(
         request,
         "billing.html",
         status,
         console=console,
         active="billing",
-        runs=queries.recent_runs(console.db, limit=20),
+        runs=listing.runs(console.db, run_from=run_from, run_to=run_to, limit=RUNS_SHOWN),
+        run_from=run_from or "",
+        run_to=run_to or "",
+        notice=notice_of(request, console),
         **extra,
     )
+    return shown(page, request)
 
 
 @router.get("/billing", response_class=HTMLResponse)
 def billing_page(request: Request, console: ConsoleDep) -> Response:
     return _billing_page(request, console)
+
+
+@router.get("/billing/runs.csv")
+def runs_csv(request: Request, console: ConsoleDep) -> Response:
+    """The runs of the dates chosen, one row per run and currency."""
+    run_from, run_to, _ = _runs_filter(request)
+    found = listing.runs(console.db, run_from=run_from, run_to=run_to, limit=listing.CSV_MAX_ROWS)
+    return listing.csv_response("billing-runs.csv", listing.RUN_HEADER, listing.run_rows(found))
 
 
 def _run_date(value: str) -> date:
@@ -71,17 +102,8 @@ def _run_date(value: str) -> date:
 DateField = Annotated[str, Form(alias="date", max_length=20)]
 
 
-@router.post("/billing/preview", response_class=HTMLResponse)
-def preview(
-    request: Request, console: ConsoleDep, settings: SettingsDep, day: DateField = "", csrf_token: CsrfField = None
-) -> Response:
-    """What a run on that date would invoice, computed the same way; nothing is written."""
-    console.authorize(csrf_token)
-    try:
-        run_date = _run_date(day)
-    except FormProblem as problem:
-        return _billing_page(request, console, 422, error=problem.message, run_date=day)
-    summary = run_billing(
+def _dry_run(request: Request, console: Console, settings: Settings, run_date: date) -> RunSummary:
+    return run_billing(
         console.db,
         run_date=run_date,
         now=now_of(request),
@@ -91,6 +113,21 @@ def preview(
         credit_note_prefix=settings.credit_note_prefix,
         preview_limit=PREVIEW_LIMIT,
     )
+
+
+@router.post("/billing/preview", response_class=HTMLResponse)
+def preview(
+    request: Request, console: ConsoleDep, settings: SettingsDep, day: DateField = "", csrf_token: CsrfField = None
+) -> Response:
+    """What a run on that date would invoice, computed the same way; nothing is written."""
+    console.authorize(csrf_token)
+    try:
+        run_date = _run_date(day)
+        summary = _dry_run(request, console, settings, run_date)
+    except FormProblem as problem:
+        return _billing_page(request, console, 422, error=problem.message, run_date=day)
+    except SeatflowError as error:
+        return _billing_page(request, console, error_status(error), error=error.message, run_date=day)
     return _billing_page(request, console, preview=_preview(console, summary), run_date=run_date.isoformat())
 
 
@@ -144,14 +181,66 @@ def _preview(console: Console, summary: RunSummary) -> dict[str, Any]:
     }
 
 
-@router.post("/billing/runs", response_class=HTMLResponse)
-def run(
+def totals_key(summary: RunSummary) -> str:
+    """The totals a confirmation states, as one string: the run confirmed must come to the same."""
+    parts = [
+        f"{currency}:{t.invoices}:{t.credit_notes}:{format_money(t.total)}"
+        for currency, t in sorted(summary.totals.items())
+    ]
+    return ";".join(parts) or "nothing"
+
+
+def _confirm_page(
+    request: Request, console: Console, settings: Settings, run_date: date, status: int = 200, **extra: Any
+) -> Response:
+    """The run's dry run with its totals per currency, and the button that runs it."""
+    try:
+        summary = _dry_run(request, console, settings, run_date)
+    except SeatflowError as error:
+        return _billing_page(request, console, error_status(error), error=error.message, run_date=run_date.isoformat())
+    return render(
+        request,
+        "billing_confirm.html",
+        status,
+        console=console,
+        active="billing",
+        preview=_preview(console, summary),
+        expected=totals_key(summary),
+        **extra,
+    )
+
+
+@router.post("/billing/confirm", response_class=HTMLResponse)
+def confirm(
     request: Request, console: ConsoleDep, settings: SettingsDep, day: DateField = "", csrf_token: CsrfField = None
 ) -> Response:
-    """Invoice every contract whose cycle is due on that date; a rerun for the same date creates nothing."""
     console.authorize(csrf_token)
     try:
         run_date = _run_date(day)
+    except FormProblem as problem:
+        return _billing_page(request, console, 422, error=problem.message, run_date=day)
+    return _confirm_page(request, console, settings, run_date)
+
+
+@router.post("/billing/runs", response_class=HTMLResponse)
+def run(
+    request: Request,
+    console: ConsoleDep,
+    settings: SettingsDep,
+    day: DateField = "",
+    expected: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: CsrfField = None,
+) -> Response:
+    """Invoice every contract whose cycle is due on that date, once its totals were confirmed (without them, the
+    confirmation is shown); a rerun for the same date creates nothing."""
+    console.authorize(csrf_token)
+    try:
+        run_date = _run_date(day)
+    except FormProblem as problem:
+        return _billing_page(request, console, 422, error=problem.message, run_date=day)
+    if not expected:
+        return _confirm_page(request, console, settings, run_date)
+    try:
         with console.attempt():
             summary = run_billing(
                 console.db,
@@ -162,8 +251,13 @@ def run(
                 credit_note_prefix=settings.credit_note_prefix,
                 seller=seller_of(settings),
             )
-    except FormProblem as problem:
-        return _billing_page(request, console, 422, error=problem.message, run_date=day)
+            if totals_key(summary) != expected:
+                raise TotalsChanged(
+                    "The totals changed since they were shown (a change came in meanwhile): "
+                    "nothing was billed. Check the new totals and confirm again."
+                )
+    except TotalsChanged as error:
+        return _confirm_page(request, console, settings, run_date, 409, error=error.message)
     except SeatflowError as error:
         return _billing_page(request, console, error_status(error), error=error.message, run_date=day)
     return redirect(f"{PREFIX}/billing/runs/{summary.run_id}")
@@ -174,151 +268,9 @@ def run_page(run_id: str, request: Request, console: ConsoleDep) -> Response:
     found = console.db.get(BillingRun, require_id(run_id, "billing run"))
     if found is None:
         raise not_found("billing run")
-    invoices, more = queries.invoices_newest_first(
+    documents, more = queries.invoices_newest_first(
         console.db, status=None, contract_id=None, run_id=found.id, before=None, limit=500, kind=None
     )
     return render(
-        request, "run.html", console=console, active="billing", run=found, invoices=invoices, more=more is not None
+        request, "run.html", console=console, active="billing", run=found, invoices=documents, more=more is not None
     )
-
-
-@router.get("/invoices", response_class=HTMLResponse)
-def invoices_page(
-    request: Request, console: ConsoleDep, status: str = "", contract: str = "", before: str = ""
-) -> Response:
-    return _documents_page(request, console, DocumentKind.INVOICE, status, contract, before)
-
-
-@router.get("/credit-notes", response_class=HTMLResponse)
-def credit_notes_page(
-    request: Request, console: ConsoleDep, status: str = "", contract: str = "", before: str = ""
-) -> Response:
-    """A void's credit notes and those of cycles whose total is negative, the latest first."""
-    return _documents_page(request, console, DocumentKind.CREDIT_NOTE, status, contract, before)
-
-
-def _documents_page(
-    request: Request, console: Console, kind: DocumentKind, status: str, contract: str, before: str
-) -> Response:
-    chosen = InvoiceStatus(status) if status in InvoiceStatus.__members__.values() else None
-    invoices, next_before = queries.invoices_newest_first(
-        console.db,
-        status=chosen,
-        contract_id=parse_id(contract),
-        run_id=None,
-        before=parse_id(before),
-        limit=INVOICES_PER_PAGE,
-        kind=kind,
-    )
-    return render(
-        request,
-        "invoices.html",
-        console=console,
-        active="invoices",
-        invoices=invoices,
-        next_before=next_before,
-        chosen_status=chosen.value if chosen else "",
-        contract=contract if parse_id(contract) else "",
-        statuses=[s.value for s in InvoiceStatus],
-        credit_notes=kind is DocumentKind.CREDIT_NOTE,
-    )
-
-
-def _invoice_page(
-    request: Request,
-    console: Console,
-    invoice_id: str,
-    status: int = 200,
-    kind: DocumentKind = DocumentKind.INVOICE,
-    **extra: Any,
-) -> Response:
-    what = "credit note" if kind is DocumentKind.CREDIT_NOTE else "invoice"
-    invoice = billing.require_invoice(console.db, require_id(invoice_id, what), kind=kind)
-    lines = billing.lines_of(console.db, invoice.id)
-    credited = billing.numbers_of(console.db, [invoice.credits_invoice_id])
-    return render(
-        request,
-        "invoice.html",
-        status,
-        console=console,
-        active="invoices",
-        invoice=invoice,
-        lines=lines,
-        sections=billing.sections_with_lines(console.db, invoice),
-        consolidated_number=billing.numbers_of(console.db, [invoice.consolidated_invoice_id]).get(
-            invoice.consolidated_invoice_id
-        )
-        if invoice.consolidated_invoice_id
-        else None,
-        credits_number=credited.get(invoice.credits_invoice_id) if invoice.credits_invoice_id else None,
-        credited_by=billing.credit_notes_of(console.db, [invoice.id]).get(invoice.id, []),
-        **extra,
-    )
-
-
-@router.get("/invoices/{invoice_id}", response_class=HTMLResponse)
-def invoice_page(invoice_id: str, request: Request, console: ConsoleDep) -> Response:
-    return _invoice_page(request, console, invoice_id)
-
-
-@router.get("/credit-notes/{credit_note_id}", response_class=HTMLResponse)
-def credit_note_page(credit_note_id: str, request: Request, console: ConsoleDep) -> Response:
-    return _invoice_page(request, console, credit_note_id, kind=DocumentKind.CREDIT_NOTE)
-
-
-@router.get("/invoices/{invoice_id}/pdf")
-def invoice_pdf(invoice_id: str, console: ConsoleDep, settings: SettingsDep) -> Response:
-    return _pdf(console, billing.require_invoice(console.db, require_id(invoice_id, "invoice")), settings)
-
-
-@router.get("/credit-notes/{credit_note_id}/pdf")
-def credit_note_pdf(credit_note_id: str, console: ConsoleDep, settings: SettingsDep) -> Response:
-    note = billing.require_credit_note(console.db, require_id(credit_note_id, "credit note"))
-    return _pdf(console, note, settings)
-
-
-def _pdf(console: Console, invoice: Invoice, settings: Settings) -> Response:
-    credited = billing.numbers_of(console.db, [invoice.credits_invoice_id])
-    body = render_invoice(
-        invoice,
-        billing.lines_of(console.db, invoice.id),
-        seller_of(settings),
-        credits_invoice_number=credited.get(invoice.credits_invoice_id) if invoice.credits_invoice_id else None,
-        sections=billing.sections_with_lines(console.db, invoice),
-    )
-    return Response(
-        body,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{invoice.number}.pdf"'},
-    )
-
-
-@router.post("/invoices/{invoice_id}/void", response_class=HTMLResponse)
-def void(
-    invoice_id: str,
-    request: Request,
-    console: ConsoleDep,
-    settings: SettingsDep,
-    reason: Annotated[str, Form(max_length=2000)] = "",
-    csrf_token: CsrfField = None,
-) -> Response:
-    """Admins only: the invoice is void, its cycle is billed again by the next run (with a new number)."""
-    console.authorize(csrf_token, OperatorRole.ADMIN)
-    invoice = billing.require_invoice(console.db, require_id(invoice_id, "invoice"))
-    try:
-        text = clean_text(reason, field="The reason")
-        with console.attempt():
-            now = now_of(request)
-            billing.void_invoice(
-                console.db,
-                invoice=invoice,
-                reason=text,
-                now=now,
-                today=now.date(),
-                credit_note_prefix=settings.credit_note_prefix,
-            )
-    except FormProblem as problem:
-        return _invoice_page(request, console, invoice_id, 422, error=problem.message)
-    except SeatflowError as error:
-        return _invoice_page(request, console, invoice_id, error_status(error), error=error.message)
-    return redirect(f"{PREFIX}/invoices/{invoice.id}?done=void")

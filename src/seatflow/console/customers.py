@@ -1,50 +1,87 @@
-"""Customers (the account tree), a customer's contract tree with each linked parent's quantity beside its
-children's sum, and a subscription with its change timeline."""
+"""Customers (the account tree, searchable, with a CSV), a customer's contract tree with each linked parent's
+quantity beside its children's sum, and the routes of the console's write forms for customers, contacts,
+contracts and subscriptions (their own modules), mounted here ahead of the pages whose paths they share."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.models import Product, ProviderAccount
-from seatflow.console import queries
+from seatflow.console import (
+    contract_writes,
+    customer_writes,
+    listing,
+    queries,
+    subscription_actions,
+    subscription_lists,
+    subscription_view,
+    subscription_writes,
+)
+from seatflow.console.forms import notice_of, shown
 from seatflow.console.trees import Drift, Node, flatten, forest
-from seatflow.console.web import PREFIX, ConsoleDep, not_found, now_of, plain, render, require_id
+from seatflow.console.web import PREFIX, ConsoleDep, plain, render
 from seatflow.contracts.models import BillingContract
 from seatflow.contracts.schemas import SetupProblem
-from seatflow.customers.models import CustomerAccount
-from seatflow.customers.service import ancestors, descendant_ids, require_customer
+from seatflow.customers.models import AccountStatus, CustomerAccount
+from seatflow.customers.service import ancestors, descendant_ids, list_contacts, require_customer
 from seatflow.subscriptions import repository as subscriptions_repository
-from seatflow.subscriptions.batches import refundable_quantities
 from seatflow.subscriptions.linking import setup_check
-from seatflow.subscriptions.models import LicenseChange, Subscription, SubscriptionStatus
+from seatflow.subscriptions.models import LicenseChange, Subscription
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+# The forms' fixed paths (/customers/new) before the pages' parametrised ones (/customers/{id}).
+for _module in (
+    customer_writes,
+    contract_writes,
+    subscription_writes,
+    subscription_actions,
+    subscription_lists,
+    subscription_view,
+):
+    router.include_router(_module.router)
 MAX_ACCOUNTS = 1000
 
 
+def _status(value: str) -> AccountStatus | None:
+    return AccountStatus(value) if value in AccountStatus.__members__.values() else None
+
+
 @router.get("/customers", response_class=HTMLResponse)
-def customers_page(request: Request, console: ConsoleDep, q: str = "") -> Response:
+def customers_page(request: Request, console: ConsoleDep, q: str = "", status: str = "") -> Response:
     search = plain(q).strip()[:200]
-    found = queries.customers(console.db, search=search or None, limit=MAX_ACCOUNTS + 1)
+    chosen = _status(status)
+    found = listing.customers(console.db, search=search or None, status=chosen, limit=MAX_ACCOUNTS + 1)
     truncated = len(found) > MAX_ACCOUNTS
     found = found[:MAX_ACCOUNTS]
     # A search shows its matches flat; the whole list shows the tree (organisations above their locations).
-    tree = [Node(c) for c in found] if search else forest(found, lambda c: c.id, lambda c: c.parent_customer_id)
-    return render(
+    filtered = bool(search or chosen)
+    tree = [Node(c) for c in found] if filtered else forest(found, lambda c: c.id, lambda c: c.parent_customer_id)
+    page = render(
         request,
         "customers.html",
         console=console,
         active="customers",
         tree=tree,
         q=search,
+        chosen_status=chosen.value if chosen else "",
+        statuses=[s.value for s in AccountStatus],
+        filtered=filtered,
         truncated=truncated,
         limit=MAX_ACCOUNTS,
+        notice=notice_of(request, console),
     )
+    return shown(page, request)
+
+
+@router.get("/customers.csv")
+def customers_csv(console: ConsoleDep, q: str = "", status: str = "") -> Response:
+    """Every account of the filters, as the list finds them."""
+    search = plain(q).strip()[:200]
+    found = listing.customers(console.db, search=search or None, status=_status(status), limit=listing.CSV_MAX_ROWS)
+    return listing.csv_response("customers.csv", listing.CUSTOMER_HEADER, listing.customer_rows(console.db, found))
 
 
 @dataclass(frozen=True)
@@ -99,13 +136,14 @@ def customer_page(customer_id: str, request: Request, console: ConsoleDep) -> Re
                     children=children.get(subscription.id, []),
                 )
             )
-        if any(row.children for row in view.rows):
+        has_children = any(v.contract.parent_contract_id == view.contract.id for v in views.values())
+        if has_children or any(row.children for row in view.rows):
             view.problems = setup_check(console.db, view.contract)
         parent_id = view.contract.parent_contract_id
         if parent_id is not None and parent_id not in views:
             view.outside_parent = console.db.get(BillingContract, parent_id)
     tree = forest(list(views.values()), lambda v: v.contract.id, lambda v: v.contract.parent_contract_id)
-    return render(
+    page = render(
         request,
         "customer.html",
         console=console,
@@ -113,52 +151,12 @@ def customer_page(customer_id: str, request: Request, console: ConsoleDep) -> Re
         customer=customer,
         ancestors=list(reversed(ancestors(console.db, customer))),
         child_accounts=sorted((a for a in accounts.values() if a.parent_customer_id == customer.id), key=_by_name),
+        contacts=len(list_contacts(console.db, customer)),
         tree=tree,
+        notice=notice_of(request, console),
     )
+    return shown(page, request)
 
 
 def _by_name(account: CustomerAccount) -> str:
     return account.name
-
-
-@router.get("/subscriptions/{subscription_id}", response_class=HTMLResponse)
-def subscription_page(subscription_id: str, request: Request, console: ConsoleDep) -> Response:
-    found = subscriptions_repository.get(console.db, require_id(subscription_id, "subscription"))
-    if found is None:
-        raise not_found("subscription")
-    subscription = found
-    db = console.db
-    addons = subscriptions_repository.addons_of(db, subscription.id, list(SubscriptionStatus))
-    linked_children = list(subscriptions_repository.linked_children(db, subscription.id))
-    changes = subscriptions_repository.changes_of(db, subscription.id)
-    causes = queries.changes_by_id(db, {c.caused_by_change_id for c in changes if c.caused_by_change_id})
-    caused = queries.changes_caused_by(db, [c.id for c in changes])
-    related = {subscription.id, *(a.id for a in addons), *(c.id for c in linked_children)}
-    related |= {i for i in (subscription.parent_subscription_id, subscription.linked_subscription_id) if i}
-    related |= {c.subscription_id for c in causes.values()}
-    related |= {c.subscription_id for effects in caused.values() for c in effects}
-    names = queries.around(db, related)
-    drift = Drift(subscription.quantity, sum(c.quantity for c in linked_children)) if linked_children else None
-    return render(
-        request,
-        "subscription.html",
-        console=console,
-        active="customers",
-        s=subscription,
-        here=names[subscription.id],
-        names=names,
-        addons=addons,
-        linked_children=linked_children,
-        drift=drift,
-        scheduled=subscriptions_repository.scheduled_of(db, subscription.id),
-        refundable=refundable_quantities(db, [subscription], on=now_of(request).date())[subscription.id],
-        changes=changes,
-        causes=causes,
-        caused=caused,
-        bundle_name=_bundle_name(console, subscription.bundle_id),
-    )
-
-
-def _bundle_name(console: ConsoleDep, bundle_id: uuid.UUID | None) -> str | None:
-    bundle = catalog_repository.get_bundle(console.db, bundle_id) if bundle_id else None
-    return bundle.name if bundle else None

@@ -8,7 +8,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from seatflow.console import billing, customers, login, margin, overview, pricing, queue, reconciliation, renewals
+from seatflow.console import (
+    audit,
+    billing,
+    customers,
+    login,
+    margin,
+    overview,
+    pricing,
+    queue,
+    reconciliation,
+    renewals,
+    webhooks,
+)
 from seatflow.console.web import PREFIX, ConsoleError, LoginRequired, redirect, render
 
 
@@ -17,7 +29,8 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
 
 
 def install(app: FastAPI) -> None:
-    for module in (login, overview, customers, renewals, pricing, margin, queue, billing, reconciliation):
+    routers = (login, overview, customers, renewals, pricing, margin, queue, billing, reconciliation, webhooks, audit)
+    for module in routers:
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="console-static")
     pages = getattr(app.state, "html_error_pages", {})

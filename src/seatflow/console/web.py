@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from seatflow.audit.scope import ActorKind, AuditActor
 from seatflow.clock import Clock
 from seatflow.config import Settings
 from seatflow.console import accounts
@@ -28,7 +29,7 @@ from seatflow.ids import parse_id
 from seatflow.money import format_money
 from seatflow.subscriptions.models import ChangeOrigin
 from seatflow.subscriptions.schemas import Actor
-from seatflow.web.deps import SAFE_METHODS, SessionDep, get_clock
+from seatflow.web.deps import SAFE_METHODS, SessionDep, get_clock, identify
 from seatflow.web.errors import status_of
 
 PREFIX = "/console"
@@ -143,6 +144,7 @@ def get_console(request: Request, session: SessionDep) -> Console:
     if found is None:
         raise LoginRequired
     console_session, operator = found
+    identify(request, AuditActor(ActorKind.OPERATOR, operator.id, operator.email), session)  # SPEC §17
     return Console(session, console_session, operator)
 
 

@@ -1,30 +1,8 @@
-"""Mail for the portal (invitations, password resets): SMTP when SEATFLOW_SMTP_HOST is set, otherwise the
-message goes to the log, so a demo or a test can read the link there."""
+"""Mail for the portal (invitations, password resets): ``seatflow.mail`` (SMTP, or the log), shared with the
+operator's notifications."""
 
 from __future__ import annotations
 
-import logging
-import smtplib
-from email.message import EmailMessage
+from seatflow.mail import send_mail
 
-from seatflow.config import Settings
-
-log = logging.getLogger("seatflow.mail")
-
-
-def send_mail(settings: Settings, *, to: str, subject: str, body: str) -> None:
-    if not settings.smtp_host:
-        log.info("mail (no SMTP server configured) to=%s subject=%r\n%s", to, subject, body)
-        return
-    message = EmailMessage()
-    message["From"] = settings.smtp_from
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=20) as smtp:
-        if settings.smtp_starttls:
-            smtp.starttls()
-        if settings.smtp_username:
-            smtp.login(settings.smtp_username, settings.smtp_password)
-        smtp.send_message(message)
-    log.info("mail sent to=%s subject=%r", to, subject)
+__all__ = ["send_mail"]

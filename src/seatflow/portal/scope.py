@@ -157,9 +157,30 @@ def require_invoice(session: Session, viewer: Viewer, invoice_id: uuid.UUID | No
     return invoice
 
 
-def require_own_contact(session: Session, viewer: Viewer, contact_id: uuid.UUID | None) -> Contact:
-    """Administrators manage the contacts of their own account only."""
+def managed_accounts(session: Session, viewer: Viewer) -> list[CustomerAccount]:
+    """The accounts whose users an administrator manages: its own, first, and with ``access_child_accounts`` (which
+    only the reseller grants) every descendant account, by name."""
+    if not viewer.manages_users:
+        return []
+    others = session.scalars(
+        select(CustomerAccount)
+        .where(CustomerAccount.id.in_(viewer.account_ids - {viewer.account.id}))
+        .order_by(CustomerAccount.name, CustomerAccount.id)
+    ).all()
+    return [viewer.account, *others]
+
+
+def require_managed_account(session: Session, viewer: Viewer, account_id: uuid.UUID | None) -> CustomerAccount:
+    account = session.get(CustomerAccount, account_id) if account_id else None
+    if account is None or not viewer.manages_users or account.id not in viewer.account_ids:
+        raise PortalNotFound("Not found.")
+    return account
+
+
+def require_managed_contact(session: Session, viewer: Viewer, contact_id: uuid.UUID | None) -> Contact:
+    """Administrators manage the contacts of their own account, and with ``access_child_accounts`` those of every
+    descendant account (a head office its locations')."""
     contact = session.get(Contact, contact_id) if contact_id else None
-    if contact is None or not viewer.manages_users or contact.customer_id != viewer.account.id:
+    if contact is None or not viewer.manages_users or contact.customer_id not in viewer.account_ids:
         raise PortalNotFound("Not found.")
     return contact

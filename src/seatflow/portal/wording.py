@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
+from decimal import Decimal
 
+from seatflow.catalog.models import BillingPlan, Term
 from seatflow.errors import SeatflowError
+from seatflow.money import format_money
 from seatflow.subscriptions.models import ChangeKind, LicenseChange, ProvisioningStatus
 from seatflow.subscriptions.rules import range_message
 
@@ -26,6 +29,48 @@ def day(value: date | str | None) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value)
     return f"{value.day} {value:%B %Y}"
+
+
+def licenses(count: int) -> str:
+    """1 license, 35 licenses."""
+    return f"{count} license" if count == 1 else f"{count} licenses"
+
+
+def signed_money(value: Decimal) -> str:
+    """+360.00, -180.00, 0.00: a difference, its sign always said."""
+    text = format_money(abs(value)) or ""
+    if value > 0:
+        return f"+{text}"
+    return f"-{text}" if value < 0 else text
+
+
+_TERMS = {Term.P1M: "1 month", Term.P1Y: "1 year", Term.P3Y: "3 years"}
+_PLANS = {
+    BillingPlan.MONTHLY: "billed monthly",
+    BillingPlan.QUARTERLY: "billed every 3 months",
+    BillingPlan.ANNUAL: "paid yearly in advance",
+    BillingPlan.TRIENNIAL: "paid for the 3 years in advance",
+}
+_BILLS = {
+    BillingPlan.MONTHLY: "each monthly bill",
+    BillingPlan.QUARTERLY: "each quarterly bill",
+    BillingPlan.ANNUAL: "each yearly bill",
+    BillingPlan.TRIENNIAL: "the bill for the 3 years",
+}
+
+
+def term_words(term: Term) -> str:
+    """How long the commitment is: "1 year", never ``P1Y``."""
+    return _TERMS[term]
+
+
+def plan_words(plan: BillingPlan) -> str:
+    return _PLANS[plan]
+
+
+def bill_words(plan: BillingPlan) -> str:
+    """What one bill of the plan is called in a sentence: "each yearly bill"."""
+    return _BILLS[plan]
 
 
 def change_problem(error: SeatflowError, *, product: str, renewal: date) -> str:
@@ -56,6 +101,8 @@ def change_problem(error: SeatflowError, *, product: str, renewal: date) -> str:
         )
     if error.code == "no_change":
         return f"{product} has this quantity already."
+    if error.code == "not_renewing":
+        return f"{product} does not renew, so nothing can be changed at its renewal. {ASK_RESELLER}"
     if error.code == "subscription_not_live" and not extra.get("linked_parent"):
         return f"{product} cannot be changed while it is not active. {ASK_RESELLER}"
     return f"This change could not be made. {ASK_RESELLER}"

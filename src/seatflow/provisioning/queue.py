@@ -26,7 +26,9 @@ from seatflow.errors import Conflict, InvalidState, NotFound, SeatflowError, Val
 from seatflow.provisioning.models import Notification, NotificationKind
 from seatflow.provisioning.plan import Backoff, Job, NextTerm, Op, OpKind, Step, held_back, plan, when
 from seatflow.provisioning.providers import Done, Failed, HandedOff, Outcome, Waiting
+from seatflow.subscriptions import announcements
 from seatflow.subscriptions import repository as subscriptions_repository
+from seatflow.subscriptions.announcements import announce_change
 from seatflow.subscriptions.models import (
     ChangeKind,
     ChangeOrigin,
@@ -499,6 +501,7 @@ def record_outcome(
             change.last_attempt_at = now
         if outcome.external_id is not None:
             _bookkeeping(session, job.subscription_id, external_id=outcome.external_id)
+        _announce(session, changes, now)
         tally.provisioned += len(changes)
         tally.flowed_back += flow_back(session, changes, PROVISIONED, None, now)
         return True
@@ -551,6 +554,7 @@ def record_outcome(
             change.provider_request_id = None
             change.provider_cart_id = None
             change.provider_operation = None
+    _announce(session, changes, now)
     tally.failed += len(changes)
     tally.flowed_back += flow_back(session, changes, FAILED, message, now)
     return False
@@ -560,6 +564,15 @@ def _settle(change: LicenseChange, status: ProvisioningStatus, message: str | No
     change.provisioning_status = status
     change.message = message
     change.provisioned_at = now if status is PROVISIONED else None
+
+
+def _announce(session: Session, changes: Sequence[LicenseChange], now: datetime) -> None:
+    """``license_change.provisioned`` or ``.failed`` for each change just settled so (SPEC §17)."""
+    for change in changes:
+        if change.provisioning_status is PROVISIONED:
+            announce_change(session, change, announcements.PROVISIONED, now=now)
+        elif change.provisioning_status is FAILED:
+            announce_change(session, change, announcements.FAILED, now=now)
 
 
 def flow_back(
@@ -583,6 +596,7 @@ def flow_back(
             _settle(child, AWAITING, "Requeued with its linked parent's change.", now)
         else:
             _settle(child, status, None, now)
+    _announce(session, children, now)
     return len(children)
 
 
@@ -675,6 +689,7 @@ def confirm(
     text = message.strip() if message and message.strip() else None
     for item in batch:
         _settle(item, status, text or f"Confirmed by {actor.name}.", now)
+    _announce(session, batch, now)
     session.execute(
         update(Notification)
         .where(Notification.license_change_id.in_([c.id for c in batch]), Notification.resolved_at.is_(None))

@@ -26,7 +26,9 @@ from seatflow.clock import Clock
 from seatflow.config import Settings
 from seatflow.db.engine import read_only, write_first
 from seatflow.db.session import make_sessionmaker, unit_of_work
+from seatflow.events.dispatcher import DispatchResult
 from seatflow.provisioning import queue
+from seatflow.provisioning.events_step import AnnounceResult, EventsConfig, EventsStep
 from seatflow.provisioning.plan import Backoff, Job, replace_external_id
 from seatflow.provisioning.providers import Done, ProviderRegistry
 from seatflow.subscriptions.renewals import RenewalResult, anything_due, run_renewals
@@ -46,6 +48,8 @@ class WorkerConfig:
     order_poll_seconds: float = 5.0
     idle_seconds: float = 2.0
     """How long the loop sleeps when there was nothing to do."""
+    events: EventsConfig = field(default_factory=EventsConfig)
+    """Webhook deliveries, the operator's mail and the daily announcements (``events_step``)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
@@ -57,6 +61,7 @@ class WorkerConfig:
             backoff_max_seconds=settings.worker_backoff_max_seconds,
             order_poll_seconds=settings.worker_order_poll_seconds,
             idle_seconds=settings.worker_idle_seconds,
+            events=EventsConfig.from_settings(settings),
         )
 
     @property
@@ -71,12 +76,18 @@ class RunResult:
     tally: queue.Tally = field(default_factory=queue.Tally)
     renewals: RenewalResult | None = None
     provider_calls: int = 0
+    announced: AnnounceResult | None = None
+    webhooks: DispatchResult | None = None
 
     def as_dict(self) -> dict[str, object]:
         data: dict[str, object] = {name: getattr(self.tally, name) for name in queue.Tally.__dataclass_fields__}
         data["provider_calls"] = self.provider_calls
         if self.renewals is not None:
             data["renewals"] = dict(vars(self.renewals))
+        if self.announced is not None:
+            data["announced"] = dict(vars(self.announced))
+        if self.webhooks is not None:
+            data["webhooks"] = self.webhooks.as_dict()
         return data
 
 
@@ -113,11 +124,20 @@ class Worker:
         self.stopping = threading.Event()
         """Set by SIGTERM: the item in hand is finished, nothing new is started."""
         self._renewed_on: date | None = None
+        self.events = EventsStep(
+            self.session_factory,
+            self.read_factory,
+            clock,
+            worker_id=self.worker_id,
+            config=self.config.events,
+            stopping=self.stopping,
+        )
 
     # --- entry points ------------------------------------------------------------------------------------
 
     def run_once(self, *, renewals: bool = True) -> RunResult:
-        """One pass: the day's renewals and scheduled changes, then every subscription with due work, once."""
+        """One pass: the day's renewals and scheduled changes, then every subscription with due work, once; then
+        the events (SPEC §17): the day's announcements with the renewals, and the deliveries that are due."""
         result = RunResult()
         calls_before = self.registry.partner_center_calls()
         if renewals:
@@ -147,6 +167,10 @@ class Worker:
                     break
                 self.process(subscription_id, result.tally, claimed_at=now)
         result.provider_calls = self.registry.partner_center_calls() - calls_before
+        if renewals and self.events.announce_due():
+            result.announced = self.events.announce()
+        if not self.stopping.is_set():
+            result.webhooks = self.events.deliver()
         return result
 
     def drain(self, *, max_wait_seconds: float = 120.0) -> RunResult:

@@ -20,6 +20,7 @@ from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
 from seatflow.errors import ValidationFailed
 from seatflow.subscriptions import repository
+from seatflow.subscriptions.announcements import RECORDED, announce_change
 from seatflow.subscriptions.batches import reduction_rules
 from seatflow.subscriptions.errors import (
     LinkedParentLocked,
@@ -81,7 +82,8 @@ def record_change(
     reason: str | None = None,
     provisioning_status: ProvisioningStatus | None = None,
 ) -> LicenseChange:
-    """One row of the change log. Provisioning starts awaiting, or not applicable for do-nothing.
+    """One row of the change log, and its ``license_change.recorded`` event. Provisioning starts awaiting, or not
+    applicable for do-nothing.
 
     The caller holds the subscription's row lock, so the change is stamped after every change already recorded
     for the subscription: ``now`` was read before the lock, and two requests that read the clock in one order
@@ -112,6 +114,7 @@ def record_change(
     )
     session.add(change)
     session.flush()
+    announce_change(session, change, RECORDED, now=now)
     return change
 
 

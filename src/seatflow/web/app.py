@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow import __version__
 from seatflow.api.routes import (
+    audit,
     billing,
     catalog,
     costs,
@@ -25,6 +26,7 @@ from seatflow.api.routes import (
     renewals,
     subscriptions,
     system,
+    webhooks,
 )
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
@@ -92,6 +94,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(price_rules.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(margin.router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(reconciliation.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(audit.router, prefix=API_PREFIX, dependencies=operator)
+    app.include_router(webhooks.router, prefix=API_PREFIX, dependencies=operator)
     if settings.test_clock:
         app.include_router(system.test_clock_router, prefix=API_PREFIX, dependencies=operator)
     app.include_router(system.router)

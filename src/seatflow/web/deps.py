@@ -7,6 +7,10 @@ Transactions follow SPEC §11. A request's session begins its transaction at the
 - ``ReadSessionDep``: always a reading transaction, for writes-free work on any method (a reconciliation report).
 - The API-key check runs in a reading unit of its own that has ended before the route starts, so a route that
   calls a provider or runs the worker (which commits in sessions of its own) holds no transaction meanwhile.
+
+Every request's session carries the request's ``AuditScope`` (SPEC §17: origin, client IP, the operation asked);
+the dependency that authenticates the caller names the actor (``identify``), and the audit log's flush hook
+records every write of the session as theirs.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from seatflow.audit.scope import ActorKind, AuditActor, AuditScope, Origin, attach
 from seatflow.auth.models import ApiKey
 from seatflow.auth.service import authenticate
 from seatflow.clock import Clock
@@ -30,11 +35,40 @@ from seatflow.subscriptions.schemas import Actor
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def audit_scope(request: Request) -> AuditScope:
+    """The request's audit scope, made with the request's first dependency that asks for it."""
+    found = getattr(request.state, "audit_scope", None)
+    if isinstance(found, AuditScope):
+        return found
+    path = request.url.path
+    origin = Origin.API
+    if path.startswith("/console"):
+        origin = Origin.CONSOLE
+    elif path.startswith("/portal"):
+        origin = Origin.PORTAL
+    template = path  # ids replaced by their names: /api/v1/subscriptions/{subscription_id}/quantity
+    for name, value in request.path_params.items():
+        template = template.replace(f"/{value}", f"/{{{name}}}", 1)
+    operation = f"{request.method} {template}"
+    found = AuditScope(origin, ip=request.client.host if request.client else None, operation=operation)
+    request.state.audit_scope = found
+    return found
+
+
+def identify(request: Request, actor: AuditActor, session: Session | None = None) -> None:
+    """The request's caller is ``actor`` (and ``session``, if given, is audited as the request's)."""
+    scope = audit_scope(request)
+    scope.actor = actor
+    if session is not None:
+        attach(session, scope)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """Commits when the route returns, rolls back when it raises (services never commit); reads only on GET."""
     state = request.app.state
     factory = state.read_session_factory if request.method in SAFE_METHODS else state.session_factory
     with unit_of_work(factory) as session:
+        attach(session, audit_scope(request))
         yield session
 
 
@@ -99,7 +133,9 @@ def require_operator(request: Request, read_unit: ReadUnitDep) -> ApiKey:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     with read_unit() as session:
-        return authenticate(session, token.strip() if scheme.lower() == "bearer" else None)
+        key = authenticate(session, token.strip() if scheme.lower() == "bearer" else None)
+    identify(request, AuditActor(ActorKind.API_KEY, key.id, key.name))
+    return key
 
 
 OperatorDep = Annotated[ApiKey, Depends(require_operator)]

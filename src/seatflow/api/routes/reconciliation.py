@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from seatflow.catalog.providers import require_provider_account
 from seatflow.reconciliation import service
+from seatflow.reconciliation.announcements import announce_drift
 from seatflow.reconciliation.schemas import (
     AdoptRequest,
     ImportRequest,
@@ -29,14 +30,17 @@ router = APIRouter(tags=["reconciliation"], responses=PROVIDER_PROBLEMS, depende
 
 
 @router.post("/reconciliations", response_model=ReportRead)
-def reconcile(body: ReconciliationRequest, session: ReadSessionDep, now: NowDep) -> ReportRead:
-    """Read the provider's subscriptions of every mapped tenant and classify every difference."""
+def reconcile(body: ReconciliationRequest, session: ReadSessionDep, write: SessionDep, now: NowDep) -> ReportRead:
+    """Read the provider's subscriptions of every mapped tenant and classify every difference; each difference not
+    announced before is a ``reconciliation.drift_found`` event (SPEC §17)."""
     account = require_provider_account(session, body.provider_account_id)
     client = service.client_for(account)
     try:
-        return ReportRead.from_report(service.reconcile(session, account=account, client=client, now=now))
+        report = service.reconcile(session, account=account, client=client, now=now)
     finally:
         client.close()
+    announce_drift(write, report, now=now)  # a short write of its own, after the provider was read
+    return ReportRead.from_report(report)
 
 
 @router.post("/reconciliations/adopt", response_model=list[LicenseChangeRead])

@@ -1,0 +1,312 @@
+"""Writing the audit log: a flush hook for every audited record, and ``record`` for a named action.
+
+**Where rows come from.** After each flush of a session that carries an ``AuditScope`` (``scope.attach``), the
+hook writes one row per record inserted, updated or deleted through the ORM, on the session's own connection:
+the row is in the action's transaction and commits or rolls back with it. Adapters attach the scope (the API's
+and the console's and portal's session dependencies, the CLI's ``transaction()``); services know nothing of it.
+
+**What is audited.** Every mapped table except ``NOT_AUDITED`` (the log itself, the outbox, login sessions and
+throttles, the test clock, counters): a domain table added later is audited without anyone doing anything. The
+columns are the record's own, less ``IGNORED_COLUMNS`` (``updated_at`` and the worker's leases); a column or JSON
+key whose name holds password, secret, token or hash is shown as ``[redacted]``; long text is cut at 2,000
+characters.
+
+**Actions.** ``<kind>.created`` (every column after), ``<kind>.deleted`` (every column before), and for an update
+``<kind>.<column>_changed`` when one of ``HEADLINE_COLUMNS`` changed (``subscription.quantity_changed``), else
+``<kind>.updated``; before and after hold the changed columns only (a column set without having been read first in
+the session has no before). ``<kind>`` is the model's name in snake case.
+A service may name an action itself with ``record`` (``webhook_delivery.replayed``): the hook's changes of the
+same record in that transaction go into that row.
+
+**One row per record per transaction.** A record created and then changed before the commit is one ``created``
+row with its final values; one changed twice is one row with the first before and the last after. After a
+rollback to a savepoint merging starts afresh (what the savepoint undid is gone from the log with it).
+
+**What is not seen, on purpose.**
+- Sessions without a scope: the provisioning worker (its outcomes are the license change log's provisioning
+  status, its deliveries are ``webhook_deliveries``), renewals and announcements it runs, the demo loader, and
+  tests' own sessions. They act as seatflow itself and would flood the log with what other tables already hold.
+- Set-based SQL that bypasses the ORM (a billing run's invoices and lines, a price sheet's rows, the worker's
+  claims): each such use case also writes an ORM row that is audited (the billing run, the import).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Table, event, insert, update
+from sqlalchemy.orm import InstanceState, Mapper, Session, UOWTransaction, object_mapper
+from sqlalchemy.orm import attributes as orm_attributes
+
+from seatflow.audit.models import AuditEntry
+from seatflow.audit.scope import SYSTEM, AuditActor, AuditScope, Origin, scope_of
+from seatflow.ids import new_id
+
+NOT_AUDITED = frozenset(
+    {"audit_log", "outbox_events", "console_sessions", "portal_sessions", "login_attempts", "test_clock", "counters"}
+)
+IGNORED_COLUMNS = frozenset({"updated_at", "claimed_by", "claimed_until"})
+HEADLINE_COLUMNS = (
+    "quantity",
+    "status",
+    "provisioning_status",
+    "billing_status",
+    "unit_price",
+    "auto_renew",
+    "active",
+    "role",
+    "revoked_at",
+)
+"""The columns that name an update's action, first changed first."""
+REDACTED = "[redacted]"
+SECRET_NAME = re.compile(r"password|secret|token|hash", re.IGNORECASE)
+MAX_TEXT = 2000
+WRITTEN_KEY = "seatflow.audit.written"
+
+Values = dict[str, Any]
+
+
+@dataclass
+class _Change:
+    kind: str
+    target_id: str
+    verb: str
+    """created, updated or deleted"""
+    before: Values | None
+    after: Values | None
+
+
+@dataclass
+class _Written:
+    """A row already written in this transaction, for the record it is about."""
+
+    entry_id: uuid.UUID
+    action: str
+    named: bool
+    """Named by ``record``: the hook never renames it."""
+    verb: str
+    before: Values | None
+    after: Values | None
+
+
+# --- values as the log shows them -------------------------------------------------------------------------
+
+
+def shown(name: str, value: Any) -> Any:
+    """``value`` of the column or key ``name`` as JSON, secrets redacted."""
+    if value is not None and SECRET_NAME.search(name):
+        return REDACTED
+    return _json(value)
+
+
+def _json(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "…"
+    if isinstance(value, enum.Enum):
+        return _json(value.value)
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): shown(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json(v) for v in value]
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return str(value)
+
+
+@cache
+def kind_of(class_name: str) -> str:
+    """``LicenseChange`` -> ``license_change``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+
+
+def action_for(kind: str, verb: str, changed: Iterable[str]) -> str:
+    if verb != "updated":
+        return f"{kind}.{verb}"
+    names = set(changed)
+    headline = next((column for column in HEADLINE_COLUMNS if column in names), None)
+    return f"{kind}.{headline}_changed" if headline else f"{kind}.updated"
+
+
+# --- what a flush changed ---------------------------------------------------------------------------------
+
+
+def _audited(mapper: Mapper[Any]) -> bool:
+    table = mapper.local_table
+    return isinstance(table, Table) and table.name not in NOT_AUDITED
+
+
+def _target_id(mapper: Mapper[Any], obj: object) -> str:
+    return "/".join(str(part) for part in mapper.primary_key_from_instance(obj))
+
+
+def _columns(mapper: Mapper[Any]) -> list[str]:
+    return [prop.key for prop in mapper.column_attrs if prop.key not in IGNORED_COLUMNS]
+
+
+def _every_value(state: InstanceState[Any], mapper: Mapper[Any]) -> Values:
+    """The loaded columns (nothing is loaded for this: a column not in the instance's dict is left out)."""
+    return {key: shown(key, state.dict[key]) for key in _columns(mapper) if key in state.dict}
+
+
+def _changed(state: InstanceState[Any], mapper: Mapper[Any]) -> tuple[Values, Values]:
+    before: Values = {}
+    after: Values = {}
+    for key in _columns(mapper):
+        history = state.attrs[key].history
+        if not history.added and not history.deleted:
+            continue
+        new = shown(key, history.added[0]) if history.added else None
+        if history.deleted:
+            old = shown(key, history.deleted[0])
+            if old == new:
+                continue
+            before[key] = old
+        after[key] = new  # a value set without having been read first has no "before": it is left out
+    return before, after
+
+
+def _changes(session: Session) -> list[_Change]:
+    found: list[_Change] = []
+    for verb, objects in (("created", session.new), ("updated", session.dirty), ("deleted", session.deleted)):
+        for obj in objects:
+            mapper = object_mapper(obj)
+            if not _audited(mapper):
+                continue
+            state = orm_attributes.instance_state(obj)
+            kind = kind_of(mapper.class_.__name__)
+            if verb == "created":
+                found.append(_Change(kind, _target_id(mapper, obj), verb, None, _every_value(state, mapper)))
+            elif verb == "deleted":
+                found.append(_Change(kind, _target_id(mapper, obj), verb, _every_value(state, mapper), None))
+            else:
+                before, after = _changed(state, mapper)
+                if after:
+                    found.append(_Change(kind, _target_id(mapper, obj), verb, before, after))
+    return found
+
+
+# --- writing ----------------------------------------------------------------------------------------------
+
+
+def _written(session: Session) -> dict[tuple[str, str], _Written]:
+    return cast(dict[tuple[str, str], _Written], session.info.setdefault(WRITTEN_KEY, {}))
+
+
+def _row(scope: AuditScope, actor: AuditActor, entry_id: uuid.UUID, action: str, change: _Change) -> Values:
+    return {
+        "id": entry_id,
+        "at": datetime.now(UTC),
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "actor_name": actor.name[:320],
+        "origin": scope.origin,
+        "ip": scope.ip[:64] if scope.ip else None,
+        "operation": scope.operation[:200] if scope.operation else None,
+        "request_id": scope.request_id,
+        "action": action[:100],
+        "target_kind": change.kind[:64],
+        "target_id": change.target_id[:64],
+        "before": change.before,
+        "after": change.after,
+    }
+
+
+def _merged(prior: _Written, change: _Change, action: str | None) -> _Written:
+    """``change`` on top of what this transaction already wrote for the record."""
+    if change.verb == "deleted":
+        before = prior.after if prior.verb == "created" else {**(change.before or {}), **(prior.before or {})}
+        verb, after = "deleted", None
+    elif prior.verb in ("created", "deleted"):
+        verb, before, after = prior.verb, prior.before, {**(prior.after or {}), **(change.after or {})}
+    else:
+        verb = "updated"
+        before = {**(change.before or {}), **(prior.before or {})}  # the first "before" of each column wins
+        after = {**(prior.after or {}), **(change.after or {})}
+    named = prior.named or action is not None
+    if action is None:
+        action = prior.action if prior.named else action_for(change.kind, verb, (after or before or {}).keys())
+    return _Written(prior.entry_id, action, named, verb, before, after)
+
+
+def _write(session: Session, scope: AuditScope, actor: AuditActor, changes: list[_Change], action: str | None) -> None:
+    written = _written(session)
+    table = cast(Table, AuditEntry.__table__)
+    rows: list[Values] = []
+    for change in changes:
+        key = (change.kind, change.target_id)
+        prior = written.get(key)
+        if prior is None:
+            name = action or action_for(change.kind, change.verb, (change.after or change.before or {}).keys())
+            entry = _Written(new_id(), name, action is not None, change.verb, change.before, change.after)
+            rows.append(_row(scope, actor, entry.entry_id, entry.action, change))
+            written[key] = entry
+            continue
+        entry = _merged(prior, change, action)
+        written[key] = entry
+        done = session.connection().execute(
+            update(table)
+            .where(table.c.id == entry.entry_id)
+            .values(action=entry.action[:100], before=entry.before, after=entry.after)
+        )
+        if done.rowcount == 0:  # undone by a rollback to a savepoint meanwhile: written afresh
+            merged = _Change(change.kind, change.target_id, entry.verb, entry.before, entry.after)
+            rows.append(_row(scope, actor, entry.entry_id, entry.action, merged))
+    if rows:
+        session.connection().execute(insert(table), rows)
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    target_kind: str,
+    target_id: uuid.UUID | str,
+    before: Values | None = None,
+    after: Values | None = None,
+) -> None:
+    """A named action on a record (``webhook_delivery.replayed``), in the session's transaction. Without a scope
+    it is recorded as seatflow's own (``system``). The hook's changes of the same record in this transaction are
+    merged into this row, which keeps its name."""
+    scope = scope_of(session) or AuditScope(Origin.SYSTEM, SYSTEM)
+    before = {k: shown(k, v) for k, v in before.items()} if before is not None else None
+    after = {k: shown(k, v) for k, v in after.items()} if after is not None else None
+    change = _Change(target_kind, str(target_id), "updated", before, after)
+    _write(session, scope, scope.who, [change], action)
+
+
+# --- the hooks ----------------------------------------------------------------------------------------------
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
+    scope = scope_of(session)
+    if scope is None:
+        return
+    changes = _changes(session)
+    if changes:
+        _write(session, scope, scope.who, changes, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, _previous: Any) -> None:
+    session.info.pop(WRITTEN_KEY, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(WRITTEN_KEY, None)

@@ -1,0 +1,23 @@
+"""The license change log's events (SPEC §17): ``license_change.recorded``, ``.provisioned`` and ``.failed``, each
+carrying the change as ``GET /api/v1/license-changes`` shows it, written into the outbox in the caller's
+transaction. (Renewals coming up are ``renewal_events``.)"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from seatflow.events.outbox import emit
+from seatflow.subscriptions.models import LicenseChange
+from seatflow.subscriptions.schemas import LicenseChangeRead
+
+RECORDED = "license_change.recorded"
+PROVISIONED = "license_change.provisioned"
+FAILED = "license_change.failed"
+
+
+def announce_change(session: Session, change: LicenseChange, event_type: str, *, now: datetime) -> None:
+    """``event_type`` for ``change`` as it is now."""
+    data = LicenseChangeRead.from_model(change).model_dump(mode="json")
+    emit(session, type=event_type, subject_id=change.id, data=data, occurred_at=now)
