@@ -37,12 +37,14 @@ without gaps, a change left open, the rerun creating anything, the dry run writi
 from __future__ import annotations
 
 import argparse
+import calendar
 import functools
 import gc
 import json
 import os
 import re
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -52,8 +54,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -63,7 +65,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow.billing import runs
-from seatflow.billing.models import BillingRun, Invoice, InvoiceLine
+from seatflow.billing.models import BillingRun, Invoice, InvoiceLine, LineKind
 from seatflow.catalog.models import BillingFrequency, BillingPlan, ProductKind, ProviderKind, ReductionBehavior, Term
 from seatflow.catalog.providers import create_provider_account
 from seatflow.catalog.schemas import ProductCreate, ProviderAccountCreate
@@ -520,6 +522,236 @@ def run_phase_in_child(url: str, phase: str, *, chunk_size: int, phases: bool) -
     return PhaseResult(**data)
 
 
+# --- the floor: the same reads, arithmetic and writes with the stdlib sqlite3 module ---------------------
+
+FLOOR_CHUNK = 2000
+"""Contracts per chunk of the floor, as run_billing's default chunk_size."""
+
+
+@dataclass
+class FloorResult:
+    seconds: float
+    cpu_seconds: float
+    state: dict[str, Any]
+    """``database_state``'s figures, read from the floor's copy."""
+
+
+def copy_sqlite_database(url: str, target: Path) -> None:
+    """A consistent copy of the seeded SQLite database (the backup API: WAL content included)."""
+    source = sqlite3.connect(str(make_url(url).database))
+    try:
+        dest = sqlite3.connect(target)
+        try:
+            source.backup(dest)
+        finally:
+            dest.close()
+    finally:
+        source.close()
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def floor_run(path: Path) -> FloorResult:
+    """Bill the due contracts of the database at ``path`` with bare ``sqlite3``, in one transaction.
+
+    The same reads as run_billing (the due contracts in id order in chunks of 2,000 with their customers'
+    names and addresses, their billable subscriptions with the product names, their open changes), the same
+    per-line Decimal arithmetic (quantity x unit price x months of the plan, a change inside the cycle prorated
+    by days, rounded half up to cents) and the same writes (the billing run, the numbering counter, invoices
+    with every column, their lines, the changes marked invoiced). Only the contract shape of this benchmark
+    is handled (monthly, in advance, billed on its own, nothing billed before): it is a floor, not a billing
+    engine."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    cent, factor = Decimal("0.01"), Decimal(10_000)
+    run_day, stamp = RUN_DATE.isoformat(), NOW.strftime("%Y-%m-%d %H:%M:%S.%f")
+    started, cpu_started = time.perf_counter(), time.process_time()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT OR IGNORE INTO counters (name, value) VALUES ('invoice_number', 0)")  # as allocate does
+    conn.execute("UPDATE counters SET value = value WHERE name = 'invoice_number'")  # the numbering lock
+    run_id = os.urandom(16).hex()
+    conn.execute(
+        "INSERT INTO billing_runs (id, run_date, requested_by, started_at, invoices_created, credit_notes_created,"
+        " totals) VALUES (?, ?, ?, ?, 0, 0, '{}')",
+        (run_id, run_day, REQUESTED_BY, stamp),
+    )
+    created, grand_total, after = 0, Decimal(0), ""
+    while True:
+        contracts = conn.execute(
+            "SELECT c.id, c.customer_id, c.currency, c.start_date, c.payment_terms_days, c.tax_rate, c.name,"
+            " cu.name, cu.billing_address, cu.tax_id FROM billing_contracts c"
+            " JOIN customer_accounts cu ON cu.id = c.customer_id"
+            " WHERE c.billable = 1 AND c.status = 'active' AND c.start_date <= ? AND c.id > ?"
+            " AND c.consolidate_child_invoices = 0 AND c.parent_contract_id IS NULL"
+            " ORDER BY c.id LIMIT ?",
+            (run_day, after, FLOOR_CHUNK),
+        ).fetchall()
+        if not contracts:
+            break
+        after = contracts[-1][0]
+        ids = [row[0] for row in contracts]
+        marks = ",".join("?" * len(ids))
+        billed = {
+            contract_id
+            for (contract_id,) in conn.execute(
+                f"SELECT contract_id FROM invoices WHERE contract_id IN ({marks}) AND period_start = ?"  # noqa: S608
+                " AND status = 'issued' AND NOT consolidated",
+                (*ids, run_day),
+            )
+        }
+        subscriptions: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in conn.execute(
+            "SELECT s.contract_id, s.id, s.product_id, p.name, s.unit_price, s.quantity, s.billing_plan"  # noqa: S608
+            " FROM subscriptions s JOIN products p ON p.id = s.product_id"
+            f" WHERE s.contract_id IN ({marks}) AND s.billable = 1 AND s.status NOT IN ('cancelled', 'expired')"
+            " ORDER BY s.contract_id, p.name, s.id",
+            ids,
+        ):
+            subscriptions[row[0]].append(row)
+        changes: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in conn.execute(
+            "SELECT lc.subscription_id, lc.id, lc.quantity_after - lc.quantity_before, lc.effective_date"  # noqa: S608
+            " FROM subscriptions s CROSS JOIN license_changes lc ON lc.subscription_id = s.id"  # s first (SQLite)
+            f" WHERE s.contract_id IN ({marks}) AND lc.billing_status = 'open'"
+            " ORDER BY lc.created_at, lc.id",
+            ids,
+        ):
+            changes[row[0]].append(row)
+        invoices, lines, settled = [], [], []
+        for contract in contracts:
+            contract_id, customer_id, currency, start, terms_days, tax_rate, name, customer, address, tax_id = contract
+            if contract_id in billed:
+                continue
+            first = date.fromisoformat(start)
+            k = (RUN_DATE.year - first.year) * 12 + RUN_DATE.month - first.month
+            cycle_start, cycle_end = _add_months(first, k), _add_months(first, k + 1) - ONE_DAY
+            if cycle_start > RUN_DATE:
+                k -= 1
+                cycle_start, cycle_end = _add_months(first, k), _add_months(first, k + 1) - ONE_DAY
+            days = (cycle_end - cycle_start).days + 1
+            invoice_id, subtotal, position = os.urandom(16).hex(), Decimal(0), 0
+            for _, subscription_id, product_id, product, price_units, quantity, plan in subscriptions[contract_id]:
+                price, months = Decimal(price_units) / factor, PLAN_MONTHS[plan]
+                own = changes.get(subscription_id, ())
+                inside = [c for c in own if cycle_start < date.fromisoformat(c[3]) <= cycle_end]
+                start_quantity = quantity - sum(c[2] for c in inside)
+                priced = [(LineKind.RECURRING, start_quantity, None, cycle_start, start_quantity * price * months)]
+                priced += [
+                    (LineKind.PRORATION, c[2], c[1], date.fromisoformat(c[3]), c[2] * price * months
+                     * ((cycle_end - date.fromisoformat(c[3])).days + 1) / days)
+                    for c in inside
+                ]  # fmt: skip
+                for kind, count, change_id, line_start, exact in priced:
+                    amount = exact.quantize(cent, rounding=ROUND_HALF_UP)
+                    if not amount:
+                        continue
+                    position += 1
+                    subtotal += amount
+                    lines.append(
+                        (os.urandom(16).hex(), invoice_id, position, kind.value, subscription_id, product_id, change_id,
+                         product, line_start.isoformat(), cycle_end.isoformat(), count, price_units,
+                         int(amount * factor))
+                    )  # fmt: skip
+                settled.extend((invoice_id, c[1]) for c in own)
+            rate = Decimal(tax_rate) / Decimal(1_000_000)
+            tax = (subtotal * rate).quantize(cent, rounding=ROUND_HALF_UP)
+            bill_to = {"name": customer, "contract": name, "address": json.loads(address or "{}")}
+            bill_to["tax_id"] = tax_id or ""
+            invoices.append(
+                [invoice_id, None, contract_id, customer_id, run_id, "invoice", None, None, k,
+                 cycle_start.isoformat(), cycle_end.isoformat(), run_day,
+                 (RUN_DATE + timedelta(days=terms_days)).isoformat(), currency, tax_rate, int(subtotal * factor),
+                 int(tax * factor), int((subtotal + tax) * factor), "issued", json.dumps(bill_to), "{}", terms_days,
+                 "", stamp, 0, None]
+            )  # fmt: skip
+            grand_total += subtotal + tax
+        if invoices:
+            (last,) = conn.execute(
+                "UPDATE counters SET value = value + ? WHERE name = 'invoice_number' RETURNING value", (len(invoices),)
+            ).fetchone()
+            for number, invoice in enumerate(invoices, start=last - len(invoices) + 1):
+                invoice[1] = f"INV-{number:06d}"
+            _floor_insert(
+                conn,
+                "INSERT INTO invoices (id, number, contract_id, customer_id, billing_run_id, kind, credit_reason,"
+                " credits_invoice_id, cycle_index, period_start, period_end, issue_date, due_date, currency, tax_rate,"
+                " subtotal, tax, total, status, bill_to, seller, payment_terms_days, payment_instructions, created_at,"
+                " consolidated, consolidated_invoice_id) VALUES ",
+                invoices,
+            )
+            _floor_insert(
+                conn,
+                "INSERT INTO invoice_lines (id, invoice_id, position, kind, subscription_id, product_id,"
+                " license_change_id, description, period_start, period_end, quantity, unit_price, amount) VALUES ",
+                lines,
+            )
+            conn.executemany(
+                "UPDATE license_changes SET billing_status = 'invoiced', invoice_id = ? WHERE id = ?", settled
+            )
+            created += len(invoices)
+    totals = {"USD": {"invoices": created, "total": f"{grand_total:.2f}"}}
+    conn.execute(
+        "UPDATE billing_runs SET invoices_created = ?, totals = ?, finished_at = ? WHERE id = ?",
+        (created, json.dumps(totals), stamp, run_id),
+    )
+    conn.execute("COMMIT")
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    try:
+        return FloorResult(seconds, cpu_seconds, _floor_state(conn, run_id))
+    finally:
+        conn.close()
+
+
+def _floor_insert(conn: sqlite3.Connection, head: str, rows: list[Any]) -> None:
+    """Multi-row INSERTs of about 4,000 bound variables each (what ``insert_rows`` does; half the time of
+    ``executemany``)."""
+    width = len(rows[0])
+    per = 4000 // width
+    for first in range(0, len(rows), per):
+        batch = rows[first : first + per]
+        group = "(" + ", ".join("?" * width) + ")"
+        conn.execute(head + ", ".join([group] * len(batch)), [value for row in batch for value in row])
+
+
+PLAN_MONTHS = {plan.value: plan.months for plan in BillingPlan}
+ONE_DAY = timedelta(days=1)
+
+
+def _floor_state(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
+    """The figures ``database_state`` reads, from the floor's copy (amounts are stored in 10^-4 units)."""
+    units = Decimal(10_000)
+    inv = conn.execute(
+        "SELECT count(*), sum(subtotal), sum(total), min(number), max(number), count(DISTINCT number)"
+        " FROM invoices WHERE issue_date = ?",
+        (RUN_DATE.isoformat(),),
+    ).fetchone()
+    lines = conn.execute("SELECT count(*), sum(amount) FROM invoice_lines").fetchone()
+    (open_changes,) = conn.execute("SELECT count(*) FROM license_changes WHERE billing_status = 'open'").fetchone()
+    (invoiced,) = conn.execute(
+        "SELECT count(*) FROM license_changes WHERE billing_status = 'invoiced' AND invoice_id IS NOT NULL"
+    ).fetchone()
+    (created,) = conn.execute("SELECT invoices_created FROM billing_runs WHERE id = ?", (run_id,)).fetchone()
+    return {
+        "invoices": inv[0],
+        "subtotal": Decimal(inv[1] or 0) / units,
+        "total": Decimal(inv[2] or 0) / units,
+        "first_number": inv[3],
+        "last_number": inv[4],
+        "distinct_numbers": inv[5],
+        "lines": lines[0],
+        "lines_amount": Decimal(lines[1] or 0) / units,
+        "open_changes": open_changes,
+        "invoiced_changes": invoiced,
+        "created": created,
+    }
+
+
 # --- checks and report -----------------------------------------------------------------------------------
 
 
@@ -674,6 +906,12 @@ def _bench(args: argparse.Namespace, engine: Engine, url: str) -> int:
         check(failures, state["invoices"] == 0 and not state["runs"], "dry run wrote invoices or a billing run")
         check(failures, state["open_changes"] == 2 * n, "dry run changed license changes")
 
+    floor_copy: Path | None = None
+    if engine.dialect.name == "sqlite" and make_url(url).database not in (None, "", ":memory:"):
+        floor_dir = tempfile.TemporaryDirectory(prefix="seatflow-floor-")
+        floor_copy = Path(floor_dir.name) / "floor.db"
+        copy_sqlite_database(url, floor_copy)  # the seeded state, before the run writes anything
+
     first = measure("run")
     report(first, n)
     results.append(first)
@@ -700,6 +938,22 @@ def _bench(args: argparse.Namespace, engine: Engine, url: str) -> int:
     check(failures, state["invoiced_changes"] == 2 * n, f"{state['invoiced_changes']} changes invoiced")
     check(failures, state["runs"].get(first.run_id) == n, f"billing run row says {state['runs']}")
 
+    floor: FloorResult | None = None
+    if floor_copy is not None:
+        floor = floor_run(floor_copy)
+        floor_dir.cleanup()
+        ours = {key: state[key] for key in floor.state if key in state}
+        theirs = {key: floor.state[key] for key in ours}
+        print(
+            f"  floor (bare sqlite3 on a copy of the seeded database, this process)\n"
+            f"    wall time            {floor.seconds:8.3f} s (one transaction, commit included)\n"
+            f"    CPU time             {floor.cpu_seconds:8.3f} s\n"
+            f"    in the database      {floor.state['invoices']} invoices, {floor.state['lines']} lines, "
+            f"total USD {floor.state['total']}, numbers {floor.state['first_number']}…{floor.state['last_number']}"
+        )
+        check(failures, ours == theirs, f"the floor's figures {theirs} differ from seatflow's {ours}")
+        check(failures, floor.state["created"] == first.invoices_created, "the floor's billing run row differs")
+
     again = measure("rerun")
     report(again, n)
     results.append(again)
@@ -722,6 +976,19 @@ def _bench(args: argparse.Namespace, engine: Engine, url: str) -> int:
             f" {result.drafted_invoices:8d} {lines:7d} {result.seconds:8.3f} {result.cpu_seconds:6.2f}"
             f" {rate:10.0f} {result.peak_rss / MB:11.1f} {growth:9.1f}"
         )
+    if floor is not None:
+        print(
+            f"  {'floor':<8} {'sqlite3':<10} {'':>9} {floor.state['invoices']:8d} {floor.state['lines']:7d}"
+            f" {floor.seconds:8.3f} {floor.cpu_seconds:6.2f}"
+        )
+        print(
+            f"  run / floor: {first.seconds / floor.seconds:.2f}x wall,"
+            f" {first.cpu_seconds / floor.cpu_seconds:.2f}x CPU"
+            f" (aim: <= 3x; seatflow {first.seconds:.2f} s wall {first.cpu_seconds:.2f} s CPU, floor"
+            f" {floor.seconds:.2f} s wall {floor.cpu_seconds:.2f} s CPU)"
+        )
+    else:
+        print("  floor: SQLite file databases only (compare PostgreSQL's run with a SQLite run's floor)")
     print(f"  load average at the end: {_load()} (other processes on the machine skew the timings)")
     if n == AIM_CONTRACTS and engine.dialect.name == "sqlite":
         met = first.seconds <= AIM_SECONDS and first.peak_rss < AIM_MB * MB
