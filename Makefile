@@ -67,6 +67,10 @@ bench: install ## Run the benchmarks on SQLite and PostgreSQL (figures go to doc
 	$(BIN)/python bench/provisioning.py --postgres
 	$(BIN)/python bench/billing_run.py --dry-run-too
 	$(BIN)/python bench/billing_run.py --dry-run-too --postgres
+	$(BIN)/python bench/price_sheet.py
+	$(BIN)/python bench/price_sheet.py --postgres
+	$(BIN)/python bench/margin_report.py
+	$(BIN)/python bench/margin_report.py --postgres
 	$(BIN)/python bench/api_load.py
 	$(BIN)/python bench/api_load.py --postgres
 	$(BIN)/python bench/api_load.py --workers 2

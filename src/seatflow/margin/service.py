@@ -35,23 +35,30 @@ evidence):
 
 from __future__ import annotations
 
+import gc
+import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from math import gcd
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Dialect, Select, String, func, select, type_coerce
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from seatflow.billing.models import Invoice, InvoiceLine, bills_period
 from seatflow.catalog.models import Product
 from seatflow.contracts.models import BillingContract
 from seatflow.costs.models import CostLine
 from seatflow.customers.models import CustomerAccount
+from seatflow.db.types import ScaledDecimal
 from seatflow.errors import ValidationFailed
 from seatflow.subscriptions.models import Subscription
 
@@ -219,8 +226,17 @@ class MarginReport:
 
 # --- reading ---------------------------------------------------------------------------------------------------
 
+CHUNK = 500
+"""Ids per ``IN (...)`` when the evidence of the leaks is read."""
 
-def _cost_items(session: Session, start: date, end: date) -> list[CostItem]:
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for first in range(0, len(values), CHUNK):
+        yield values[first : first + CHUNK]
+
+
+def _cost_items(session: Session, start: date, end: date, provider_ids: Sequence[str] | None = None) -> list[CostItem]:
+    """The cost lines in force starting in the range (of these provider subscriptions only, when given)."""
     c = CostLine
     query = (
         select(
@@ -241,10 +257,18 @@ def _cost_items(session: Session, start: date, end: date) -> list[CostItem]:
         .where(c.in_force(), c.charge_start >= start, c.charge_start <= end)
         .order_by(c.charge_start, c.id)
     )
-    return [CostItem(*cast(Any, row)) for row in session.execute(query)]
+    if provider_ids is None:
+        return [CostItem(*cast(Any, row)) for row in session.execute(query)]
+    items = []
+    for chunk in _chunks(provider_ids):
+        items += [CostItem(*cast(Any, row)) for row in session.execute(query.where(c.subscription_id.in_(chunk)))]
+    return items
 
 
-def _revenue_items(session: Session, start: date, end: date) -> list[RevenueItem]:
+def _revenue_items(
+    session: Session, start: date, end: date, subscription_ids: Sequence[uuid.UUID] | None = None
+) -> list[RevenueItem]:
+    """The lines of the documents that bill a period starting in the range (of these subscriptions only)."""
     line, invoice = InvoiceLine, Invoice
     query = (
         select(
@@ -262,10 +286,15 @@ def _revenue_items(session: Session, start: date, end: date) -> list[RevenueItem
         .where(bills_period(), line.period_start >= start, line.period_start <= end)
         .order_by(line.period_start, line.id)
     )
-    return [RevenueItem(*cast(Any, row)) for row in session.execute(query)]
+    if subscription_ids is None:
+        return [RevenueItem(*cast(Any, row)) for row in session.execute(query)]
+    items = []
+    for chunk in _chunks(subscription_ids):
+        items += [RevenueItem(*cast(Any, row)) for row in session.execute(query.where(line.subscription_id.in_(chunk)))]
+    return items
 
 
-def _subscriptions(session: Session) -> dict[uuid.UUID, _Sub]:
+def _subscriptions(session: Session, ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, _Sub]:
     s = Subscription
     query = select(
         s.id,
@@ -277,13 +306,120 @@ def _subscriptions(session: Session) -> dict[uuid.UUID, _Sub]:
         s.currency,
         s.unit_price,
     )
-    return {row[0]: _Sub(*cast(Any, row)) for row in session.execute(query)}
+    if ids is None:
+        return {row[0]: _Sub(*cast(Any, row)) for row in session.execute(query)}
+    found = {}
+    for chunk in _chunks(ids):
+        found.update({row[0]: _Sub(*cast(Any, row)) for row in session.execute(query.where(s.id.in_(chunk)))})
+    return found
 
 
-def _names(
-    session: Session, model: type[CustomerAccount] | type[BillingContract] | type[Product]
-) -> dict[uuid.UUID, str]:
-    return {row[0]: row[1] for row in session.execute(select(model.id, model.name))}
+# How the report reads (every line of a month, hundreds of thousands): through the session's connection, as the
+# driver hands the values over (no ORM rows, no type processing: ``_raw``; ids cast to text, which PostgreSQL
+# sends without building UUIDs), each line added at once, in integers (amounts are stored as integers of
+# 10^-scale units), to its row and to its provider subscription, which keeps of it only what the seats need:
+# (start, end, seats). A value is converted where the answer shows it, each distinct one once (``_Converted``). The
+# provider subscriptions that may leak, and the unknown ones, have their lines read again as items, which
+# ``_leaks`` judges and shows as before; the sums are the ones the items give, to the Decimal's exponent
+# (``_decimal``).
+
+
+def _raw(column: Any) -> Any:
+    """``column`` read without its type's result processing."""
+    return type_coerce(column, NullType())
+
+
+def _id(column: Any) -> Any:
+    """An id column read as text (a hex string on SQLite, the canonical form on PostgreSQL)."""
+    return sql_cast(column, String)
+
+
+class _Converted(dict[Any, Any]):
+    """Raw value -> the value read the usual way, each distinct raw value converted once."""
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, raw: Any) -> Any:
+        value = self[raw] = self.convert(raw)
+        return value
+
+
+def _converter(column: Any, dialect: Dialect) -> Callable[[Any], Any]:
+    """How SQLAlchemy converts ``column``'s values read from ``dialect`` (nothing to do: the value itself)."""
+    process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+    return cast(Callable[[Any], Any], process) if process is not None else _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _id_text(raw: str) -> str:
+    """``str(uuid.UUID(raw))``: the canonical form of an id read as text, without making the UUID when it is in
+    the form the databases give (PostgreSQL's canonical one, SQLAlchemy's 32 hex digits on SQLite)."""
+    if _CANONICAL.fullmatch(raw):
+        return raw
+    if _HEX.fullmatch(raw):
+        return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+    return str(uuid.UUID(raw))
+
+
+_CANONICAL = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HEX = re.compile("[0-9a-f]{32}")
+
+
+def _scale(column: Any) -> int:
+    kind = column.type
+    assert isinstance(kind, ScaledDecimal)  # noqa: S101 - the models say so
+    return kind.scale
+
+
+def _decimal(total: int, common: int, scale: int) -> Decimal:
+    """The sum, starting from ``ZERO``, of ``Decimal`` values read from integers of 10^-``scale`` units whose sum
+    is ``total`` and whose greatest common divisor with 10^``scale`` is ``common``: the same value with the same
+    exponent (each value read has as many decimals as it needs, a sum as many as its terms have at most)."""
+    found = _EXPONENTS.get((scale, common))
+    if found is None:
+        places = scale - next(t for t in range(scale, -1, -1) if common % 10**t == 0)
+        found = _EXPONENTS[(scale, common)] = (10 ** (scale - places), -places)
+    divisor, exponent = found
+    return Decimal(total // divisor).scaleb(exponent) if exponent else Decimal(total // divisor)
+
+
+_EXPONENTS: dict[tuple[int, int], tuple[int, int]] = {}
+"""(scale, greatest common divisor of the terms with 10^scale) -> (10^(scale - decimals), -decimals) of their
+sum."""
+
+STREAM_BATCH = 5_000
+
+
+def _stream(conn: Connection, query: Select[Any]) -> Iterator[Any]:
+    """The query's rows, fetched in batches (through a server-side cursor where the driver has one: PostgreSQL
+    keeps the rows until they are asked for)."""
+    for batch in conn.execute(query.execution_options(yield_per=STREAM_BATCH)).partitions():
+        yield from batch
+
+
+def _short_of_seats(costs: list[tuple[date, date, int]], revenue: list[tuple[date, date, int]], end: date) -> bool:
+    """Whether Microsoft charges for more seats than seatflow bills on one of ``_shortfall``'s days (the items:
+    ``(start, end, seats)``)."""
+    if len(costs) == 1 and len(revenue) == 1:  # most subscriptions: one line on each side
+        (paid_from, paid_to, paid), (billed_from, billed_to, billed) = costs[0], revenue[0]
+        for day in (paid_from, billed_from, min(end, paid_to)):
+            if (paid if paid_from <= day <= paid_to else 0) > (billed if billed_from <= day <= billed_to else 0):
+                return True
+        return False
+    days = {c[0] for c in costs}
+    days.update(r[0] for r in revenue)
+    days.add(min(end, max(c[1] for c in costs)))
+    for day in days:
+        paid = sum([c[2] for c in costs if c[0] <= day <= c[1]])
+        billed = sum([r[2] for r in revenue if r[0] <= day <= r[1]])
+        if paid > billed:
+            return True
+    return False
 
 
 # --- the report ------------------------------------------------------------------------------------------------
@@ -303,116 +439,280 @@ def month_of(day: date) -> date:
 def margin_report(session: Session, *, start: date, end: date, group_by: GroupBy = GroupBy.CUSTOMER) -> MarginReport:
     """The report for ``start``…``end`` (the module's docstring says what it sums and finds)."""
     check_range(start, end)
-    subs = _subscriptions(session)
-    contracts = {row[0]: row[1] for row in session.execute(select(BillingContract.id, BillingContract.customer_id))}
-    customers, contract_names, products = (
-        _names(session, CustomerAccount),
-        _names(session, BillingContract),
-        _names(session, Product),
-    )
-    by_external = {s.external_id.lower(): s.id for s in subs.values() if s.external_id}
+    with _collector_paused():
+        return _report(session, start, end, group_by)
 
-    def root(subscription_id: uuid.UUID) -> uuid.UUID:
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the report builds its hundreds of thousands of small lists and
+    tuples (none in a cycle): it would go over all of them again and again, a third of the report's time."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _report(session: Session, start: date, end: date, group_by: GroupBy) -> MarginReport:
+    if session.autoflush:
+        session.flush()  # the reads below go through the connection, which does not flush the session
+    conn = session.connection()
+    as_uuid = _Converted(uuid.UUID)
+    as_str = _Converted(_id_text)
+    as_date = _Converted(_converter(CostLine.__table__.c.charge_start, conn.dialect))
+    months = _Converted(lambda raw: month_of(as_date[raw]))  # raw start -> its month
+    same: dict[Any, Any] = {}
+    keep = same.setdefault  # one object for equal values (SQLite hands out new strings for every row)
+
+    s = Subscription
+    subs: dict[str, tuple[str | None, str, str, str, str]] = {}
+    """Id -> (linked to, contract, product, provider account, the id), as text."""
+    by_external: dict[str, str] = {}
+    query = select(
+        _id(s.id), s.external_id, _id(s.linked_subscription_id), _id(s.contract_id), _id(s.product_id),
+        _id(s.provider_account_id),
+    )  # fmt: skip
+    for sid, external_id, linked, contract, product, account in _stream(conn, query):
+        subs[sid] = (linked, keep(contract, contract), keep(product, product), keep(account, account), sid)
+        if external_id:
+            by_external[external_id.lower()] = sid
+    bc = BillingContract
+    query = select(_id(bc.id), _id(bc.customer_id), bc.name)
+    contracts = {row[0]: (keep(row[1], row[1]), row[2]) for row in _stream(conn, query)}
+    customers = {row[0]: row[1] for row in _stream(conn, select(_id(CustomerAccount.id), CustomerAccount.name))}
+    products = {row[0]: row[1] for row in conn.execute(select(_id(Product.id), Product.name))}
+
+    def root(subscription_id: str) -> str:
+        """The provider subscription (a linked child's parent), as the key ``subs`` holds."""
         seen = 0
-        current = subscription_id
-        while (linked := subs[current].linked_to) is not None and seen < 10:
-            current, seen = linked, seen + 1
-        return current
+        entry = subs[subscription_id]
+        while entry[0] is not None and seen < 10:
+            entry, seen = subs[entry[0]], seen + 1
+        return entry[4]
 
-    costs = _cost_items(session, start, end)
-    revenue = _revenue_items(session, start, end)
-    cost_by_group: dict[uuid.UUID, list[CostItem]] = defaultdict(list)
-    unknown: dict[str, list[CostItem]] = defaultdict(list)
-    accounts_with_costs: set[uuid.UUID] = set()
-    for item in costs:
-        found = by_external.get(item.provider_subscription_id)
+    for external_id, sid in by_external.items():  # Microsoft's id -> the provider subscription
+        by_external[external_id] = root(sid)
+
+    dimensions: dict[Any, tuple[str, str, str | None, str | None]] = {}
+
+    def dimension(group: str) -> tuple[str, str, str | None, str | None]:
+        """(key, name, customer id, customer name) of the group's rows."""
+        _, contract, product, _, _ = subs[group]
+        if group_by is GroupBy.SUBSCRIPTION:  # one call per group: its own id is not kept
+            customer_id = contracts[contract][0]
+            return _id_text(group), products.get(product, ""), as_str[customer_id], customers.get(customer_id, "")
+        shared = (product, contract) if group_by is GroupBy.PRODUCT else contract
+        found = dimensions.get(shared)
         if found is None:
-            unknown[item.provider_subscription_id].append(item)
-            continue
-        group = root(found)
-        cost_by_group[group].append(item)
-        accounts_with_costs.add(subs[group].provider_account_id)
-    revenue_by_group: dict[uuid.UUID, list[RevenueItem]] = defaultdict(list)
-    for line in revenue:
-        if line.subscription_id in subs:
-            revenue_by_group[root(line.subscription_id)].append(line)
-
-    def dimension(group: uuid.UUID) -> tuple[str, str, uuid.UUID]:
-        sub = subs[group]
-        customer_id = contracts[sub.contract_id]
-        if group_by is GroupBy.CUSTOMER:
-            return str(customer_id), customers.get(customer_id, ""), customer_id
-        if group_by is GroupBy.CONTRACT:
-            return str(sub.contract_id), contract_names.get(sub.contract_id, ""), customer_id
-        if group_by is GroupBy.PRODUCT:
-            return str(sub.product_id), products.get(sub.product_id, ""), customer_id
-        return str(group), products.get(sub.product_id, ""), customer_id
-
-    rows: dict[tuple[str, date, str], MarginRow] = {}
-    totals: dict[str, Totals] = {}
-
-    def row(group: uuid.UUID, month: date, currency: str) -> MarginRow:
-        key, name, customer_id = dimension(group)
-        found = rows.get((key, month, currency))
-        if found is None:
-            found = rows[(key, month, currency)] = MarginRow(
-                key=key,
-                name=name,
-                month=month,
-                currency=currency,
-                customer_id=str(customer_id),
-                customer_name=customers.get(customer_id, ""),
-            )
+            customer_id = contracts[contract][0]
+            customer, customer_name = as_str[customer_id], customers.get(customer_id, "")
+            if group_by is GroupBy.CUSTOMER:
+                found = (customer, customer_name, customer, customer_name)
+            elif group_by is GroupBy.CONTRACT:
+                found = (as_str[contract], contracts[contract][1], customer, customer_name)
+            else:
+                found = (as_str[product], products.get(product, ""), customer, customer_name)
+            dimensions[shared] = found
         return found
 
-    for group, items in cost_by_group.items():
-        for item in items:
-            row(group, month_of(item.charge_start), item.currency).cost += item.subtotal
-            totals.setdefault(item.currency, Totals(item.currency)).cost += item.subtotal
-    for group, lines in revenue_by_group.items():
-        for line in lines:
-            row(group, month_of(line.period_start), line.currency).revenue += line.amount
-            totals.setdefault(line.currency, Totals(line.currency)).revenue += line.amount
-    for items in unknown.values():
-        for item in items:
-            totals.setdefault(item.currency, Totals(item.currency)).cost += item.subtotal
+    # Each line goes at once to its row, [revenue, its gcd with 10^scale, cost, its gcd, dimension, month,
+    # currency, rank] per (key, month, currency), and to its provider subscription, [dimension, cost, revenue,
+    # Microsoft's (start, end, seats), seatflow's, rank of its cost, of its revenue]. A row shows the customer of
+    # the first subscription that touches it when each one's cost is added in turn, in the order their first lines
+    # come, then each one's revenue likewise (the rank; it tells only on a product's rows, which alone need the
+    # lines in order).
+    cost_scale, revenue_scale = _scale(CostLine.__table__.c.subtotal), _scale(InvoiceLine.__table__.c.amount)
+    cost_unit, revenue_unit = 10**cost_scale, 10**revenue_scale
+    rows: dict[tuple[str, date, str], list[Any]] = {}
+    groups: dict[str, list[Any]] = {}
+    unknown: set[str] = set()
+    c = CostLine
+    query = select(
+        c.subscription_id, _raw(c.charge_start), _raw(c.charge_end), c.quantity, _raw(c.subtotal), c.currency
+    ).where(c.in_force(), c.charge_start >= start, c.charge_start <= end)
+    if group_by is GroupBy.PRODUCT:
+        query = query.order_by(c.charge_start, c.id)
+    cost_lines = 0
+    for provider_id, first_day, last_day, quantity, subtotal, currency in _stream(conn, query):
+        cost_lines += 1
+        group = by_external.get(provider_id)
+        if group is None:
+            unknown.add(provider_id)
+            continue
+        state = groups.get(group)
+        if state is None:
+            state = groups[group] = [dimension(group), 0, 0, [], [], len(groups), None]
+        state[1] += subtotal
+        seats = (as_date[first_day], as_date[last_day], -abs(quantity) if subtotal < 0 else abs(quantity))
+        state[3].append(keep(seats, seats))
+        month = months[first_day]
+        acc = rows.get((state[0][0], month, currency))
+        if acc is None:
+            acc = [0, revenue_unit, 0, cost_unit, state[0], month, currency, state[5]]
+            rows[(state[0][0], month, currency)] = acc
+        elif acc[7] > state[5]:
+            acc[4], acc[7] = state[0], state[5]
+        acc[2] += subtotal
+        acc[3] = gcd(acc[3], subtotal)
+    accounts_with_costs = {subs[group][3] for group in groups}
 
+    line, invoice = InvoiceLine, Invoice
+    query = (
+        select(
+            _id(line.subscription_id),
+            _raw(line.period_start),
+            _raw(line.period_end),
+            line.quantity,
+            _raw(line.amount),
+            invoice.currency,
+        )
+        .join(invoice, invoice.id == line.invoice_id)
+        .where(bills_period(), line.period_start >= start, line.period_start <= end)
+    )
+    if group_by is GroupBy.PRODUCT:
+        query = query.order_by(line.period_start, line.id)
+    invoice_lines = 0
+    ranked = len(groups)
+    for sid, first_day, last_day, quantity, amount, currency in _stream(conn, query):
+        invoice_lines += 1
+        entry = subs.get(sid)
+        if entry is None:
+            continue
+        group = entry[4] if entry[0] is None else root(sid)  # a linked child's revenue is its parent's
+        state = groups.get(group)
+        if state is None:
+            state = groups[group] = [dimension(group), 0, 0, [], [], None, None]
+        if state[6] is None:
+            state[6] = ranked = ranked + 1
+        state[2] += amount
+        seats = (as_date[first_day], as_date[last_day], -abs(quantity) if amount < 0 else abs(quantity))
+        state[4].append(keep(seats, seats))
+        month = months[first_day]
+        acc = rows.get((state[0][0], month, currency))
+        if acc is None:
+            acc = [0, revenue_unit, 0, cost_unit, state[0], month, currency, state[6]]
+            rows[(state[0][0], month, currency)] = acc
+        elif acc[7] > state[6]:
+            acc[4], acc[7] = state[0], state[6]
+        acc[0] += amount
+        acc[1] = gcd(acc[1], amount)
+
+    # The provider subscriptions that may leak as ``_leaks`` judges them (a negative margin within a cent of
+    # rounding either way): their lines, and the unknown ones', are read as items for ``_leaks`` to decide.
+    common = max(cost_scale, revenue_scale)
+    cost_to_common, revenue_to_common = 10 ** (common - cost_scale), 10 ** (common - revenue_scale)
+    cent = 10 ** (common - 2)
+    suspects = set()
+    for group, (_, cost, earned, costs, revenue, _, _) in groups.items():
+        if not revenue:
+            if cost > 0:
+                suspects.add(group)
+        elif not costs:
+            if earned > 0 and subs[group][3] in accounts_with_costs:
+                suspects.add(group)
+        elif 0 < earned * revenue_to_common < cost * cost_to_common + cent or _short_of_seats(costs, revenue, end):
+            suspects.add(group)
+    del groups
+    ids = {group: as_uuid[group] for group in suspects}
+    group_of = {provider: ids[group] for provider, group in by_external.items() if group in ids}
+    members = {provider: provider for provider in ids.values()}  # whose revenue is theirs: linked children too
+    for sid, entry in subs.items():
+        if entry[0] is not None and (parent := root(sid)) in ids:
+            members[as_uuid[sid]] = ids[parent]
+    cost_items, revenue_items, unknown_items = _lines_of(
+        session, start=start, end=end, providers=[*group_of, *sorted(unknown)], members=members, group_of=group_of
+    )
+    contract_ids = {subs[group][1] for group in suspects}
     leaks = _leaks(
-        subs=subs,
-        contracts=contracts,
-        customers=customers,
-        products=products,
-        cost_by_group=cost_by_group,
-        revenue_by_group=revenue_by_group,
-        unknown=unknown,
-        accounts_with_costs=accounts_with_costs,
+        subs=_subscriptions(session, list(ids.values())),
+        contracts={as_uuid[contract]: as_uuid[contracts[contract][0]] for contract in contract_ids},
+        customers={
+            as_uuid[customer]: customers[customer]
+            for customer in {contracts[contract][0] for contract in contract_ids}
+            if customer in customers
+        },
+        products={as_uuid[subs[g][2]]: products[subs[g][2]] for g in suspects if subs[g][2] in products},
+        cost_by_group=cost_items,
+        revenue_by_group=revenue_items,
+        unknown=unknown_items,
+        accounts_with_costs={as_uuid[account] for account in accounts_with_costs},
         end=end,
     )
-    ordered = sorted(rows.values(), key=lambda r: (r.month, r.name.lower(), r.key, r.currency))
-    if unknown:  # cost nobody in seatflow stands for still counts in the totals, on a row of its own
-        for items in unknown.values():
-            for item in items:
-                key = ("unknown", month_of(item.charge_start), item.currency)
-                outside = rows.get(key)
-                if outside is None:
-                    outside = rows[key] = MarginRow(
-                        key="unknown",
-                        name="Not in seatflow",
-                        month=key[1],
-                        currency=item.currency,
-                    )
-                    ordered.append(outside)
-                outside.cost += item.subtotal
+
+    sums: dict[str, list[int]] = {}
+    for acc in rows.values():
+        found = sums.get(acc[6])
+        if found is None:
+            found = sums[acc[6]] = [0, revenue_unit, 0, cost_unit]
+        found[0] += acc[0]
+        found[1] = gcd(found[1], acc[1])
+        found[2] += acc[2]
+        found[3] = gcd(found[3], acc[3])
+    totals = {
+        currency: Totals(currency, _decimal(revenue, revenue_gcd, revenue_scale), _decimal(cost, cost_gcd, cost_scale))
+        for currency, (revenue, revenue_gcd, cost, cost_gcd) in sums.items()
+    }
+
+    def made(acc: list[Any]) -> MarginRow:
+        key, name, customer, customer_name = acc[4]
+        revenue, cost = _decimal(acc[0], acc[1], revenue_scale), _decimal(acc[2], acc[3], cost_scale)
+        return MarginRow(key, name, acc[5], acc[6], revenue, cost, customer, customer_name)
+
+    ordered = [made(rows.pop(key)) for key in list(rows)]  # each row's sums let go as it is made
+    lowered = _Converted(str.lower)
+    ordered.sort(key=lambda r: (r.month, lowered[r.name], r.key, r.currency))
+    outside: dict[tuple[date, str], MarginRow] = {}
+    # cost nobody in seatflow stands for still counts in the totals, on rows of its own, after the others (in the
+    # order of the lines: the subscriptions by their first line)
+    for items in sorted(unknown_items.values(), key=lambda items: (items[0].charge_start, items[0].id)):
+        for item in items:
+            key = (month_of(item.charge_start), item.currency)
+            row = outside.get(key)
+            if row is None:
+                row = outside[key] = MarginRow(key="unknown", name="Not in seatflow", month=key[0], currency=key[1])
+            row.cost += item.subtotal
+            totals.setdefault(item.currency, Totals(item.currency)).cost += item.subtotal
     return MarginReport(
         start=start,
         end=end,
         group_by=group_by,
-        rows=ordered,
+        rows=ordered + list(outside.values()),
         totals=sorted(totals.values(), key=lambda t: t.currency),
         leaks=leaks,
-        cost_lines=len(costs),
-        invoice_lines=len(revenue),
+        cost_lines=cost_lines,
+        invoice_lines=invoice_lines,
     )
+
+
+def _lines_of(
+    session: Session,
+    *,
+    start: date,
+    end: date,
+    providers: list[str],
+    members: dict[uuid.UUID, uuid.UUID],
+    group_of: dict[str, uuid.UUID],
+) -> tuple[dict[uuid.UUID, list[CostItem]], dict[uuid.UUID, list[RevenueItem]], dict[str, list[CostItem]]]:
+    """The lines of some provider subscriptions as items, in their order: Microsoft's of ``providers`` (per
+    ``group_of``, per provider subscription id when not there), seatflow's of ``members`` (subscription -> its
+    provider subscription)."""
+    costs: dict[uuid.UUID, list[CostItem]] = defaultdict(list)
+    unknown: dict[str, list[CostItem]] = defaultdict(list)
+    for item in _cost_items(session, start, end, providers) if providers else []:
+        group = group_of.get(item.provider_subscription_id)
+        (unknown[item.provider_subscription_id] if group is None else costs[group]).append(item)
+    revenue: dict[uuid.UUID, list[RevenueItem]] = defaultdict(list)
+    for line in _revenue_items(session, start, end, list(members)) if members else []:
+        revenue[members[line.subscription_id]].append(line)
+    for items in (*costs.values(), *unknown.values()):
+        items.sort(key=lambda i: (i.charge_start, i.id))  # read in chunks: back in the lines' order
+    for lines in revenue.values():
+        lines.sort(key=lambda i: (i.period_start, i.id))
+    return dict(costs), dict(revenue), dict(unknown)
 
 
 def _seats_on(day: date, items: Iterable[CostItem | RevenueItem]) -> tuple[int, list[CostItem | RevenueItem]]:
