@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9-]*$",
         description="Credit note numbers: prefix + 6 digits, a sequence of their own.",
     )
+    secret_key: str = Field(
+        default="",
+        description="Signs the CSRF tokens of forms shown before login; empty: the key the database made at "
+        "migration (table instance_keys). Set it when several installations must accept each other's forms.",
+    )
     smtp_host: str = Field(default="", description="SMTP server for portal mail; empty: mail goes to the log.")
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str = ""

@@ -11,17 +11,17 @@ from importlib import resources
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from seatflow.auth.models import OperatorRole
+from seatflow.auth.operators import create_operator
 from seatflow.auth.service import create_api_key
 from seatflow.catalog.imports import ImportFormat, import_catalog
 from seatflow.catalog.models import Product, ProviderAccount
-from seatflow.console.accounts import create_operator
-from seatflow.console.models import OperatorRole
 from seatflow.contracts.schemas import ContractCreate
 from seatflow.contracts.service import create_contract
+from seatflow.customers.logins import accept_invitation
 from seatflow.customers.models import ContactRole, CustomerAccount
 from seatflow.customers.schemas import ContactCreate, CustomerCreate
 from seatflow.customers.service import create_customer, invite_contact
-from seatflow.portal.accounts import accept_invitation
 from seatflow.subscriptions.lifecycle import create_subscription
 from seatflow.subscriptions.linking import link
 from seatflow.subscriptions.models import ChangeOrigin, Subscription

@@ -10,14 +10,12 @@ from seatflow.audit import recorder as _audit_recorder  # noqa: F401  (the flush
 from seatflow.auth import models as _auth  # noqa: F401
 from seatflow.billing import models as _billing  # noqa: F401
 from seatflow.catalog import models as _catalog  # noqa: F401
-from seatflow.console import models as _console  # noqa: F401
 from seatflow.contracts import models as _contracts  # noqa: F401
 from seatflow.costs import models as _costs  # noqa: F401
 from seatflow.customers import models as _customers  # noqa: F401
 from seatflow.db import sequences as _sequences  # noqa: F401
 from seatflow.db.base import Base
 from seatflow.events import models as _events  # noqa: F401
-from seatflow.portal import models as _portal  # noqa: F401
 from seatflow.pricing import models as _pricing  # noqa: F401
 from seatflow.provisioning import models as _provisioning  # noqa: F401
 from seatflow.subscriptions import models as _subscriptions  # noqa: F401

@@ -17,12 +17,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from seatflow.audit.models import AuditEntry
+from seatflow.auth import operators as accounts
+from seatflow.auth.models import OperatorRole
 from seatflow.auth.service import create_api_key
 from seatflow.catalog.models import ProviderKind
 from seatflow.clock import DatabaseTestClock
 from seatflow.config import Settings
-from seatflow.console import accounts
-from seatflow.console.models import OperatorRole
 from seatflow.events.delivery import fan_out
 from seatflow.events.outbox import emit
 from seatflow.web.app import create_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from seatflow.console import accounts
+from seatflow.auth import operators as accounts
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
 from seatflow.errors import SeatflowError

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from seatflow.console import accounts
-from seatflow.console.models import OperatorRole
+from seatflow.auth import operators as accounts
+from seatflow.auth.models import OperatorRole
 from seatflow.provisioning.worker import Worker
 from seatflow.web.deps import get_session_factory
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from seatflow.auth.models import ConsoleSession, OperatorRole
 from seatflow.billing.models import BillingRun, Invoice, InvoiceStatus
 from seatflow.billing.runs import run_billing
-from seatflow.console.models import ConsoleSession, OperatorRole
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus
 from tests.console.conftest import ADMIN, OPERATOR, PASSWORD, READ_ONLY, Login, csrf_of
 from tests.factories import FACTORY_TODAY, noon

@@ -17,10 +17,10 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Viewport
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from seatflow.auth import operators as accounts
+from seatflow.auth.models import OperatorRole
 from seatflow.billing.models import BillingRun, Invoice
 from seatflow.config import Settings
-from seatflow.console import accounts
-from seatflow.console.models import OperatorRole
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import Subscription

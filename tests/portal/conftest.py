@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy.orm import Session
 
+from seatflow.customers import logins as accounts
 from seatflow.customers.models import ContactRole, CustomerAccount
 from seatflow.customers.schemas import ContactCreate
 from seatflow.customers.service import invite_contact
-from seatflow.portal import accounts
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
 from tests.provisioning.conftest import ManualClock
 from tests.subscriptions.helpers import PineConeVet, pine_cone_vet

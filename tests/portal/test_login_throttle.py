@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from seatflow.console import accounts as operator_accounts
-from seatflow.console.models import OperatorRole
+from seatflow.auth import operators as operator_accounts
+from seatflow.auth import throttle
+from seatflow.auth.models import LoginAttempt, OperatorRole
+from seatflow.customers import logins as accounts
 from seatflow.customers.models import ContactRole
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
 from seatflow.db.session import make_sessionmaker
-from seatflow.portal import accounts
-from seatflow.portal.models import LoginAttempt
 from tests.factories import FACTORY_TODAY, create_customer, noon
 from tests.portal.conftest import PASSWORD, make_contact
 
@@ -74,9 +74,9 @@ def _wrong_passwords_at_once(engine: Engine, login: Login) -> Counter[str]:
             try:
                 login(db, "not the password")
                 outcome = "logged in"
-            except accounts.LoginThrottled:
+            except throttle.LoginThrottled:
                 outcome = "throttled"
-            except accounts.LoginFailed:
+            except throttle.LoginFailed:
                 outcome = "evaluated"
             db.commit()
         with lock:
@@ -107,8 +107,8 @@ def test_parallel_wrong_passwords_on_postgresql_are_evaluated_at_most_the_limit(
 
     outcomes = _wrong_passwords_at_once(committed_engine, login)
 
-    assert outcomes == Counter(evaluated=accounts.THROTTLE_PER_EMAIL, throttled=PARALLEL - accounts.THROTTLE_PER_EMAIL)
-    assert _recorded(committed_engine) == accounts.THROTTLE_PER_EMAIL
+    assert outcomes == Counter(evaluated=throttle.PER_NAME, throttled=PARALLEL - throttle.PER_NAME)
+    assert _recorded(committed_engine) == throttle.PER_NAME
 
 
 @pytest.mark.parametrize("login", LOGINS)
@@ -119,5 +119,5 @@ def test_parallel_wrong_passwords_on_sqlite_are_evaluated_at_most_the_limit(
 
     outcomes = _wrong_passwords_at_once(sqlite_engine, login)
 
-    assert outcomes == Counter(evaluated=accounts.THROTTLE_PER_EMAIL, throttled=PARALLEL - accounts.THROTTLE_PER_EMAIL)
-    assert _recorded(sqlite_engine) == accounts.THROTTLE_PER_EMAIL
+    assert outcomes == Counter(evaluated=throttle.PER_NAME, throttled=PARALLEL - throttle.PER_NAME)
+    assert _recorded(sqlite_engine) == throttle.PER_NAME

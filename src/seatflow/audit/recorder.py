@@ -51,7 +51,16 @@ from seatflow.audit.scope import SYSTEM, AuditActor, AuditScope, Origin, scope_o
 from seatflow.ids import new_id
 
 NOT_AUDITED = frozenset(
-    {"audit_log", "outbox_events", "console_sessions", "portal_sessions", "login_attempts", "test_clock", "counters"}
+    {
+        "audit_log",
+        "outbox_events",
+        "console_sessions",
+        "portal_sessions",
+        "login_attempts",
+        "instance_keys",
+        "test_clock",
+        "counters",
+    }
 )
 IGNORED_COLUMNS = frozenset({"updated_at", "claimed_by", "claimed_until"})
 HEADLINE_COLUMNS = (

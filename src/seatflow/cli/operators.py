@@ -7,9 +7,9 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from seatflow.auth import operators
+from seatflow.auth.models import Operator, OperatorRole
 from seatflow.cli.context import console, transaction
-from seatflow.console import accounts
-from seatflow.console.models import Operator, OperatorRole, OperatorStatus
 from seatflow.errors import NotFound
 
 app = typer.Typer(help="Console operators: create, list, disable, set a password.", no_args_is_help=True)
@@ -31,7 +31,7 @@ def create(
 ) -> None:
     """Create an operator who logs in to /console."""
     with transaction() as session:
-        operator = accounts.create_operator(session, email=email, name=name, role=role, password=password)
+        operator = operators.create_operator(session, email=email, name=name, role=role, password=password)
         console.print(f"operator {operator.email} ({operator.role.value}) created")
 
 
@@ -49,7 +49,7 @@ def disable(email: str) -> None:
     """The operator can no longer log in (their sessions end)."""
     with transaction() as session:
         operator = _require(session, email)
-        operator.status = OperatorStatus.DISABLED
+        operators.disable(session, operator)
         console.print(f"operator {operator.email} disabled")
 
 
@@ -60,5 +60,5 @@ def password(
 ) -> None:
     """Set a new password (other sessions end)."""
     with transaction() as session:
-        accounts.set_password(session, _require(session, email), new_password)
+        operators.set_password(session, _require(session, email), new_password)
         console.print("password set")

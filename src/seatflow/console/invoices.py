@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from seatflow.auth.models import OperatorRole
 from seatflow.billing import service as billing
 from seatflow.billing.models import DocumentKind, Invoice, InvoiceStatus
 from seatflow.billing.pdf import render_invoice, seller_of
 from seatflow.config import Settings
 from seatflow.console import listing
 from seatflow.console.forms import Fields, FormDep, done, notice_of, optional_day, shown
-from seatflow.console.models import OperatorRole
 from seatflow.console.web import (
     PREFIX,
     Console,

@@ -1,40 +1,40 @@
-"""The console's web plumbing: templates, the logged-in operator and what its role allows, CSRF, errors as pages.
+"""The console's web plumbing: templates, the logged-in operator and what its role allows, errors as pages.
 
-Every POST carries a CSRF token (the session's, or before login a double-submit cookie) and is checked in this
-order: logged in, token, role. A refusal changes nothing: it is raised before any service is called.
+Sessions, cookies and CSRF are ``seatflow.web.identity`` and ``seatflow.auth`` (one implementation with the
+portal). Every POST carries a CSRF token (the session's, or before login a signed double-submit) and is checked in
+this order: logged in, token, role. A refusal changes nothing: it is raised before any service is called.
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from seatflow.audit.scope import ActorKind, AuditActor
-from seatflow.clock import Clock
-from seatflow.config import Settings
-from seatflow.console import accounts
-from seatflow.console.models import ConsoleSession, Operator, OperatorRole
+from seatflow.auth import operators
+from seatflow.auth.models import ConsoleSession, Operator, OperatorRole
 from seatflow.errors import SeatflowError
 from seatflow.ids import parse_id
 from seatflow.money import format_money
 from seatflow.subscriptions.models import ChangeOrigin
 from seatflow.subscriptions.schemas import Actor
-from seatflow.web.deps import SAFE_METHODS, SessionDep, get_clock, identify
+from seatflow.web.deps import SAFE_METHODS, SessionDep, identify
 from seatflow.web.errors import status_of
+from seatflow.web.identity import EXPIRED_FORM, Surface, client_ip, csrf_matches, now_of, redirect, secure
+
+__all__ = ["client_ip", "now_of", "redirect", "secure"]  # the pages' plumbing, from seatflow.web.identity
 
 PREFIX = "/console"
-SESSION_COOKIE = "seatflow_console"
-CSRF_COOKIE = "seatflow_console_csrf"
+SURFACE = Surface(PREFIX, "seatflow_console", "seatflow_console_csrf", operators.SESSION_HOURS)
+SESSION_COOKIE = SURFACE.session_cookie
 ROLE_RANK = {OperatorRole.READ_ONLY: 0, OperatorRole.OPERATOR: 1, OperatorRole.ADMIN: 2}
 ROLE_LABELS = {OperatorRole.READ_ONLY: "read-only", OperatorRole.OPERATOR: "operator", OperatorRole.ADMIN: "admin"}
 
@@ -61,25 +61,8 @@ def not_found(what: str) -> ConsoleError:
     return ConsoleError(404, "Not found", f"There is no {what} here.")
 
 
-def secure(request: Request, settings: Settings) -> bool:
-    return request.url.scheme == "https" or settings.public_base_url.startswith("https://")
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def now_of(request: Request) -> datetime:
-    clock: Clock = get_clock(request)
-    return clock.now()
-
-
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, template, context, status_code=status)
-
-
-def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 class Console:
@@ -115,8 +98,8 @@ class Console:
         return self.may(OperatorRole.ADMIN)
 
     def check_csrf(self, token: str | None) -> None:
-        if not token or not secrets.compare_digest(token, self.csrf):
-            raise ConsoleError(403, "Refused", "This form has expired or did not come from seatflow. Reload the page.")
+        if not csrf_matches(self.csrf, token):
+            raise ConsoleError(403, "Refused", EXPIRED_FORM)
 
     def authorize(self, token: str | None, role: OperatorRole = OperatorRole.OPERATOR) -> None:
         """For every POST that changes something: the session's token, then the role."""
@@ -138,8 +121,8 @@ class Console:
 
 def get_console(request: Request, session: SessionDep) -> Console:
     # A page (GET) reads only: its transaction must not write, so the session is not touched then.
-    found = accounts.current(
-        session, request.cookies.get(SESSION_COOKIE), now_of(request), touch=request.method not in SAFE_METHODS
+    found = operators.current(
+        session, SURFACE.session_token(request), now_of(request), touch=request.method not in SAFE_METHODS
     )
     if found is None:
         raise LoginRequired

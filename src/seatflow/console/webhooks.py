@@ -10,8 +10,8 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from seatflow.auth.models import OperatorRole
 from seatflow.console.forms import done, notice_of, shown
-from seatflow.console.models import OperatorRole
 from seatflow.console.web import PREFIX, Console, ConsoleDep, CsrfField, error_status, now_of, render
 from seatflow.errors import SeatflowError
 from seatflow.events import delivery, endpoints

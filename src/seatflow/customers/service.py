@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -11,13 +9,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from seatflow.customers.models import Contact, ContactStatus, CustomerAccount, normalize_tenant_id
+from seatflow.auth.tokens import new_link
+from seatflow.customers import logins
+from seatflow.customers.models import Contact, ContactRole, ContactStatus, CustomerAccount, normalize_tenant_id
 from seatflow.customers.schemas import ContactCreate, ContactUpdate, CustomerCreate, CustomerUpdate
-from seatflow.errors import Conflict, NotFound
+from seatflow.errors import Conflict, Forbidden, NotFound
 from seatflow.ids import parse_id
 from seatflow.pagination import page
 
 INVITATION_DAYS = 7
+RESELLER_ROLES = frozenset({ContactRole.ACCESS_CHILD_ACCOUNTS.value})
+"""Roles only the reseller grants (an operator or an API key), never a customer's own administrator."""
 
 
 class CustomerNotFound(NotFound):
@@ -145,41 +147,92 @@ def list_customers(
     return page(session, stmt, CustomerAccount.id, cursor=cursor, limit=limit)
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def invite_contact(
-    session: Session, *, customer: CustomerAccount, data: ContactCreate, now: datetime, base_url: str
+    session: Session,
+    *,
+    customer: CustomerAccount,
+    data: ContactCreate,
+    now: datetime,
+    base_url: str,
+    by: Contact | None = None,
 ) -> tuple[Contact, str]:
-    """The contact and its invitation link (valid for 7 days; only the token's hash is stored)."""
+    """The contact and its invitation link (valid for 7 days; only the token's hash is stored). ``by`` is the
+    customer's administrator who invites, or None for the reseller (who alone grants ``RESELLER_ROLES``)."""
+    roles = {r.value for r in data.roles}
+    _check_grant(roles, by)
     existing = session.execute(
         select(Contact).where(Contact.customer_id == customer.id, Contact.email == data.email)
     ).scalar_one_or_none()
     if existing is not None:
         raise DuplicateContact(f"{data.email} is already a contact of {customer.name!r}.")
-    token = secrets.token_urlsafe(32)
+    link = new_link(now, timedelta(days=INVITATION_DAYS))
     contact = Contact(
         customer_id=customer.id,
         email=data.email,
         name=data.name,
-        roles=sorted({r.value for r in data.roles}),
+        roles=sorted(roles),
         status=ContactStatus.INVITED,
-        invitation_hash=_token_hash(token),
-        invitation_expires_at=now + timedelta(days=INVITATION_DAYS),
+        invitation_hash=link.hash,
+        invitation_expires_at=link.expires_at,
     )
     session.add(contact)
     session.flush()
-    return contact, f"{base_url.rstrip('/')}/portal/invitations/{token}"
+    return contact, f"{base_url.rstrip('/')}/portal/invitations/{link.token}"
+
+
+class RoleReserved(Forbidden):
+    code = "role_reserved"
+
+
+class OwnAccess(Conflict):
+    code = "own_access"
+
+
+def _check_grant(roles: set[str], by: Contact | None) -> None:
+    if by is not None and RESELLER_ROLES & roles:
+        raise RoleReserved("Only your reseller can give access to child accounts: please ask them.")
+
+
+def set_contact_roles(session: Session, contact: Contact, roles: set[str], *, by: Contact | None = None) -> None:
+    """The contact's roles. A customer's administrator (``by``) neither grants nor takes away what the reseller
+    granted, and cannot take the administrator role from themselves; the reseller (``by`` None) sets any."""
+    _check_grant(roles, by)
+    if by is not None:
+        if by.id == contact.id and ContactRole.ADMINISTRATOR.value not in roles:
+            raise OwnAccess("You cannot take the administrator role from yourself.")
+        roles = roles | (RESELLER_ROLES & set(contact.roles))
+    contact.roles = sorted(roles)
+    session.flush()
+
+
+def revoke_contact(session: Session, contact: Contact, *, by: Contact | None = None) -> None:
+    """The contact can no longer log in: every session ends now, and an invitation link stops working (until
+    restored). Nobody revokes their own access."""
+    if by is not None and by.id == contact.id:
+        raise OwnAccess("You cannot revoke your own access.")
+    contact.status = ContactStatus.DISABLED
+    logins.end_sessions(session, contact.id)
+    session.flush()
+
+
+def restore_contact(session: Session, contact: Contact) -> None:
+    """A revoked contact may log in again: active with the password it had, else invited again (its invitation
+    link works again while it has not expired)."""
+    contact.status = ContactStatus.ACTIVE if contact.password_hash else ContactStatus.INVITED
+    session.flush()
 
 
 def update_contact(session: Session, *, contact: Contact, data: ContactUpdate) -> Contact:
+    """The reseller's change of a contact (the API's and the console's): name, roles, and access (``disabled``
+    revokes; ``active`` or ``invited`` restores, to what the contact's password allows)."""
     if data.name is not None:
         contact.name = data.name
     if data.roles is not None:
-        contact.roles = sorted({r.value for r in data.roles})
-    if data.status is not None:
-        contact.status = data.status
+        set_contact_roles(session, contact, {r.value for r in data.roles})
+    if data.status is ContactStatus.DISABLED and contact.status is not ContactStatus.DISABLED:
+        revoke_contact(session, contact)
+    elif data.status is not None and data.status is not ContactStatus.DISABLED:
+        restore_contact(session, contact)
     session.flush()
     return contact
 

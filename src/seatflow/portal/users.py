@@ -16,12 +16,18 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from seatflow.customers.models import Contact, ContactRole, ContactStatus, CustomerAccount
+from seatflow.customers.models import Contact, ContactRole, CustomerAccount
 from seatflow.customers.schemas import ContactCreate
-from seatflow.customers.service import invite_contact
+from seatflow.customers.service import (
+    RESELLER_ROLES,
+    invite_contact,
+    restore_contact,
+    revoke_contact,
+    set_contact_roles,
+)
 from seatflow.errors import SeatflowError
 from seatflow.ids import parse_id
-from seatflow.portal import accounts, scope, wording
+from seatflow.portal import scope, wording
 from seatflow.portal.mail import send_mail
 from seatflow.portal.web import PREFIX, Portal, PortalDep, PortalError, nothing_here, now_of, render
 from seatflow.web.deps import SettingsDep
@@ -35,7 +41,6 @@ ROLE_LABELS = {
 }
 """The roles a portal administrator gives. ``access_child_accounts`` is not one of them: only the reseller widens a
 contact's reach (SPEC §10), so the portal neither offers it nor accepts it, and keeps it where the reseller set it."""
-RESELLER_ROLES = frozenset({ContactRole.ACCESS_CHILD_ACCOUNTS.value})
 
 
 def _users_page(request: Request, portal: Portal, status: int = 200, **extra: Any) -> HTMLResponse:
@@ -94,7 +99,12 @@ async def invite_user(request: Request, portal: PortalDep, settings: SettingsDep
         data = ContactCreate.model_validate({"email": email, "name": name, "roles": roles})
         with portal.db.begin_nested():
             contact, link = invite_contact(
-                portal.db, customer=account, data=data, now=now_of(request), base_url=settings.public_base_url
+                portal.db,
+                customer=account,
+                data=data,
+                now=now_of(request),
+                base_url=settings.public_base_url,
+                by=portal.viewer.contact,
             )
     except SeatflowError as error:
         return _users_page(request, portal, 409, error=error.message)
@@ -121,18 +131,20 @@ async def update_user(contact_id: str, request: Request, portal: PortalDep) -> R
     if action not in ("roles", "revoke", "restore"):
         return _users_page(request, portal, 422, error="Choose to save the roles, revoke or restore access.")
     roles = _roles_from(form) if action == "roles" else []
-    if contact.id == portal.viewer.contact.id and action != "roles":
-        return _users_page(request, portal, 409, error="You cannot revoke your own access.")
-    if action == "revoke":
-        contact.status = ContactStatus.DISABLED
-        contact.invitation_hash = None
-        accounts.end_sessions(portal.db, contact.id)
-        return _users_page(request, portal, notice=f"{contact.name} can no longer log in.")
-    if action == "restore":
-        contact.status = ContactStatus.ACTIVE if contact.password_hash else ContactStatus.INVITED
-        return _users_page(request, portal, notice=f"{contact.name} can log in again.")
-    if contact.id == portal.viewer.contact.id and ContactRole.ADMINISTRATOR.value not in roles:
-        return _users_page(request, portal, 409, error="You cannot take the administrator role from yourself.")
-    # What the reseller granted stays: the form neither shows nor sends it.
-    contact.roles = sorted(set(roles) | RESELLER_ROLES.intersection(contact.roles))
-    return _users_page(request, portal, notice=f"{contact.name}'s roles are saved.")
+    me = portal.viewer.contact
+    try:
+        with portal.db.begin_nested():
+            if action == "revoke":
+                revoke_contact(portal.db, contact, by=me)
+                notice = f"{contact.name} can no longer log in."
+            elif action == "restore":
+                restore_contact(portal.db, contact)
+                notice = f"{contact.name} can log in again."
+            else:
+                # What the reseller granted stays: the form neither shows nor sends it (the service keeps it).
+                set_contact_roles(portal.db, contact, set(roles), by=me)
+                notice = f"{contact.name}'s roles are saved."
+    except SeatflowError as error:
+        portal.db.expire_all()
+        return _users_page(request, portal, 409, error=error.message)
+    return _users_page(request, portal, notice=notice)

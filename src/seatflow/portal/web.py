@@ -1,35 +1,36 @@
 """The portal's web plumbing: templates, the logged-in contact and what it may do, CSRF, cookies, errors as pages.
 
-Every POST carries a CSRF token (the session's, or before login a double-submit cookie) and is checked before
-anything else is read or changed; the session cookie is HttpOnly, SameSite=Lax, and Secure behind https.
+Sessions, cookies and CSRF are ``seatflow.web.identity`` and ``seatflow.auth`` (one implementation with the
+console). Every POST carries a CSRF token (the session's, or before login a signed double-submit) and is checked
+before anything else is read or changed; the session cookie is HttpOnly, SameSite=Lax, and Secure behind https.
 """
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from seatflow.audit.scope import ActorKind, AuditActor
-from seatflow.clock import Clock
+from seatflow.auth.models import PortalSession
 from seatflow.config import Settings
+from seatflow.customers import logins
 from seatflow.money import format_money
-from seatflow.portal import accounts, scope, wording
-from seatflow.portal.models import PortalSession
+from seatflow.portal import scope, wording
 from seatflow.subscriptions.models import ChangeOrigin
 from seatflow.subscriptions.schemas import Actor
-from seatflow.web.deps import SAFE_METHODS, SessionDep, get_clock, identify
+from seatflow.web.deps import SAFE_METHODS, SessionDep, identify
+from seatflow.web.identity import EXPIRED_FORM, Surface, client_ip, csrf_matches, now_of, redirect
+
+__all__ = ["client_ip", "now_of", "redirect"]  # the pages' plumbing, from seatflow.web.identity
 
 PREFIX = "/portal"
-SESSION_COOKIE = "seatflow_portal"
-CSRF_COOKIE = "seatflow_portal_csrf"
-EXPIRED_FORM = "This form has expired or did not come from seatflow. Reload the page."
+SURFACE = Surface(PREFIX, "seatflow_portal", "seatflow_portal_csrf", logins.SESSION_HOURS)
+SESSION_COOKIE = SURFACE.session_cookie
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["money"] = lambda value: format_money(value) or ""
@@ -60,25 +61,8 @@ def nothing_here() -> PortalError:
     return PortalError(404, "Not found", "There is nothing here for you.")
 
 
-def secure(request: Request, settings: Settings) -> bool:
-    return request.url.scheme == "https" or settings.public_base_url.startswith("https://")
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def now_of(request: Request) -> datetime:
-    clock: Clock = get_clock(request)
-    return clock.now()
-
-
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, template, context, status_code=status)
-
-
-def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 # --- the session ---------------------------------------------------------------------------------------------------
@@ -101,14 +85,14 @@ class Portal:
         return Actor(ChangeOrigin.PORTAL, f"portal {self.viewer.contact.email}")
 
     def check_csrf(self, token: str | None) -> None:
-        if not token or not secrets.compare_digest(token, self.csrf):
+        if not csrf_matches(self.csrf, token):
             raise PortalError(403, "Refused", EXPIRED_FORM)
 
 
 def get_portal(request: Request, session: SessionDep) -> Portal:
     # A page (GET) reads only: its transaction must not write, so the session is not touched then.
-    found = accounts.current(
-        session, request.cookies.get(SESSION_COOKIE), now_of(request), touch=request.method not in SAFE_METHODS
+    found = logins.current(
+        session, SURFACE.session_token(request), now_of(request), touch=request.method not in SAFE_METHODS
     )
     if found is None:
         raise LoginRequired
@@ -121,33 +105,17 @@ PortalDep = Annotated[Portal, Depends(get_portal)]
 CsrfField = Annotated[str | None, Form(alias="csrf_token")]
 
 
-# --- cookies -------------------------------------------------------------------------------------------------------
+# --- forms before login (signed double-submit: seatflow.web.identity) ----------------------------------------------
 
 
-def login_cookie(response: Response, request: Request, settings: Settings, token: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=accounts.SESSION_HOURS * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=secure(request, settings),
-        path=PREFIX,
-    )
+def anonymous_form(request: Request, session: Session, settings: Settings) -> tuple[str, str]:
+    return SURFACE.anonymous_form(request, session, settings)
 
 
-def anonymous_csrf(request: Request) -> str:
-    return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+def with_csrf_cookie(response: Response, request: Request, settings: Settings, nonce: str) -> Response:
+    return SURFACE.with_anonymous_cookie(response, request, settings, nonce)
 
 
-def with_csrf_cookie(response: Response, request: Request, settings: Settings, token: str) -> Response:
-    response.set_cookie(
-        CSRF_COOKIE, token, httponly=True, samesite="lax", secure=secure(request, settings), path=PREFIX
-    )
-    return response
-
-
-def check_anonymous_csrf(request: Request, token: str | None) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE)
-    if not token or not cookie or not secrets.compare_digest(token, cookie):
+def check_anonymous_csrf(request: Request, session: Session, settings: Settings, token: str | None) -> None:
+    if not SURFACE.anonymous_form_valid(request, session, settings, token):
         raise PortalError(403, "Refused", EXPIRED_FORM)
