@@ -6,6 +6,8 @@ committed database (the site of test_console_browser.py), at its clock (noon on 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from seatflow.customers.models import CustomerAccount
 from seatflow.subscriptions.models import Subscription
 from tests.console.browser import CHROMIUM, screenshot
 from tests.console.test_console_browser import (  # noqa: F401 - browser, new_page and site are fixtures
+    ADA,
     OLI,
     PHONE,
     NewPage,
@@ -171,3 +174,28 @@ def test_the_write_forms_fit_a_phone(site: Site, new_page: NewPage) -> None:  # 
         page.goto(path)
         check_page_basics(page)
         assert no_horizontal_scroll(page), f"{path} scrolls sideways at 390 px"
+
+
+def test_an_admin_adds_a_webhook_endpoint_and_finds_it_and_the_login_in_the_audit_log(new_page: NewPage) -> None:  # noqa: F811
+    page = new_page()
+    log_in(page, ADA)
+    go(page, "Webhooks")
+    page.get_by_label("URL").fill("https://erp.example.com/hooks/seatflow")
+    page.get_by_label("Description").fill("The ERP's failure inbox")
+    page.get_by_role("checkbox", name="license_change.failed").check()
+    page.get_by_role("button", name="Add endpoint").click()
+    expect(page.get_by_label("Signing secret")).to_have_value(re.compile(r"^whsec_"))  # shown this once
+    expect(page.locator("tr[data-endpoint]")).to_contain_text("https://erp.example.com/hooks/seatflow")
+    check_page_basics(page)
+    screenshot(page, "webhooks")
+
+    go(page, "Audit log")
+    page.get_by_label("Who").fill(ADA)
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("table.audit tbody tr")
+    expect(rows.filter(has_text="webhook_endpoint.created")).to_have_count(1)
+    expect(rows.filter(has_text="operator.logged_in").first).to_be_visible()
+    expect(rows.filter(has_text="webhook_endpoint.created")).to_contain_text("console")  # where it came from
+    expect(rows.filter(has_text="webhook_endpoint.created")).to_contain_text("[redacted]")  # the secret is not in it
+    check_page_basics(page)
+    screenshot(page, "audit")
