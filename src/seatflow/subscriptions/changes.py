@@ -118,6 +118,38 @@ def record_change(
     return change
 
 
+def record_price_change(
+    session: Session,
+    subscription: Subscription,
+    *,
+    price: Decimal,
+    effective_date: date,
+    actor: Actor,
+    now: datetime,
+    reason: str | None = None,
+) -> LicenseChange | None:
+    """Sets the subscription's unit price and records the price change dated ``effective_date`` (billing charges
+    each day at the price in force then); nothing when the price is the same. Prices are not provisioned."""
+    before = subscription.unit_price
+    if price == before:
+        return None
+    subscription.unit_price = price
+    return record_change(
+        session,
+        subscription=subscription,
+        kind=ChangeKind.PRICE,
+        quantity_before=subscription.quantity,
+        quantity_after=subscription.quantity,
+        price_before=before,
+        price_after=price,
+        effective_date=effective_date,
+        actor=actor,
+        now=now,
+        reason=reason,
+        provisioning_status=ProvisioningStatus.NOT_APPLICABLE,
+    )
+
+
 def guard_linked_parent(session: Session, subscription: Subscription, *, force: bool, reason: str | None) -> None:
     """Direct changes on a parent that has linked children are refused unless forced, with a reason."""
     children = repository.linked_children(session, subscription.id)

@@ -29,6 +29,7 @@ from seatflow.subscriptions.changes import (
     provider_kind,
     push_to_parent,
     record_change,
+    record_price_change,
 )
 from seatflow.subscriptions.errors import (
     CancellationWindowClosed,
@@ -240,21 +241,9 @@ def update_subscription(
         raise ValidationFailed("price_effective_date goes with a new unit_price.", code="price_effective_date_alone")
     if data.unit_price is not None and data.unit_price != subscription.unit_price:
         effective = price_effective_date(session, subscription, data.price_effective_date, today=today)
-        before = subscription.unit_price
-        subscription.unit_price = data.unit_price
         subscription.price_rule_id = None  # priced by hand from now on: renewals keep it (an override is a rule)
-        record_change(
-            session,
-            subscription=subscription,
-            kind=ChangeKind.PRICE,
-            quantity_before=subscription.quantity,
-            quantity_after=subscription.quantity,
-            price_before=before,
-            price_after=data.unit_price,
-            effective_date=effective,
-            actor=actor,
-            now=now,
-            provisioning_status=ProvisioningStatus.NOT_APPLICABLE,
+        record_price_change(
+            session, subscription, price=data.unit_price, effective_date=effective, actor=actor, now=now
         )
     if data.auto_renew is not None and data.auto_renew != subscription.auto_renew:
         _set_auto_renew(session, subscription, data.auto_renew, today=today, now=now, actor=actor)

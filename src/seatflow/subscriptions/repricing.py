@@ -37,12 +37,11 @@ from seatflow.pricing.models import PriceRule, RuleKind, RuleScope
 from seatflow.pricing.rules import Decision, NewRule, PriceRuleInvalid, add_rule, decide, in_force, retire_rule
 from seatflow.pricing.service import account_market
 from seatflow.subscriptions import repository
-from seatflow.subscriptions.changes import lock, record_change
+from seatflow.subscriptions.changes import lock, record_price_change
 from seatflow.subscriptions.errors import TermNotOffered
 from seatflow.subscriptions.models import (
     ChangeKind,
     LicenseChange,
-    ProvisioningStatus,
     Subscription,
     SubscriptionStatus,
 )
@@ -144,23 +143,14 @@ def reprice_at_renewal(
     if not ruled or decision.rule is None or decision.unit_price is None:
         return
     subscription.price_rule_id = decision.rule.id
-    if decision.unit_price == subscription.unit_price:
-        return
-    before = subscription.unit_price
-    subscription.unit_price = decision.unit_price
-    record_change(
+    record_price_change(
         session,
-        subscription=subscription,
-        kind=ChangeKind.PRICE,
-        quantity_before=subscription.quantity,
-        quantity_after=subscription.quantity,
-        price_before=before,
-        price_after=decision.unit_price,
+        subscription,
+        price=decision.unit_price,
         effective_date=renewal,
         actor=actor,
         now=now,
         reason=f"Priced at renewal by the {decision.explanation}.",
-        provisioning_status=ProvisioningStatus.NOT_APPLICABLE,
     )
 
 
@@ -257,22 +247,15 @@ def override_price(
         )
     before = subscription.unit_price
     subscription.price_rule_id = rule.id
-    if unit_price != before:
-        subscription.unit_price = unit_price
-        record_change(
-            session,
-            subscription=subscription,
-            kind=ChangeKind.PRICE,
-            quantity_before=subscription.quantity,
-            quantity_after=subscription.quantity,
-            price_before=before,
-            price_after=unit_price,
-            effective_date=applies,
-            actor=actor,
-            now=now,
-            reason=f"Price override: {rule.reason}",
-            provisioning_status=ProvisioningStatus.NOT_APPLICABLE,
-        )
+    record_price_change(
+        session,
+        subscription,
+        price=unit_price,
+        effective_date=applies,
+        actor=actor,
+        now=now,
+        reason=f"Price override: {rule.reason}",
+    )
     session.flush()
     return OverrideResult(rule=rule, effective_date=applies, price_before=before, decision=decision)
 
