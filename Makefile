@@ -22,15 +22,21 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
-install: $(VENV)/.installed ## Create .venv and install seatflow with its pinned dependencies
+# axe-core for the browser tests' accessibility checks, at the version tests/a11y/package-lock.json pins.
+A11Y := tests/a11y
+$(A11Y)/node_modules/.installed: $(A11Y)/package.json $(A11Y)/package-lock.json $(A11Y)/.npmrc
+	cd $(A11Y) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
-demo: install ## The demo on SQLite: API, console, portal (:8000), worker, simulator (:8100), Pine Cone Vet loaded
+install: $(VENV)/.installed $(A11Y)/node_modules/.installed ## Create .venv and install seatflow with its pinned dependencies (and axe-core)
+
+demo: $(VENV)/.installed ## The demo on SQLite: API, console, portal (:8000), worker, simulator (:8100), Pine Cone Vet loaded
 	$(BIN)/seatflow demo
 
-serve: install ## Serve the API on the configured database (SEATFLOW_DATABASE_URL)
+serve: $(VENV)/.installed ## Serve the API on the configured database (SEATFLOW_DATABASE_URL)
 	$(BIN)/seatflow serve
 
-migrate: install ## Migrate the configured database (SEATFLOW_DATABASE_URL)
+migrate: $(VENV)/.installed ## Migrate the configured database (SEATFLOW_DATABASE_URL)
 	$(BIN)/seatflow db upgrade
 
 test: install ## Run the tests (SQLite; PostgreSQL when SEATFLOW_TEST_DATABASE_URL is set)

@@ -25,6 +25,7 @@ from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import Subscription
 from seatflow.web.app import create_app
+from tests.a11y.axe import assert_no_serious_a11y
 from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, chromium_env, screenshot, serve
 from tests.factories import (
     FACTORY_TODAY,
@@ -183,6 +184,7 @@ def check_page_basics(page: Page) -> None:
     assert page.title().strip(), "the page has no <title>"
     expect(page.locator("h1")).to_have_count(1)
     assert unlabelled_inputs(page) == []
+    assert_no_serious_a11y(page)
 
 
 def no_horizontal_scroll(page: Page) -> bool:

@@ -39,6 +39,7 @@ from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import Subscription
 from seatflow.web.app import create_app
+from tests.a11y.axe import assert_no_serious_a11y
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
 from tests.portal.browser import CHROMIUM, CHROMIUM_ARGS, chromium_env, screenshot, serve
 from tests.portal.conftest import PASSWORD, make_contact
@@ -200,6 +201,7 @@ def check_page_basics(page: Page) -> None:
     expect(page.locator("h1")).to_have_count(1)
     assert page.locator("h1").inner_text().strip()
     assert unlabelled_inputs(page) == []
+    assert_no_serious_a11y(page)
 
 
 def no_horizontal_scroll(page: Page) -> bool:

@@ -18,6 +18,11 @@ the session has no before). ``<kind>`` is the model's name in snake case.
 A service may name an action itself with ``record`` (``webhook_delivery.replayed``): the hook's changes of the
 same record in that transaction go into that row.
 
+**Bulk statements and cascades.** An ORM ``UPDATE``/``DELETE`` by criteria run through a scoped session
+(``update(LicenseChange).where(…).values(…)``) is read before and after (``_bulk_statement``), and the rows the
+database deletes with a deleted record (``ON DELETE CASCADE``) are read before the flush (``_cascading``): each
+record they change is a row as the flush's are.
+
 **One row per record per transaction.** A record created and then changed before the commit is one ``created``
 row with its final values; one changed twice is one row with the first before and the last after. After a
 rollback to a savepoint merging starts afresh (what the savepoint undid is gone from the log with it).
@@ -26,8 +31,10 @@ rollback to a savepoint merging starts afresh (what the savepoint undid is gone 
 - Sessions without a scope: the provisioning worker (its outcomes are the license change log's provisioning
   status, its deliveries are ``webhook_deliveries``), renewals and announcements it runs, the demo loader, and
   tests' own sessions. They act as seatflow itself and would flood the log with what other tables already hold.
-- Set-based SQL that bypasses the ORM (a billing run's invoices and lines, a price sheet's rows, the worker's
-  claims): each such use case also writes an ORM row that is audited (the billing run, the import).
+- Set-based SQL that bypasses the ORM hooks: Core statements on a ``Table`` (a billing run's invoices and lines and
+  the changes it marks invoiced), bulk INSERTs and executemany UPDATEs by primary key (a void's credit-note lines,
+  a price sheet's rows), the worker's claims: each such use case also writes an ORM row that is audited (the
+  billing run, the credit note, the import).
 """
 
 from __future__ import annotations
@@ -42,8 +49,8 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, event, insert, update
-from sqlalchemy.orm import InstanceState, Mapper, Session, UOWTransaction, object_mapper
+from sqlalchemy import Delete, Table, Update, and_, event, insert, select, tuple_, update
+from sqlalchemy.orm import InstanceState, Mapper, ORMExecuteState, Session, UOWTransaction, object_mapper
 from sqlalchemy.orm import attributes as orm_attributes
 
 from seatflow.audit.models import AuditEntry
@@ -79,6 +86,7 @@ REDACTED = "[redacted]"
 SECRET_NAME = re.compile(r"password|secret|token|hash", re.IGNORECASE)
 MAX_TEXT = 2000
 WRITTEN_KEY = "seatflow.audit.written"
+CASCADE_KEY = "seatflow.audit.cascading"
 
 Values = dict[str, Any]
 
@@ -208,6 +216,78 @@ def _changes(session: Session) -> list[_Change]:
     return found
 
 
+# --- what the database deletes by itself (ON DELETE CASCADE) -------------------------------------------------
+
+
+def _mappers_by_table(mapper: Mapper[Any]) -> dict[str, Mapper[Any]]:
+    return {
+        m.local_table.name: m
+        for m in mapper.registry.mappers
+        if isinstance(m.local_table, Table) and m.inherits is None and _audited(m)
+    }
+
+
+def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
+    """Within every database's limit on bound parameters."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _cascading(session: Session) -> list[tuple[Mapper[Any], Values]]:
+    """The rows the database will delete with the records this flush deletes (``ON DELETE CASCADE``, level by
+    level), read before it does: the flush never sees them, and their rows would be nobody's."""
+    found: list[tuple[Mapper[Any], Values]] = []
+    frontier: list[tuple[Table, list[Any], Mapper[Any]]] = []
+    for obj in session.deleted:
+        mapper = object_mapper(obj)
+        if _audited(mapper):
+            frontier.append((cast(Table, mapper.local_table), [mapper.primary_key_from_instance(obj)], mapper))
+    seen: set[tuple[str, tuple[Any, ...]]] = set()
+    connection = session.connection()
+    while frontier:
+        parent, keys, any_mapper = frontier.pop()
+        for child_mapper in _mappers_by_table(any_mapper).values():
+            child = cast(Table, child_mapper.local_table)
+            for fk in child.foreign_keys:
+                if (fk.ondelete or "").upper() != "CASCADE" or fk.column.table is not parent:
+                    continue
+                primary = list(parent.primary_key.columns)
+                if fk.column not in primary:
+                    continue
+                position = primary.index(fk.column)
+                values = [key[position] for key in keys]
+                child_primary = list(child.primary_key.columns)
+                new_keys = []
+                for chunk in _chunks(values):
+                    for row in connection.execute(select(child).where(fk.parent.in_(chunk))).mappings():
+                        key = tuple(row[c.name] for c in child_primary)
+                        if (child.name, key) in seen:
+                            continue
+                        seen.add((child.name, key))
+                        found.append((child_mapper, dict(row)))
+                        new_keys.append(key)
+                if new_keys:
+                    frontier.append((child, new_keys, child_mapper))
+    return found
+
+
+def _cascaded(session: Session, cascading: list[tuple[Mapper[Any], Values]]) -> list[_Change]:
+    """Of the rows read before the flush, those the database deleted, as deletions."""
+    changes: list[_Change] = []
+    connection = session.connection()
+    for mapper, row in cascading:
+        table = cast(Table, mapper.local_table)
+        primary = list(table.primary_key.columns)
+        where = and_(*(c == row[c.name] for c in primary))
+        if connection.execute(select(primary[0]).where(where)).first() is not None:
+            continue  # still there (the delete was not one that cascades to it after all)
+        keys = {column.name: mapper.get_property_by_column(column).key for column in table.columns}
+        values = {keys[n]: shown(keys[n], v) for n, v in row.items() if keys[n] not in IGNORED_COLUMNS}
+        target_id = "/".join(str(row[c.name]) for c in primary)
+        changes.append(_Change(kind_of(mapper.class_.__name__), target_id, "deleted", values, None))
+    return changes
+
+
 # --- writing ----------------------------------------------------------------------------------------------
 
 
@@ -300,22 +380,90 @@ def record(
 # --- the hooks ----------------------------------------------------------------------------------------------
 
 
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _flush_context: UOWTransaction, _instances: Any) -> None:
+    if scope_of(session) is not None and session.deleted:
+        session.info.setdefault(CASCADE_KEY, []).extend(_cascading(session))
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
     scope = scope_of(session)
+    cascading = session.info.pop(CASCADE_KEY, [])
     if scope is None:
         return
     changes = _changes(session)
+    seen = {(c.kind, c.target_id) for c in changes}
+    changes += [c for c in _cascaded(session, cascading) if (c.kind, c.target_id) not in seen]
     if changes:
         _write(session, scope, scope.who, changes, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_statement(state: ORMExecuteState) -> Any:
+    """An ORM UPDATE or DELETE by criteria (``update(LicenseChange).where(…).values(…)``) changes records the flush
+    never sees: they are read before and after it, and each record it changed is a row as the flush hook's are.
+    Bulk INSERTs (a run's invoices, a credit note's lines, a price sheet's rows) and executemany UPDATEs by primary
+    key are data loads that each use case sums up in an audited record of its own (the run, the credit note, the
+    import): they are left out, as are Core statements on a ``Table``."""
+    session = state.session
+    scope = scope_of(session)
+    if scope is None or not state.is_orm_statement or state.is_executemany or not (state.is_update or state.is_delete):
+        return None
+    mapper = state.bind_mapper
+    statement = state.statement
+    if mapper is None or not _audited(mapper) or not isinstance(statement, Update | Delete):
+        return None
+    table = cast(Table, mapper.local_table)
+    keys = {column.name: mapper.get_property_by_column(column).key for column in table.columns}
+    primary = list(table.primary_key.columns)
+    connection = session.connection()
+    query = select(table)
+    if statement.whereclause is not None:
+        query = query.where(statement.whereclause)
+    before = {tuple(row[c.name] for c in primary): row for row in connection.execute(query).mappings()}
+    result = state.invoke_statement()
+    if not before:
+        return result
+    after: dict[tuple[Any, ...], Any] = {}
+    if state.is_update:
+        for chunk in _chunks(list(before)):
+            where = tuple_(*primary).in_(chunk) if len(primary) > 1 else primary[0].in_([i[0] for i in chunk])
+            after.update(
+                (tuple(row[c.name] for c in primary), row)
+                for row in connection.execute(select(table).where(where)).mappings()
+            )
+    kind = kind_of(mapper.class_.__name__)
+    changes: list[_Change] = []
+    for record_id, old in before.items():
+        target_id = "/".join(str(part) for part in record_id)
+        new = after.get(record_id)
+        if new is None:
+            values = {keys[n]: shown(keys[n], old[n]) for n in old if keys[n] not in IGNORED_COLUMNS}
+            changes.append(_Change(kind, target_id, "deleted", values, None))
+            continue
+        was: Values = {}
+        now: Values = {}
+        for name in old:
+            key = keys[name]
+            if key in IGNORED_COLUMNS or old[name] == new[name]:
+                continue
+            was[key], now[key] = shown(key, old[name]), shown(key, new[name])
+        if now:
+            changes.append(_Change(kind, target_id, "updated", was, now))
+    if changes:
+        _write(session, scope, scope.who, changes, None)
+    return result
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(WRITTEN_KEY, None)
+    session.info.pop(CASCADE_KEY, None)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _after_transaction(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(WRITTEN_KEY, None)
+        session.info.pop(CASCADE_KEY, None)

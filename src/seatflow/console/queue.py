@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from seatflow.audit import recorder as audit
 from seatflow.catalog.models import ProviderKind
 from seatflow.config import Settings
 from seatflow.console import queries
@@ -256,6 +257,12 @@ def run_once(
         registry=registry,
         worker_id=f"console:{default_worker_id()}",
     )
-    tally = worker.run_once().tally
+    result = worker.run_once()
+    # The pass's own changes are seatflow's (the worker's sessions carry no audit scope: docs/events.md); the
+    # operator's asking for it is theirs, one row in this request's session with what the pass did (SPEC §17).
+    audit.record(
+        console.db, action="worker.run_once", target_kind="worker", target_id=worker.worker_id, after=result.as_dict()
+    )
+    tally = result.tally
     ran = {"ran": {name: getattr(tally, name) for name in RUN_COUNTS}}
     return _with_flash(redirect(f"{PREFIX}/queue?{_query(filters)}"), request, console, settings, ran)
