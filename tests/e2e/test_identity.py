@@ -123,3 +123,13 @@ def test_disabling_an_operator_with_the_cli_ends_its_console_session(stack: Stac
         stack.launcher.run("operators", "disable", night[0])
         assert http.get("/console/").status_code in (302, 303, 307)
         assert _log_in(http, "console", *night).status_code == 401
+
+
+def test_an_api_key_asking_the_worker_to_run_is_in_the_audit_log(stack: Stack) -> None:
+    ran = stack.api.ok("POST", "/api/v1/worker/run-once", json={})
+    (entry,) = every(stack.api, "/api/v1/audit-log", action="worker.run_once")
+    assert entry["actor_kind"] == "api_key"
+    assert entry["origin"] == "api"
+    assert entry["operation"] == "POST /api/v1/worker/run-once"
+    assert entry["after"]["provisioned"] == ran["provisioned"]  # what the pass did, as the answer said
+    assert entry["after"]["provider_calls"] == ran["provider_calls"]

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from seatflow.api.routes.catalog import Limit, filter_id
+from seatflow.audit import recorder as audit
+from seatflow.audit.scope import attach
+from seatflow.db.session import unit_of_work
 from seatflow.ids import parse_id
 from seatflow.pagination import page, where_equal
 from seatflow.provisioning import queue
@@ -20,7 +23,15 @@ from seatflow.provisioning.worker import Worker, WorkerConfig
 from seatflow.schemas import IdStr, MultiLine, Page
 from seatflow.subscriptions.models import ProvisioningStatus
 from seatflow.subscriptions.schemas import LicenseChangeRead
-from seatflow.web.deps import ActorDep, ClockDep, NowDep, SessionDep, SessionFactoryDep, SettingsDep
+from seatflow.web.deps import (
+    ActorDep,
+    ClockDep,
+    NowDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+    audit_scope,
+)
 from seatflow.web.errors import API_PROBLEMS
 from seatflow.web.security import PARAMETER_CHECKS
 
@@ -59,6 +70,13 @@ def run_once(
     registry: ProviderRegistry = request.app.state.provider_registry
     worker = Worker(session_factory, clock, config=WorkerConfig.from_settings(settings), registry=registry)
     result = worker.drain(max_wait_seconds=body.max_wait_seconds) if body.drain else worker.run_once()
+    # The pass's own changes are seatflow's (the worker's sessions carry no audit scope); the caller's asking for
+    # it is theirs: one row, in a transaction of its own after the pass (the request holds none meanwhile).
+    with unit_of_work(session_factory) as session:
+        attach(session, audit_scope(request))
+        audit.record(
+            session, action="worker.run_once", target_kind="worker", target_id=worker.worker_id, after=result.as_dict()
+        )
     return RunOnceResult.model_validate(result.as_dict())
 
 
