@@ -181,3 +181,27 @@ def test_a_worker_whose_lease_ran_out_leaves_the_subscription_to_the_one_that_to
 def session_factory_of(worker: Worker) -> Iterator[Session]:
     with unit_of_work(worker.session_factory) as db:
         yield db
+
+
+def test_a_change_awaiting_confirmation_does_not_hold_back_another_subscriptions_change(
+    session: Session, manual_vet: PineConeVet, make_worker: Callable[..., Worker]
+) -> None:
+    """The manual provider's gate ("its people have been told already: wait for their confirmation") is the
+    subscription's own: New York's E3 waiting for a person must not keep its EMS change from being handed over."""
+    _raise_new_york(session, manual_vet)
+    worker = make_worker()
+    assert worker.run_once().tally.handed_off == 1  # the parent's E3 change: notified, awaiting confirmation
+    ems = change_quantity(
+        session,
+        subscription_id=manual_vet.locations["New York City"].ems.id,
+        quantity=12,
+        effective="now",
+        today=FACTORY_TODAY,
+        now=noon(FACTORY_TODAY),
+        actor=OPERATOR,
+    )
+    assert isinstance(ems, LicenseChange)
+    parent_ems = session.scalars(select(LicenseChange).where(LicenseChange.caused_by_change_id == ems.id)).one()
+    assert worker.run_once().tally.handed_off == 1  # the parent's EMS change, although E3 still waits
+    notes = session.scalars(select(Notification).where(Notification.license_change_id == parent_ems.id)).all()
+    assert len(notes) == 1

@@ -182,14 +182,18 @@ def _claimable_clauses() -> tuple[ColumnElement[bool], ...]:
             account.id == s.provider_account_id,
             or_(
                 account.kind == ProviderKind.PARTNER_CENTER,
-                # A manual provider's people have been told already: wait for their confirmation.
+                # A manual provider's people have been told already: wait for their confirmation. Correlated to
+                # the subscription explicitly: nested in the account's EXISTS, it was not (any subscription's
+                # notified change held back every manual provider's subscription).
                 and_(
                     account.kind == ProviderKind.MANUAL,
-                    ~exists().where(
+                    ~exists()
+                    .where(
                         notified.subscription_id == s.id,
                         notified.provisioning_status == AWAITING,
                         notified.notified_at.is_not(None),
-                    ),
+                    )
+                    .correlate(s),
                 ),
             ),
         ),
