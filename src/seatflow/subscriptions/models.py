@@ -131,6 +131,9 @@ class LicenseChange(IdMixin, Base):
     __table_args__ = (
         Index("ix_license_changes_provisioning_queue", "provisioning_status", "effective_date"),
         Index("ix_license_changes_subscription_created", "subscription_id", "created_at"),
+        # The queue's per-subscription gates ("has a due awaiting change", "has a failed one"): without it SQLite
+        # answered each from the queue index above, scanning every awaiting change once per subscription.
+        Index("ix_license_changes_subscription_status", "subscription_id", "provisioning_status", "effective_date"),
     )
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("subscriptions.id", ondelete="RESTRICT"))
