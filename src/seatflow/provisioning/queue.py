@@ -28,7 +28,6 @@ from seatflow.provisioning.plan import Backoff, Job, NextTerm, Op, OpKind, Step,
 from seatflow.provisioning.providers import Done, Failed, HandedOff, Outcome, Waiting
 from seatflow.subscriptions import announcements
 from seatflow.subscriptions import repository as subscriptions_repository
-from seatflow.subscriptions.announcements import announce_change
 from seatflow.subscriptions.models import (
     ChangeKind,
     ChangeOrigin,
@@ -572,11 +571,12 @@ def _settle(change: LicenseChange, status: ProvisioningStatus, message: str | No
 
 def _announce(session: Session, changes: Sequence[LicenseChange], now: datetime) -> None:
     """``license_change.provisioned`` or ``.failed`` for each change just settled so (SPEC §17)."""
-    for change in changes:
-        if change.provisioning_status is PROVISIONED:
-            announce_change(session, change, announcements.PROVISIONED, now=now)
-        elif change.provisioning_status is FAILED:
-            announce_change(session, change, announcements.FAILED, now=now)
+    kinds = {PROVISIONED: announcements.PROVISIONED, FAILED: announcements.FAILED}
+    announcements.announce_changes(
+        session,
+        ((change, kinds[change.provisioning_status]) for change in changes if change.provisioning_status in kinds),
+        now=now,
+    )
 
 
 def flow_back(

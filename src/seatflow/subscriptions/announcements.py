@@ -4,11 +4,12 @@ transaction. (Renewals coming up are ``renewal_events``.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from seatflow.events.outbox import emit
+from seatflow.events.outbox import NewEvent, emit, emit_many
 from seatflow.subscriptions.models import LicenseChange
 from seatflow.subscriptions.schemas import LicenseChangeRead
 
@@ -21,3 +22,15 @@ def announce_change(session: Session, change: LicenseChange, event_type: str, *,
     """``event_type`` for ``change`` as it is now."""
     data = LicenseChangeRead.from_model(change).model_dump(mode="json")
     emit(session, type=event_type, subject_id=change.id, data=data, occurred_at=now)
+
+
+def announce_changes(session: Session, announced: Iterable[tuple[LicenseChange, str]], *, now: datetime) -> None:
+    """Each ``(change, event_type)`` as ``announce_change`` would, in one statement (the worker settles a parent's
+    changes and their children's together)."""
+    emit_many(
+        session,
+        [
+            NewEvent(event_type, change.id, LicenseChangeRead.from_model(change).model_dump(mode="json"), now)
+            for change, event_type in announced
+        ],
+    )
