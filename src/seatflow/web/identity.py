@@ -93,8 +93,8 @@ class Surface:
     def anonymous_form(self, request: Request, session: Session, settings: Settings) -> tuple[str, str]:
         """The cookie's nonce (kept if the browser has one) and the token for the form."""
         nonce = request.cookies.get(self.csrf_cookie) or ""
-        if not nonce or len(nonce) > 64:
-            nonce = secrets.token_urlsafe(24)
+        if not (0 < len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum() and nonce.isascii()):
+            nonce = secrets.token_urlsafe(24)  # none yet, or not one of ours (a '.' would spoil the form's token)
         return nonce, f"{nonce}.{signing.sign(_key(request, session, settings), self._purpose, nonce)}"
 
     def with_anonymous_cookie(self, response: Response, request: Request, settings: Settings, nonce: str) -> Response:
