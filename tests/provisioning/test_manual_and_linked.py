@@ -39,10 +39,13 @@ def manual_vet(session: Session) -> PineConeVet:
     return vet
 
 
-def _raise_new_york(session: Session, vet: PineConeVet, quantity: int = 35) -> tuple[LicenseChange, LicenseChange]:
+def _raise_new_york(
+    session: Session, vet: PineConeVet, quantity: int = 35, *, ems: bool = False
+) -> tuple[LicenseChange, LicenseChange]:
+    new_york = vet.locations["New York City"]
     child = change_quantity(
         session,
-        subscription_id=vet.locations["New York City"].e3.id,
+        subscription_id=(new_york.ems if ems else new_york.e3).id,
         quantity=quantity,
         effective="now",
         today=FACTORY_TODAY,
@@ -191,17 +194,7 @@ def test_a_change_awaiting_confirmation_does_not_hold_back_another_subscriptions
     _raise_new_york(session, manual_vet)
     worker = make_worker()
     assert worker.run_once().tally.handed_off == 1  # the parent's E3 change: notified, awaiting confirmation
-    ems = change_quantity(
-        session,
-        subscription_id=manual_vet.locations["New York City"].ems.id,
-        quantity=12,
-        effective="now",
-        today=FACTORY_TODAY,
-        now=noon(FACTORY_TODAY),
-        actor=OPERATOR,
-    )
-    assert isinstance(ems, LicenseChange)
-    parent_ems = session.scalars(select(LicenseChange).where(LicenseChange.caused_by_change_id == ems.id)).one()
+    _, parent_ems = _raise_new_york(session, manual_vet, 12, ems=True)
     assert worker.run_once().tally.handed_off == 1  # the parent's EMS change, although E3 still waits
     notes = session.scalars(select(Notification).where(Notification.license_change_id == parent_ems.id)).all()
     assert len(notes) == 1
