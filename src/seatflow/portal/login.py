@@ -24,13 +24,11 @@ from seatflow.portal.web import (
     SURFACE,
     CsrfField,
     PortalDep,
-    anonymous_form,
     check_anonymous_csrf,
     client_ip,
     now_of,
     redirect,
     render,
-    with_csrf_cookie,
 )
 from seatflow.web.deps import SessionDep, SettingsDep, identify
 
@@ -60,8 +58,8 @@ def _logged_in(
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    nonce, token = anonymous_form(request, session, settings)
-    return with_csrf_cookie(render(request, "login.html", csrf=token), request, settings, nonce)
+    nonce, token = SURFACE.anonymous_form(request, session, settings)
+    return SURFACE.with_anonymous_cookie(render(request, "login.html", csrf=token), request, settings, nonce)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -107,9 +105,9 @@ def _password_problem(password: str, confirm: str) -> str | None:
 
 
 def _password_page(request: Request, session: Session, settings: Settings, title: str, contact: Contact) -> Response:
-    nonce, csrf = anonymous_form(request, session, settings)
+    nonce, csrf = SURFACE.anonymous_form(request, session, settings)
     page = render(request, "set_password.html", csrf=csrf, contact=contact, title=title, action=request.url.path)
-    return with_csrf_cookie(page, request, settings, nonce)
+    return SURFACE.with_anonymous_cookie(page, request, settings, nonce)
 
 
 @router.get("/invitations/{token}", response_class=HTMLResponse)
@@ -149,8 +147,8 @@ def accept_invitation(
 
 @router.get("/password-reset", response_class=HTMLResponse)
 def reset_request_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    nonce, csrf = anonymous_form(request, session, settings)
-    return with_csrf_cookie(render(request, "reset_request.html", csrf=csrf), request, settings, nonce)
+    nonce, csrf = SURFACE.anonymous_form(request, session, settings)
+    return SURFACE.with_anonymous_cookie(render(request, "reset_request.html", csrf=csrf), request, settings, nonce)
 
 
 @router.post("/password-reset", response_class=HTMLResponse)

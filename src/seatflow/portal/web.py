@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
@@ -106,14 +106,6 @@ CsrfField = Annotated[str | None, Form(alias="csrf_token")]
 
 
 # --- forms before login (signed double-submit: seatflow.web.identity) ----------------------------------------------
-
-
-def anonymous_form(request: Request, session: Session, settings: Settings) -> tuple[str, str]:
-    return SURFACE.anonymous_form(request, session, settings)
-
-
-def with_csrf_cookie(response: Response, request: Request, settings: Settings, nonce: str) -> Response:
-    return SURFACE.with_anonymous_cookie(response, request, settings, nonce)
 
 
 def check_anonymous_csrf(request: Request, session: Session, settings: Settings, token: str | None) -> None:
