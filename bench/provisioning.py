@@ -34,7 +34,10 @@ spawning them until the queue is empty and until they have exited:
   drain, and how busy the machine's CPUs were (``/proc/stat``) during the drain.
 
 The simulator runs in a process of its own (``seatflow simulator --port P``) unless --simulator thread puts it
-in this process (which only waits during the drain). ``--profile`` instead drains with one in-process worker
+in this process (which only waits during the drain). ``--faults throttle=0.05,error=0.05,lost=0.05`` makes the
+simulator answer that share of the drain's Partner Center requests 429 (with ``Retry-After``), 5xx (nothing applied)
+or apply a PATCH and drop its answer; the provider-call checks then become exactly-once checks (below).
+``--profile`` instead drains with one in-process worker
 wrapped in timers (claim, load, provider call, writing the outcome, release, commits, SQL) to show where a
 worker's time goes; its timings are not benchmark figures.
 
@@ -46,7 +49,10 @@ Exits 1 when a correctness check fails: a change not provisioned (child or paren
 simulator not the database's or not its children's sum, PATCH requests other than one per parent whose quantity
 moved, GET requests other than one per parent with changes, any other Partner Center request during the drain,
 the workers' provider calls not the simulator's GETs + PATCHes, a worker exiting with an error, or the parents not
-bought through one cart and one checkout each.
+bought through one cart and one checkout each. With --faults the counts of GETs and PATCHes may exceed one a parent
+(retries), and exactly-once is checked where it shows: each parent whose quantity moved has exactly one seat change
+charged at the simulator (one ``ReferenceId`` of ``addQuantity``/``removeQuantity`` lines), every other parent none,
+no Partner Center request other than GET and PATCH, and every change provisioned once.
 """
 
 from __future__ import annotations
@@ -113,6 +119,7 @@ CHILD_QUANTITY = 10
 DELTAS = (-2, -1, 1, 2, 3)
 SUBSCRIPTION_ROUTE = "/v1/customers/{id}/subscriptions/{id}"
 PATCH_ROUTE = f"PATCH {SUBSCRIPTION_ROUTE}"
+FAULT_NAMES = {"throttle": "throttle_rate", "error": "error_rate", "lost": "lost_response_rate"}
 GET_ROUTE = f"GET {SUBSCRIPTION_ROUTE}"
 CART_ROUTE = "POST /v1/customers/{id}/carts"
 CHECKOUT_ROUTE = "POST /v1/customers/{id}/carts/{id}/checkout"
@@ -179,6 +186,13 @@ class Simulator:
 
     def set_latency(self, milliseconds: int) -> None:
         self.http.post("/_sim/faults", json={"latency_ms": milliseconds}).raise_for_status()
+
+    def set_faults(self, settings: dict[str, Any]) -> None:
+        self.http.post("/_sim/faults", json=settings).raise_for_status()
+
+    def charges(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.http.get("/_sim/charges").raise_for_status().json()["items"]
+        return items
 
     def state(self) -> dict[str, Any]:
         data: dict[str, Any] = self.http.get("/_sim/state").raise_for_status().json()
@@ -713,6 +727,11 @@ class Run:
     """Partner Center requests the simulator counted during the drain, by route (its own /_sim routes left out)."""
     sim_unusual: dict[str, int] = field(default_factory=dict)
     """Faults drawn, MS-RequestId replays and 202 answers during the drain: all zero in this benchmark."""
+    faults: dict[str, Any] = field(default_factory=dict)
+    """The simulator's fault settings during the drain (--faults); empty: none."""
+    seat_changes: Counter[str] = field(default_factory=Counter)
+    """Seat changes charged at the simulator during the drain: ReferenceIds of addQuantity/removeQuantity lines,
+    by subscription."""
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -818,9 +837,16 @@ def _run(
     # The workers refuse a database that is not at the code's head revision: migrate again in case the tree gained
     # a migration since the setup (a no-op otherwise).
     upgrade(url)
+    if args.faults:
+        run.faults = {**args.faults, "seed": args.seed}
+        simulator.set_faults(run.faults)
+        print(f"  faults during the drain: {run.faults}")
     drain = run_workers(workers, url, workdir, simulator, max_wait=args.max_wait, batch_size=args.batch_size)
     run.drain = drain
+    if args.faults:
+        simulator.set_faults(dict.fromkeys(FAULT_NAMES.values(), 0.0))
     run.read_simulator(simulator.stats())
+    run.seat_changes = seat_changes(simulator.charges())
     run.outcome = read_outcome(factory, workload, drain.started)
     report(run)
     verify(run, factory, linked, simulator)
@@ -872,6 +898,7 @@ def report(run: Run) -> None:
         f"workers counted {run.worker_calls}; parents with changes {run.parents_changed}, "
         f"{run.parents_moved} of them with a new quantity"
     )
+    print(f"  faults drawn and replays at the simulator: {run.sim_unusual}")
     c2p, s2p = outcome.created_to_provisioned, outcome.spawn_to_provisioned
     print(
         f"  latency created_at -> provisioned_at: p50 {percentile(c2p, 0.5):.2f} s, p99 {percentile(c2p, 0.99):.2f} s, "
@@ -892,6 +919,9 @@ def report(run: Run) -> None:
 def check_provider_calls(run: Run, worker_calls: int) -> None:
     """New commerce: each parent with changes is read once (GET) and, when its quantity moved, sent back once with
     the absolute quantity (PATCH with If-Match); nothing else reaches Partner Center during the drain."""
+    if run.faults:
+        check_exactly_once(run)
+        return
     run.check(
         run.patches == run.parents_moved,
         f"simulator PATCHes {run.patches} != parents with a new quantity {run.parents_moved} (one PATCH a parent)",
@@ -907,6 +937,39 @@ def check_provider_calls(run: Run, worker_calls: int) -> None:
     run.check(not run.other_requests, f"other Partner Center requests during the drain: {run.other_requests}")
     unusual = {k: n for k, n in run.sim_unusual.items() if n}
     run.check(not unusual, f"the simulator saw {unusual} during the drain")
+
+
+def seat_changes(charges: list[dict[str, Any]]) -> Counter[str]:
+    """Seat changes charged, by subscription: each is a refund and a charge on one ReferenceId (PC23)."""
+    references = {
+        (line["subscriptionId"], line["referenceId"])
+        for line in charges
+        if line["chargeType"] in ("addQuantity", "removeQuantity")
+    }
+    return Counter(subscription for subscription, _ in references)
+
+
+def check_exactly_once(run: Run) -> None:
+    """Under faults a request may be retried (a 429, a 5xx, an answer lost after the PATCH applied), so the counts
+    of GETs and PATCHes may exceed one a parent; what must still hold is that Partner Center applied each parent's
+    new quantity once: one seat change charged a parent that moved, none for the others (checked in verify)."""
+    run.check(
+        run.patches >= run.parents_moved,
+        f"simulator PATCHes {run.patches} < parents with a new quantity {run.parents_moved}",
+    )
+    run.check(
+        run.gets >= run.parents_changed, f"simulator GETs {run.gets} < parents with changes {run.parents_changed}"
+    )
+    run.check(not run.other_requests, f"other Partner Center requests during the drain: {run.other_requests}")
+    twice = {s: n for s, n in run.seat_changes.items() if n != 1}
+    run.check(
+        not twice, f"{len(twice)} subscriptions charged a seat change more than once: {dict(list(twice.items())[:5])}"
+    )
+    run.check(
+        len(run.seat_changes) == run.parents_moved,
+        f"seat changes charged for {len(run.seat_changes)} subscriptions, "
+        f"parents with a new quantity {run.parents_moved}",
+    )
 
 
 def verify(run: Run, factory: sessionmaker[Session], linked: Linked, simulator: Simulator) -> None:
@@ -926,6 +989,11 @@ def verify(run: Run, factory: sessionmaker[Session], linked: Linked, simulator: 
     run.check(tally["provisioned"] == run.changes, f"workers' tally: {dict(tally)}")
     run.check(tally["flowed_back"] == run.changes, f"workers' flowed_back {tally['flowed_back']}")
     check_provider_calls(run, run.worker_calls)
+    if not run.faults:
+        run.check(
+            sum(run.seat_changes.values()) == run.parents_moved,
+            f"seat changes charged {sum(run.seat_changes.values())} != parents with a new quantity {run.parents_moved}",
+        )
     ours = parent_quantities(factory, linked.parents)
     at_sim = {s["id"]: s["quantity"] for s in simulator.state()["subscriptions"]}
     run.check(len(at_sim) == run.parents, f"{len(at_sim)} subscriptions at the simulator, expected {run.parents}")
@@ -988,6 +1056,23 @@ def summary(runs: list[Run]) -> None:
     print(f"  load average at the end: {_load()}")
 
 
+def parse_faults(value: str) -> dict[str, float]:
+    """``throttle=0.05,error=0.05,lost=0.05`` as the simulator's fault settings."""
+    settings: dict[str, float] = {}
+    for part in value.split(","):
+        kind, _, rate = part.partition("=")
+        if kind.strip() not in FAULT_NAMES:
+            raise argparse.ArgumentTypeError(f"unknown fault {kind.strip()!r}: use {', '.join(FAULT_NAMES)}")
+        try:
+            share = float(rate)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{kind.strip()}: {rate!r} is not a number") from None
+        if not 0 <= share < 1:
+            raise argparse.ArgumentTypeError(f"{kind.strip()}: the rate must be from 0 to less than 1")
+        settings[FAULT_NAMES[kind.strip()]] = share
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -1023,6 +1108,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="the simulator's added latency for every Partner Center request of the drain (default 0)",
     )
+    parser.add_argument(
+        "--faults",
+        type=parse_faults,
+        metavar="KIND=RATE,...",
+        help="during the drain, the share of Partner Center requests answered 429 (throttle), 5xx (error) or applied "
+        "with the answer lost (lost, PATCH only), e.g. throttle=0.05,error=0.05,lost=0.05; seeded by --seed",
+    )
     parser.add_argument("--batch-size", type=int, help="SEATFLOW_WORKER_BATCH_SIZE (default: the worker's, 20)")
     parser.add_argument("--max-wait", type=float, default=600.0, help="the workers' --max-wait (default 600)")
     parser.add_argument(
@@ -1048,6 +1140,8 @@ def main(argv: list[str] | None = None) -> int:
     counts = [1] if args.profile else (args.workers or [1, 2])
     if any(n < 1 for n in counts):
         parser.error("--workers must be at least 1")
+    if args.faults and args.profile:
+        parser.error("--faults measures worker processes; --profile drains in this process without faults")
 
     print("seatflow provisioning benchmark")
     print(f"  python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {_load()}")
