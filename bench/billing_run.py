@@ -40,6 +40,7 @@ import argparse
 import calendar
 import functools
 import gc
+import itertools
 import json
 import os
 import re
@@ -577,7 +578,8 @@ def floor_run(path: Path) -> FloorResult:
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("INSERT OR IGNORE INTO counters (name, value) VALUES ('invoice_number', 0)")  # as allocate does
     conn.execute("UPDATE counters SET value = value WHERE name = 'invoice_number'")  # the numbering lock
-    run_id = os.urandom(16).hex()
+    new_hex_id = _time_ordered_ids().__next__  # as seatflow's ids: new rows go to the right of each id index
+    run_id = new_hex_id()
     run_dashed = _dashed(run_id)
     conn.execute(
         "INSERT INTO billing_runs (id, run_date, requested_by, started_at, invoices_created, credit_notes_created,"
@@ -640,7 +642,7 @@ def floor_run(path: Path) -> FloorResult:
                 k -= 1
                 cycle_start, cycle_end = _add_months(first, k), _add_months(first, k + 1) - ONE_DAY
             days = (cycle_end - cycle_start).days + 1
-            invoice_id, subtotal, position = os.urandom(16).hex(), Decimal(0), 0
+            invoice_id, subtotal, position = new_hex_id(), Decimal(0), 0
             for _, subscription_id, product_id, product, price_units, quantity, plan in subscriptions[contract_id]:
                 price, months = Decimal(price_units) / factor, PLAN_MONTHS[plan]
                 own = changes.get(subscription_id, ())
@@ -659,7 +661,7 @@ def floor_run(path: Path) -> FloorResult:
                     position += 1
                     subtotal += amount
                     lines.append(
-                        (os.urandom(16).hex(), invoice_id, position, kind.value, subscription_id, product_id, change_id,
+                        (new_hex_id(), invoice_id, position, kind.value, subscription_id, product_id, change_id,
                          product, line_start.isoformat(), cycle_end.isoformat(), count, price_units,
                          int(amount * factor))
                     )  # fmt: skip
@@ -683,7 +685,7 @@ def floor_run(path: Path) -> FloorResult:
             for number, invoice in enumerate(invoices, start=last - len(invoices) + 1):
                 invoice[1] = f"INV-{number:06d}"
             events = [
-                (os.urandom(16).hex(), "invoice.issued", _dashed(invoice[0]), stamp, json.dumps(
+                (new_hex_id(), "invoice.issued", _dashed(invoice[0]), stamp, json.dumps(
                     {"id": _dashed(invoice[0]), "number": invoice[1], "kind": "invoice",
                      "contract_id": _dashed(invoice[2]), "customer_id": _dashed(invoice[3]),
                      "billing_run_id": run_dashed, "credit_reason": None, "credits_invoice_id": None,
@@ -740,6 +742,13 @@ def _floor_insert(conn: sqlite3.Connection, head: str, rows: list[Any]) -> None:
         batch = rows[first : first + per]
         group = "(" + ", ".join("?" * width) + ")"
         conn.execute(head + ", ".join([group] * len(batch)), [value for row in batch for value in row])
+
+
+def _time_ordered_ids() -> Iterator[str]:
+    """Ids as 32 hex digits ordered by creation (milliseconds, a counter, random bits), like ``new_id``'s."""
+    base = (time.time_ns() // 1_000_000) << 16
+    for k in itertools.count():
+        yield f"{base + k:016x}{os.urandom(8).hex()}"
 
 
 def _dashed(hex_id: str) -> str:
