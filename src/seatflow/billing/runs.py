@@ -664,7 +664,7 @@ def _subscriptions_and_changes(
         .order_by(s.contract_id, Product.name, s.id)
     )
     subscriptions: dict[uuid.UUID, list[SubscriptionRow]] = defaultdict(list)
-    for row in session.connection().execute(stmt):
+    for row in session.connection().execute(stmt).all():  # one fetchall, not a fetchone per row
         subscriptions[row.contract_id].append(_subscription_row(row))
     changes = _changes_where(session, and_(s.contract_id.in_(contract_ids), relevant))
     return subscriptions, changes
@@ -712,17 +712,21 @@ def _changes_where(session: Session, condition: ColumnElement[bool]) -> dict[uui
         .order_by(c.created_at, c.id)
     )
     changes: dict[uuid.UUID, list[ChangeRow]] = defaultdict(list)
-    for change in session.connection().execute(change_stmt):
-        changes[change.subscription_id].append(
+    open_ = BillingStatus.OPEN
+    # One fetchall, and the rows unpacked by position (in the order selected above), not read by name.
+    for change_id, subscription_id, expiry, before, after, price_before, price_after, effective, status in (
+        session.connection().execute(change_stmt).all()
+    ):
+        changes[subscription_id].append(
             ChangeRow(
-                change.id,
-                change.subscription_id,
-                change.quantity_after - change.quantity_before,
-                change.effective_date,
-                change.billing_status is BillingStatus.OPEN,
-                change.price_after,
-                change.price_before,
-                bool(change.expiry),
+                change_id,
+                subscription_id,
+                after - before,
+                effective,
+                status is open_,
+                price_after,
+                price_before,
+                bool(expiry),
             )
         )
     return changes

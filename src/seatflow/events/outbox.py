@@ -63,7 +63,11 @@ def _same(value: Any) -> Any:
 
 
 def _as_json_dict(value: dict[Any, Any]) -> dict[str, Any]:
-    return {str(k): as_json(v) for k, v in value.items()}
+    out = {}
+    for k, v in value.items():
+        convert = _BY_TYPE.get(type(v))
+        out[str(k)] = convert(v) if convert is not None else as_json(v)
+    return out
 
 
 _BY_TYPE: dict[type, Any] = {
