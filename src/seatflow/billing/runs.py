@@ -11,6 +11,8 @@ what the one before it billed, and invoice numbers have no gaps.
 from __future__ import annotations
 
 import functools
+import gc
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -203,11 +205,45 @@ def _planner_settings(session: Session) -> Iterator[None]:
     conn.exec_driver_sql(apply, tuple(v for pair in zip(names, before, strict=True) for v in pair))
 
 
+GC_YOUNG_THRESHOLD = 10_000
+"""The garbage collector's first threshold while a run is under way (Python's default is 700). A run allocates
+millions of short-lived objects (rows, drafts, lines, ids); at 700 the collector ran about 65 young and 6 full
+collections per 1,000 contracts, 18 % of the run's CPU (2.30 s against 1.88 s with the collector off, 10,000
+contracts); at 10,000 it runs about 3 young ones and costs nothing measurable. Cyclic garbage is still collected,
+in larger batches. Process-wide, so it is raised by the first run under way and restored when the last ends."""
+
+_gc_lock = threading.Lock()
+_gc_runs = 0
+_gc_saved: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    global _gc_runs, _gc_saved
+    with _gc_lock:
+        if _gc_runs == 0:
+            _gc_saved = gc.get_threshold()
+            if _gc_saved[0] and _gc_saved[0] < GC_YOUNG_THRESHOLD:  # 0: the collector is off; leave it so
+                gc.set_threshold(GC_YOUNG_THRESHOLD, *_gc_saved[1:])
+        _gc_runs += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_runs -= 1
+            if _gc_runs == 0 and _gc_saved is not None:
+                if gc.get_threshold()[0] == GC_YOUNG_THRESHOLD:  # unless someone else changed it meanwhile
+                    gc.set_threshold(*_gc_saved)
+                _gc_saved = None
+
+
 def _planner_tuned(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` (``run_billing``) with the PostgreSQL planner settings above and fewer garbage collections."""
+
     @functools.wraps(fn)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         session = kwargs.get("session", args[0] if args else None)
-        with _planner_settings(cast(Session, session)):
+        with _fewer_collections(), _planner_settings(cast(Session, session)):
             return fn(*args, **kwargs)
 
     return wrapper
