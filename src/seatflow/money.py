@@ -13,6 +13,7 @@ def format_money(value: Decimal | None) -> str | None:
     """``Decimal("36")`` → ``"36.00"``; keeps extra precision a price really has (``"0.1875"``)."""
     if value is None:
         return None
-    if value == value.quantize(CENT):
-        return str(value.quantize(CENT))
+    cents = value.quantize(CENT)  # once (a billing run formats three amounts per invoice for its events)
+    if value == cents:
+        return str(cents)
     return str(value.normalize())
