@@ -12,9 +12,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
@@ -53,10 +55,30 @@ def product_of(session: Session, subscription: Subscription) -> Product:
     return product
 
 
+class ProductBounds(NamedTuple):
+    name: str
+    min_quantity: int | None
+    max_quantity: int | None
+
+
+def product_bounds(session: Session, product_id: uuid.UUID) -> ProductBounds:
+    """What a quantity change checks of a product, in one small query: ``product_of`` loads the product with its
+    account, plans and parents, four queries a quantity change does not need."""
+    row = session.execute(
+        select(Product.name, Product.min_quantity, Product.max_quantity).where(Product.id == product_id)
+    ).one()
+    return ProductBounds(row.name, row.min_quantity, row.max_quantity)
+
+
 def provider_kind(session: Session, subscription: Subscription) -> ProviderKind:
-    account = session.get(ProviderAccount, subscription.provider_account_id)
-    assert account is not None  # noqa: S101 - a foreign key guarantees it
-    return account.kind
+    account = session.identity_map.get(identity_key(ProviderAccount, subscription.provider_account_id))
+    if isinstance(account, ProviderAccount) and "kind" in account.__dict__:
+        return account.kind
+    kind = session.execute(
+        select(ProviderAccount.kind).where(ProviderAccount.id == subscription.provider_account_id)
+    ).scalar_one_or_none()
+    assert kind is not None  # noqa: S101 - a foreign key guarantees it
+    return kind
 
 
 def lock(session: Session, subscription_id: uuid.UUID) -> Subscription:
@@ -185,7 +207,7 @@ def push_to_parent(
             "or unlink it before changing it.",
             linked_parent=True,
         )
-    parent_product = product_of(session, parent)
+    parent_product = product_bounds(session, parent.product_id)
     new_quantity = parent.quantity + delta
     try:
         check_quantity(
@@ -239,7 +261,7 @@ def change_quantity(
     if subscription.status not in repository.LIVE:
         raise SubscriptionNotLive(f"The subscription is {subscription.status.value}; its quantity cannot change.")
     guard_linked_parent(session, subscription, force=force, reason=reason)
-    product = product_of(session, subscription)
+    product = product_bounds(session, subscription.product_id)
     check_quantity(quantity, minimum=product.min_quantity, maximum=product.max_quantity, product=product.name)
     if quantity == subscription.quantity and effective == "now":
         raise ValidationFailed(f"The quantity is already {quantity}.", code="no_change")
