@@ -196,8 +196,10 @@ def push_to_parent(
     actor: Actor,
     now: datetime,
     effective_date: date,
+    child_product: ProductBounds | None = None,
 ) -> LicenseChange | None:
-    """The same delta on the linked parent, caused by the child's change. Call with the child locked."""
+    """The same delta on the linked parent, caused by the child's change. Call with the child locked.
+    ``child_product``: the child's product's bounds if already read (linked subscriptions share a product)."""
     if child.linked_subscription_id is None or delta == 0:
         return None
     parent = lock(session, child.linked_subscription_id)
@@ -207,7 +209,10 @@ def push_to_parent(
             "or unlink it before changing it.",
             linked_parent=True,
         )
-    parent_product = product_bounds(session, parent.product_id)
+    if child_product is not None and parent.product_id == child.product_id:
+        parent_product = child_product
+    else:
+        parent_product = product_bounds(session, parent.product_id)
     new_quantity = parent.quantity + delta
     try:
         check_quantity(
@@ -289,7 +294,14 @@ def change_quantity(
             session, subscription, quantity, on, actor, at_renewal=False, force=force, reason=reason, now=now
         )
     return apply_quantity(
-        session, subscription=subscription, quantity=quantity, effective_date=on, actor=actor, now=now, reason=reason
+        session,
+        subscription=subscription,
+        quantity=quantity,
+        effective_date=on,
+        actor=actor,
+        now=now,
+        reason=reason,
+        product=product,
     )
 
 
@@ -302,8 +314,10 @@ def apply_quantity(
     actor: Actor,
     now: datetime,
     reason: str | None = None,
+    product: ProductBounds | None = None,
 ) -> LicenseChange:
-    """Set the quantity and record it, pushing the delta to a linked parent. The rules were checked."""
+    """Set the quantity and record it, pushing the delta to a linked parent. The rules were checked.
+    ``product``: the subscription's product's bounds if already read."""
     before = subscription.quantity
     subscription.quantity = quantity
     change = record_change(
@@ -325,6 +339,7 @@ def apply_quantity(
         actor=actor,
         now=now,
         effective_date=effective_date,
+        child_product=product,
     )
     return change
 
