@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import inspect
 import io
 import os
 import pstats
@@ -85,6 +86,9 @@ KEY_ID = uuid.UUID("00000000-0000-4000-8000-00000000b0b0")
 KEY_NAME = "bench-recording"
 ACTOR = Actor(ChangeOrigin.API, f"api key {KEY_NAME}")
 OPERATION = "POST /api/v1/subscriptions/{subscription_id}/quantity"
+LOCK_FIRST = "locked" in inspect.signature(change_service.change_quantity).parameters
+"""The API route locks the subscription as it finds it, where the code has that (so the bench runs the same
+requests on the code before, which read it and then locked it)."""
 
 
 # --- the database ----------------------------------------------------------------------------------------
@@ -244,9 +248,10 @@ def record_one(factory: sessionmaker[Session], item: Planned) -> tuple[uuid.UUID
     with unit_of_work(factory) as session:
         attach(session, scope)
         now = datetime.now(UTC)
-        subscription = lifecycle.require_subscription(session, str(item.subscription))
+        subscription = lifecycle.require_subscription(session, str(item.subscription), for_update=LOCK_FIRST)
         result = change_service.change_quantity(
             session,
+            **({"locked": subscription} if LOCK_FIRST else {}),
             subscription_id=subscription.id,
             quantity=item.after,
             effective="now",

@@ -256,13 +256,16 @@ def change_quantity(
     actor: Actor,
     force: bool = False,
     reason: str | None = None,
+    locked: Subscription | None = None,
 ) -> LicenseChange | ScheduledChange:
-    """Now (a license change), at the next renewal or on a later date (a scheduled change).
+    """Now (a license change), at the next renewal or on a later date (a scheduled change). ``locked``: the
+    subscription, if the caller has locked it already in this transaction (``lock``, or ``require_subscription``
+    with ``for_update``): it is not read again.
 
     Raises LinkedParentLocked, QuantityOutOfRange, ReductionOutsideWindow/ReductionDisallowed (saying how many
     seats can be reduced now, until when, and from when the rest can be), SubscriptionNotLive.
     """
-    subscription = lock(session, subscription_id)
+    subscription = locked if locked is not None and locked.id == subscription_id else lock(session, subscription_id)
     if subscription.status not in repository.LIVE:
         raise SubscriptionNotLive(f"The subscription is {subscription.status.value}; its quantity cannot change.")
     guard_linked_parent(session, subscription, force=force, reason=reason)
