@@ -248,7 +248,10 @@ def record_one(factory: sessionmaker[Session], item: Planned) -> tuple[uuid.UUID
     with unit_of_work(factory) as session:
         attach(session, scope)
         now = datetime.now(UTC)
-        subscription = lifecycle.require_subscription(session, str(item.subscription), for_update=LOCK_FIRST)
+        if LOCK_FIRST:
+            subscription = lifecycle.require_subscription(session, str(item.subscription), for_update=True)
+        else:
+            subscription = lifecycle.require_subscription(session, str(item.subscription))
         result = change_service.change_quantity(
             session,
             **({"locked": subscription} if LOCK_FIRST else {}),
@@ -437,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         setup.quantity = expected_warm
         planned, expected = plan(setup, changes=args.changes, linked_share=args.linked_share, seed=args.seed)
         busy0, total0 = cpu_jiffies()
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile(time.thread_time) if args.profile else None  # CPU, not wall: the machine is shared
         if profiler:
             profiler.enable()
         recorded, wall, cpu = record_all(factory, planned, args.threads)
