@@ -350,6 +350,9 @@ def _merged(prior: _Written, change: _Change, action: str | None) -> _Written:
     return _Written(prior.entry_id, action, named, verb, before, after)
 
 
+_INSERT = insert(cast(Table, AuditEntry.__table__))
+
+
 def _write(session: Session, scope: AuditScope, actor: AuditActor, changes: list[_Change], action: str | None) -> None:
     written = _written(session)
     table = cast(Table, AuditEntry.__table__)
@@ -374,7 +377,7 @@ def _write(session: Session, scope: AuditScope, actor: AuditActor, changes: list
             merged = _Change(change.kind, change.target_id, entry.verb, entry.before, entry.after)
             rows.append(_row(scope, actor, entry.entry_id, entry.action, merged))
     if rows:
-        session.connection().execute(insert(table), rows)
+        session.connection().execute(_INSERT, rows)
 
 
 def record(
