@@ -51,7 +51,7 @@ from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -157,11 +157,14 @@ def build(factory: sessionmaker[Session], *, parents: int, children_per_parent: 
         pc = catalog_repository.provider_account_by_name(session, "Partner Center")
         do_nothing = catalog_repository.provider_account_by_name(session, "Do nothing")
         linked = catalog_repository.provider_account_by_name(session, "Linked subscriptions")
-        assert pc is not None and do_nothing is not None and linked is not None  # noqa: S101
+        assert pc is not None  # noqa: S101
+        assert do_nothing is not None  # noqa: S101
+        assert linked is not None  # noqa: S101
         product = catalog_repository.product_by_provisioning_id(session, pc.id, PRODUCT)
         assert product is not None  # noqa: S101
         customer = create_customer(
-            session, data=CustomerCreate(name="Bench Recording", tenant_id="bench-recording-tenant"),
+            session,
+            data=CustomerCreate(name="Bench Recording", tenant_id="bench-recording-tenant"),
             default_currency="USD",
         )
         parent_contract = create_contract(
@@ -289,7 +292,7 @@ def record_all(
             try:
                 for n in lane:
                     results[n] = record_one(factory, planned[n])
-            except BaseException as error:  # noqa: BLE001 - reported after the join
+            except BaseException as error:  # reported after the join
                 errors.append(error)
 
         workers = [threading.Thread(target=run, args=(lane,)) for lane in lanes]
@@ -390,7 +393,9 @@ def verify(
                 break
         expected_rows = len(planned) + linked
         if sum(quantity_rows.values()) != expected_rows:
-            problems.append(f"{sum(quantity_rows.values())} subscription.quantity_changed rows, {expected_rows} expected")
+            problems.append(
+                f"{sum(quantity_rows.values())} subscription.quantity_changed rows, {expected_rows} expected"
+            )
         if any(a.actor_kind != ActorKind.API_KEY for a in audit):
             problems.append("an audit row of a request is not the API key's")
     return problems

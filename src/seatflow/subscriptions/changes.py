@@ -57,7 +57,7 @@ def product_of(session: Session, subscription: Subscription) -> Product:
 
 class ProductBounds(NamedTuple):
     name: str
-    min_quantity: int | None
+    min_quantity: int
     max_quantity: int | None
 
 
