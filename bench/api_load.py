@@ -34,6 +34,12 @@ Measured (latency is from sending a request to its whole answer; percentiles are
    the seconds until it has exited, its exit status, what became of the requests in flight, and whether any
    of its processes outlived it.
 
+1b. steady rate (only with --steady-rate R): an open loop at R requests/s for --steady-seconds (20), after the
+   capacity phase: by default quantity changes only (``--steady-mix changes``: issue 16's target is 200 quantity
+   changes/s with p99 < 100 ms from one process), or the 80/20 mix (``--steady-mix mix``); p50/p95/p99/max and the
+   target's verdict (p99 below --steady-p99-ms, 100). Its answers count in the checks as phase 1's do (only 2xx
+   and 503), and with --steady-strict a p99 above the bound or a 503 fails the run.
+
 Afterwards it checks the database: every linked parent's quantity equals its children's sum (no update lost
 under concurrency), and the quantity changes the API recorded are at least the 2xx answers to quantity
 changes and at most those plus the requests whose answer was lost.
@@ -460,10 +466,12 @@ class Workload:
         self.data = data
         self.rng = random.Random(seed)
         self.sent: Counter[str] = Counter()
+        self.change_share = CHANGE_SHARE
+        """1.0 in the steady phase with --steady-mix changes: quantity changes only."""
 
     def next(self) -> tuple[str, str, str, bytes | None]:
         rng = self.rng
-        if rng.random() < CHANGE_SHARE:
+        if rng.random() < self.change_share:
             target = rng.choice(self.data.targets)
             k = self.sent[target]
             self.sent[target] += 1
@@ -831,6 +839,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-shutdown", type=float, default=10.0, help="seconds the server may take to exit (10)")
     parser.add_argument("--max-p99", type=float, default=10.0, help="the overload's p99 bound in seconds (10)")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--steady-rate", type=float, help="a steady open-loop phase at this rate (requests/s)")
+    parser.add_argument("--steady-seconds", type=float, default=20.0, help="seconds of the steady phase (20)")
+    parser.add_argument(
+        "--steady-mix",
+        choices=("changes", "mix"),
+        default="changes",
+        help="steady phase: quantity changes only (default) or the 80/20 mix of the other phases",
+    )
+    parser.add_argument("--steady-p99-ms", type=float, default=100.0, help="the steady phase's p99 target (100 ms)")
+    parser.add_argument(
+        "--steady-strict", action="store_true", help="fail the run if the steady phase misses its target"
+    )
     parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="an environment variable for the server"
     )
@@ -891,6 +911,7 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
 
     server = Server(url, args.workers, workdir, extra_env)
     phases: list[Phase] = []
+    steady: Phase | None = None
     summary: dict[str, Any] = {}
     try:
         ready = server.wait_ready()
@@ -927,6 +948,42 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
         rate = args.rate or max(1.0, args.multiplier * rate_2xx)
         print(f"    capacity             {rate_2xx:.1f} answers/s (2xx); overload rate {rate:.0f}/s")
         print(f"    load average         {load_average()}")
+
+        if args.steady_rate:
+            workload.change_share = 1.0 if args.steady_mix == "changes" else CHANGE_SHARE
+            what = "quantity changes only" if args.steady_mix == "changes" else "80 % changes, 20 % reads"
+            steady, _ = measured(
+                f"1b. steady rate: open loop at {args.steady_rate:g}/s for {args.steady_seconds:g} s ({what})",
+                server,
+                lambda: asyncio.run(
+                    open_loop(
+                        server,
+                        api_key,
+                        workload,
+                        rate=args.steady_rate,
+                        seconds=args.steady_seconds,
+                        cap=args.max_requests,
+                        max_in_flight=args.max_in_flight,
+                    )
+                ),
+                rate=args.steady_rate,
+            )
+            workload.change_share = CHANGE_SHARE
+            describe(steady)
+            answered = [s.latency for s in steady.samples if s.status is not None]
+            steady_p99 = percentile(answered, 0.99)
+            per_2xx = steady.server_cpu / max(1, len(steady.ok()))
+            met = steady_p99 * 1000 < args.steady_p99_ms and not steady.busy() and not steady.others()
+            print(
+                f"    server CPU           {per_2xx * 1000:.1f} ms a 2xx; {steady.server_cpu / steady.seconds:.2f} "
+                "CPUs busy serving"
+            )
+            print(
+                f"    target               {args.steady_rate:g}/s with p99 < {args.steady_p99_ms:g} ms: "
+                + ("MET" if met else "NOT MET")
+                + f" (p99 {ms(steady_p99)} ms, {len(steady.busy())} 503, {len(steady.others())} other)"
+            )
+            print(f"    load average         {load_average()}")
 
         overload, _ = measured(
             f"2. overload: open loop at {rate:.0f}/s for {args.duration:g} s",
@@ -1006,7 +1063,7 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
     )
     restarted = sorted(server.seen - set(server.pids))
     db = check_database(url, data)
-    every = [s for phase in phases for s in phase.samples] + warm
+    every = [s for phase in phases for s in phase.samples] + warm + (steady.samples if steady else [])
     changes_ok = sum(1 for s in every if s.kind == "change" and s.status is not None and 200 <= s.status < 300)
     changes_unknown = sum(1 for s in every if s.kind == "change" and s.status is None)
     print()
@@ -1026,12 +1083,12 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
         print("      " + server.log_tail(30).replace("\n", "\n      "))
 
     # checks
-    for phase in phases[:2]:
+    for phase in phases[:2] + ([steady] if steady else []):
         others = phase.others()
         check(not others, f"{phase.name}: {len(others)} answers not 2xx/503: {dict(Counter(map(status_key, others)))}")
     others = [s for s in phases[2].others() if s.status is not None]
     check(not others, f"phase 3: {len(others)} answers not 2xx/503: {dict(Counter(map(status_key, others)))}")
-    busy = [s for phase in phases for s in phase.busy()]
+    busy = [s for phase in phases + ([steady] if steady else []) for s in phase.busy()]
     check(
         all(s.retry_after is not None for s in busy),
         f"{sum(s.retry_after is None for s in busy)} 503s lack Retry-After",
@@ -1042,6 +1099,13 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
     )
     overload_p99 = percentile([s.latency for s in phases[1].samples if s.status is not None], 0.99)
     check(overload_p99 <= args.max_p99, f"overload p99 {overload_p99:.2f} s above {args.max_p99:g} s")
+    if steady and args.steady_strict:
+        steady_p99 = percentile([s.latency for s in steady.samples if s.status is not None], 0.99)
+        check(
+            steady_p99 * 1000 < args.steady_p99_ms and not steady.busy(),
+            f"steady phase: p99 {steady_p99 * 1000:.0f} ms (bound {args.steady_p99_ms:g} ms), "
+            f"{len(steady.busy())} 503s",
+        )
     check(stop_seconds is not None and stop_seconds <= args.max_shutdown, f"shutdown took {stop_seconds} s")
     check(not left, f"{len(left)} server processes outlived the SIGTERM: {left}")
     check(not restarted, f"server processes were replaced during the run (new: {restarted})")
@@ -1060,7 +1124,10 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
         f" {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'srv CPU':>7} {'gen CPU':>7}"
     )
     print(header)
-    for label, phase in zip(("capacity", "overload", "sigterm"), phases, strict=True):
+    labelled = list(zip(("capacity", "overload", "sigterm"), phases, strict=True))
+    if steady:
+        labelled.insert(1, ("steady", steady))
+    for label, phase in labelled:
         lat = [s.latency for s in phase.samples if s.status is not None]
         row: dict[str, Any] = {
             "offered_rate": phase.offered_rate,

@@ -170,8 +170,10 @@ def _target_id(mapper: Mapper[Any], obj: object) -> str:
     return "/".join(str(part) for part in mapper.primary_key_from_instance(obj))
 
 
-def _columns(mapper: Mapper[Any]) -> list[str]:
-    return [prop.key for prop in mapper.column_attrs if prop.key not in IGNORED_COLUMNS]
+@cache
+def _columns(mapper: Mapper[Any]) -> tuple[str, ...]:
+    """The audited attribute keys of a mapper, in mapping order (mappers are configured once, before use)."""
+    return tuple(prop.key for prop in mapper.column_attrs if prop.key not in IGNORED_COLUMNS)
 
 
 def _every_value(state: InstanceState[Any], mapper: Mapper[Any]) -> Values:
@@ -182,7 +184,12 @@ def _every_value(state: InstanceState[Any], mapper: Mapper[Any]) -> Values:
 def _changed(state: InstanceState[Any], mapper: Mapper[Any]) -> tuple[Values, Values]:
     before: Values = {}
     after: Values = {}
+    # Only an attribute set since the last flush has history: its first value is in committed_state (columns
+    # changed in place, a mutable JSON value, are flagged there too). The others are skipped unread.
+    committed = state.committed_state
     for key in _columns(mapper):
+        if key not in committed:
+            continue
         history = state.attrs[key].history
         if not history.added and not history.deleted:
             continue
@@ -219,12 +226,24 @@ def _changes(session: Session) -> list[_Change]:
 # --- what the database deletes by itself (ON DELETE CASCADE) -------------------------------------------------
 
 
+_BY_TABLE: dict[int, tuple[int, dict[str, Mapper[Any]]]] = {}
+"""Per registry (by id): how many mappers it had and its audited mappers by table, made once, not a cascade
+level."""
+
+
 def _mappers_by_table(mapper: Mapper[Any]) -> dict[str, Mapper[Any]]:
-    return {
+    registry = mapper.registry
+    mappers = registry.mappers
+    known = _BY_TABLE.get(id(registry))
+    if known is not None and known[0] == len(mappers):
+        return known[1]
+    found = {
         m.local_table.name: m
-        for m in mapper.registry.mappers
+        for m in mappers
         if isinstance(m.local_table, Table) and m.inherits is None and _audited(m)
     }
+    _BY_TABLE[id(registry)] = (len(mappers), found)
+    return found
 
 
 def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
@@ -331,6 +350,9 @@ def _merged(prior: _Written, change: _Change, action: str | None) -> _Written:
     return _Written(prior.entry_id, action, named, verb, before, after)
 
 
+_INSERT = insert(cast(Table, AuditEntry.__table__))
+
+
 def _write(session: Session, scope: AuditScope, actor: AuditActor, changes: list[_Change], action: str | None) -> None:
     written = _written(session)
     table = cast(Table, AuditEntry.__table__)
@@ -355,7 +377,7 @@ def _write(session: Session, scope: AuditScope, actor: AuditActor, changes: list
             merged = _Change(change.kind, change.target_id, entry.verb, entry.before, entry.after)
             rows.append(_row(scope, actor, entry.entry_id, entry.action, merged))
     if rows:
-        session.connection().execute(insert(table), rows)
+        session.connection().execute(_INSERT, rows)
 
 
 def record(

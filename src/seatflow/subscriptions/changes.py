@@ -12,9 +12,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
@@ -53,10 +55,30 @@ def product_of(session: Session, subscription: Subscription) -> Product:
     return product
 
 
+class ProductBounds(NamedTuple):
+    name: str
+    min_quantity: int
+    max_quantity: int | None
+
+
+def product_bounds(session: Session, product_id: uuid.UUID) -> ProductBounds:
+    """What a quantity change checks of a product, in one small query: ``product_of`` loads the product with its
+    account, plans and parents, four queries a quantity change does not need."""
+    row = session.execute(
+        select(Product.name, Product.min_quantity, Product.max_quantity).where(Product.id == product_id)
+    ).one()
+    return ProductBounds(row.name, row.min_quantity, row.max_quantity)
+
+
 def provider_kind(session: Session, subscription: Subscription) -> ProviderKind:
-    account = session.get(ProviderAccount, subscription.provider_account_id)
-    assert account is not None  # noqa: S101 - a foreign key guarantees it
-    return account.kind
+    account = session.identity_map.get(identity_key(ProviderAccount, subscription.provider_account_id))
+    if isinstance(account, ProviderAccount) and "kind" in account.__dict__:
+        return account.kind
+    kind = session.execute(
+        select(ProviderAccount.kind).where(ProviderAccount.id == subscription.provider_account_id)
+    ).scalar_one_or_none()
+    assert kind is not None  # noqa: S101 - a foreign key guarantees it
+    return kind
 
 
 def lock(session: Session, subscription_id: uuid.UUID) -> Subscription:
@@ -174,8 +196,10 @@ def push_to_parent(
     actor: Actor,
     now: datetime,
     effective_date: date,
+    child_product: ProductBounds | None = None,
 ) -> LicenseChange | None:
-    """The same delta on the linked parent, caused by the child's change. Call with the child locked."""
+    """The same delta on the linked parent, caused by the child's change. Call with the child locked.
+    ``child_product``: the child's product's bounds if already read (linked subscriptions share a product)."""
     if child.linked_subscription_id is None or delta == 0:
         return None
     parent = lock(session, child.linked_subscription_id)
@@ -185,7 +209,10 @@ def push_to_parent(
             "or unlink it before changing it.",
             linked_parent=True,
         )
-    parent_product = product_of(session, parent)
+    if child_product is not None and parent.product_id == child.product_id:
+        parent_product = child_product
+    else:
+        parent_product = product_bounds(session, parent.product_id)
     new_quantity = parent.quantity + delta
     try:
         check_quantity(
@@ -229,17 +256,20 @@ def change_quantity(
     actor: Actor,
     force: bool = False,
     reason: str | None = None,
+    locked: Subscription | None = None,
 ) -> LicenseChange | ScheduledChange:
-    """Now (a license change), at the next renewal or on a later date (a scheduled change).
+    """Now (a license change), at the next renewal or on a later date (a scheduled change). ``locked``: the
+    subscription, if the caller has locked it already in this transaction (``lock``, or ``require_subscription``
+    with ``for_update``): it is not read again.
 
     Raises LinkedParentLocked, QuantityOutOfRange, ReductionOutsideWindow/ReductionDisallowed (saying how many
     seats can be reduced now, until when, and from when the rest can be), SubscriptionNotLive.
     """
-    subscription = lock(session, subscription_id)
+    subscription = locked if locked is not None and locked.id == subscription_id else lock(session, subscription_id)
     if subscription.status not in repository.LIVE:
         raise SubscriptionNotLive(f"The subscription is {subscription.status.value}; its quantity cannot change.")
     guard_linked_parent(session, subscription, force=force, reason=reason)
-    product = product_of(session, subscription)
+    product = product_bounds(session, subscription.product_id)
     check_quantity(quantity, minimum=product.min_quantity, maximum=product.max_quantity, product=product.name)
     if quantity == subscription.quantity and effective == "now":
         raise ValidationFailed(f"The quantity is already {quantity}.", code="no_change")
@@ -267,7 +297,14 @@ def change_quantity(
             session, subscription, quantity, on, actor, at_renewal=False, force=force, reason=reason, now=now
         )
     return apply_quantity(
-        session, subscription=subscription, quantity=quantity, effective_date=on, actor=actor, now=now, reason=reason
+        session,
+        subscription=subscription,
+        quantity=quantity,
+        effective_date=on,
+        actor=actor,
+        now=now,
+        reason=reason,
+        product=product,
     )
 
 
@@ -280,8 +317,10 @@ def apply_quantity(
     actor: Actor,
     now: datetime,
     reason: str | None = None,
+    product: ProductBounds | None = None,
 ) -> LicenseChange:
-    """Set the quantity and record it, pushing the delta to a linked parent. The rules were checked."""
+    """Set the quantity and record it, pushing the delta to a linked parent. The rules were checked.
+    ``product``: the subscription's product's bounds if already read."""
     before = subscription.quantity
     subscription.quantity = quantity
     change = record_change(
@@ -303,6 +342,7 @@ def apply_quantity(
         actor=actor,
         now=now,
         effective_date=effective_date,
+        child_product=product,
     )
     return change
 

@@ -56,9 +56,10 @@ from seatflow.subscriptions.schemas import Actor, BundleOrder, SubscriptionCreat
 from seatflow.subscriptions.terms import choose_plan, first_term, plan_prices
 
 
-def require_subscription(session: Session, ref: str | uuid.UUID) -> Subscription:
+def require_subscription(session: Session, ref: str | uuid.UUID, *, for_update: bool = False) -> Subscription:
+    """With ``for_update`` the row is locked and re-read, as ``changes.lock`` does."""
     subscription_id = ref if isinstance(ref, uuid.UUID) else parse_id(ref)
-    subscription = repository.get(session, subscription_id) if subscription_id else None
+    subscription = repository.get(session, subscription_id, for_update=for_update) if subscription_id else None
     if subscription is None:
         raise SubscriptionNotFound(f"No subscription {str(ref)!r}.")
     return subscription

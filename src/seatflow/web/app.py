@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
+from starlette.datastructures import URL
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import seatflow.models  # noqa: F401  (every model mapped before the first session)
 from seatflow import __version__
@@ -103,24 +105,47 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     console.install(app)
     home.install(app)
 
-    @app.middleware("http")
-    async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "http.request method=%s path=%s status=%s ms=%.1f",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
+    app.add_middleware(RequestLog)
 
     # Added last, so outermost: a request past capacity is refused before anything else runs (a 503 costs
     # little), and every answer, a 503 included, carries the security headers.
     capacity.install(app, limit=settings.max_concurrent_requests, wait_seconds=settings.request_queue_seconds)
     security.install(app)
     return app
+
+
+class RequestLog:
+    """A pure ASGI middleware: one ``http.request`` line an answer, timed to its status line. (Starlette's
+    ``BaseHTTPMiddleware`` runs the app in a task of its own and streams the body through a queue, costing a
+    request more than the whole of this.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        answered: list[tuple[int, float]] = []
+
+        async def send_timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered.append((message["status"], time.perf_counter() - started))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_timed)
+        finally:
+            if answered and log.isEnabledFor(logging.INFO):
+                status, seconds = answered[0]
+                log.info(
+                    "http.request method=%s path=%s status=%s ms=%.1f",
+                    scope["method"],
+                    URL(scope=scope).path,
+                    status,
+                    seconds * 1000,
+                )
 
 
 def create_app_from_environment() -> FastAPI:

@@ -8,6 +8,9 @@ Transactions follow SPEC §11. A request's session begins its transaction at the
 - The API-key check runs in a reading unit of its own that has ended before the route starts, so a route that
   calls a provider or runs the worker (which commits in sessions of its own) holds no transaction meanwhile.
 
+The dependencies that only read the request or the app's state are ``async def``: FastAPI runs a plain ``def``
+dependency in its thread pool, a hand-over to a thread and back each, for work of a few attribute reads.
+
 Every request's session carries the request's ``AuditScope`` (SPEC §17: origin, client IP, the operation asked);
 the dependency that authenticates the caller names the actor (``identify``), and the audit log's flush hook
 records every write of the session as theirs.
@@ -83,7 +86,7 @@ ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 ReadUnit = Callable[[], AbstractContextManager[Session]]
 
 
-def get_read_unit(request: Request) -> ReadUnit:
+async def get_read_unit(request: Request) -> ReadUnit:
     """Opens a short reading unit of work that ends when its ``with`` block does (the credentials check)."""
     factory: sessionmaker[Session] = request.app.state.read_session_factory
     return lambda: unit_of_work(factory)
@@ -97,7 +100,7 @@ ReadUnitDep = Annotated[ReadUnit, Depends(get_read_unit)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
     """For work that commits several times in one request (the worker's run-once)."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     return factory
@@ -106,7 +109,7 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -141,14 +144,14 @@ def require_operator(request: Request, read_unit: ReadUnitDep) -> ApiKey:
 OperatorDep = Annotated[ApiKey, Depends(require_operator)]
 
 
-def get_actor(operator: OperatorDep) -> Actor:
+async def get_actor(operator: OperatorDep) -> Actor:
     return Actor(ChangeOrigin.API, f"api key {operator.name}")
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
 
 
-def get_today(now: NowDep) -> date:
+async def get_today(now: NowDep) -> date:
     return now.date()
 
 

@@ -90,7 +90,7 @@ def install(app: FastAPI) -> None:
     app.build_middleware_stack = build_with_headers  # type: ignore[method-assign]
 
 
-def refuse_control_characters(request: Request) -> None:
+async def refuse_control_characters(request: Request) -> None:
     """A router dependency: no control character in a path or query parameter, its name or its value. A NUL
     would reach the database, which PostgreSQL refuses and SQLite keeps: refused here, the same on both."""
     for where, items in (("path", list(request.path_params.items())), ("query", request.query_params.multi_items())):

@@ -116,9 +116,11 @@ def change_quantity(
     actor: ActorDep,
 ) -> LicenseChangeRead | ScheduledChangeRead:
     """Now: 200 with the license change. At renewal or on a later date: 202 with the scheduled change."""
-    subscription = lifecycle.require_subscription(session, subscription_id)
+    # Locked as it is found: the change reads it once, not twice.
+    subscription = lifecycle.require_subscription(session, subscription_id, for_update=True)
     result = change_service.change_quantity(
         session,
+        locked=subscription,
         subscription_id=subscription.id,
         quantity=body.quantity,
         effective=body.effective,
