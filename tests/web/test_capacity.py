@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
+from starlette.types import Message, Scope
 
 from seatflow.auth.service import create_api_key
 from seatflow.config import Settings
@@ -127,3 +128,50 @@ def test_a_lock_timeout_is_recognised_and_other_operational_errors_are_not() -> 
     broken = OperationalError("SELECT", {}, Exception("no such table: x"))
     assert capacity.is_lock_timeout(locked)
     assert not capacity.is_lock_timeout(broken)
+
+
+def test_a_request_cancelled_as_the_server_stops_gets_503_shutting_down_not_a_500() -> None:
+    """uvicorn cancels the requests still in hand when its graceful shutdown time is over, and answers a
+    cancelled request that has no status yet with a 500; the limit answers it 503 with Retry-After instead."""
+    app, release = _slow_app(limit=2, wait=0.3)
+    middleware = app.build_middleware_stack()
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        await asyncio.sleep(10)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/v1/slow",
+        "raw_path": b"/api/v1/slow",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"test")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+    }
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(middleware(scope, receive, send))
+        await asyncio.sleep(0.1)  # in the route, waiting
+        task.cancel()  # what uvicorn does to it once its graceful time is over
+        await asyncio.wait({task}, timeout=2)
+        release.set()
+
+    asyncio.run(scenario())
+
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    assert start["status"] == 503
+    assert headers["retry-after"] == "1"  # ceil(0.3 s)
+    assert headers["connection"] == "close"
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert b'"code":"shutting_down"' in body.replace(b" ", b"")

@@ -4,6 +4,8 @@ One process serves at most ``max_concurrent_requests`` requests at once; a reque
 at most ``request_queue_seconds`` and is then refused with ``503 server_busy``. A request that got a place but
 cannot get a database connection or SQLite's write lock in time (another process holds it) is refused the same
 way (``503 database_busy``): load is never answered with a 500, and a client is never left waiting without bound.
+A request the server cancels when it stops (its graceful time over) and that has no answer yet gets
+``503 shutting_down``, not uvicorn's 500.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seatflow.web.errors import problem
 
@@ -86,8 +88,30 @@ class CapacityLimit:
             )
             await response(scope, receive, send)
             return
+        started = False
+
+        async def send_watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_watched)
+        except asyncio.CancelledError:
+            # The server is stopping and its graceful time is over: uvicorn cancels the requests still in hand
+            # and would answer each one that has no status yet with a 500. It is not the request's fault and
+            # may be tried again, so: 503 with Retry-After, and the connection closed.
+            if started:
+                raise
+            log.warning("http.cancelled path=%s (the server is shutting down)", scope.get("path", ""))
+            response = busy_response(
+                str(scope.get("path", "")),
+                code="shutting_down",
+                retry_after=self.retry_after,
+                detail=f"The server is shutting down: retry after {self.retry_after} s.",
+            )
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
         finally:
             self.places.release()
 
