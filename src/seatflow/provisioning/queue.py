@@ -14,8 +14,9 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, lazyload
 from sqlalchemy.sql.elements import BindParameter
 
@@ -33,10 +34,14 @@ from seatflow.subscriptions.models import (
     ChangeOrigin,
     LicenseChange,
     ProvisioningStatus,
+    ScheduledChange,
+    ScheduledStatus,
     Subscription,
 )
 from seatflow.subscriptions.next_term import combine, next_term_end
 from seatflow.subscriptions.schemas import Actor
+
+_M = TypeVar("_M")
 
 AWAITING = ProvisioningStatus.AWAITING
 FAILED = ProvisioningStatus.FAILED
@@ -265,6 +270,17 @@ def release(session: Session, subscription_id: uuid.UUID, worker_id: str, *, ret
     )
 
 
+def release_many(session: Session, subscription_ids: Collection[uuid.UUID], worker_id: str) -> None:
+    """``release`` of several subscriptions in one statement."""
+    if not subscription_ids:
+        return
+    session.execute(
+        update(Subscription)
+        .where(Subscription.id.in_(list(subscription_ids)), Subscription.claimed_by == worker_id)
+        .values(claimed_by=None, claimed_until=None, updated_at=Subscription.updated_at)
+    )
+
+
 def _bookkeeping(session: Session, subscription_id: uuid.UUID, **values: object) -> None:
     """Queue fields of a subscription, without touching its ``updated_at`` (they are not the customer's)."""
     session.execute(
@@ -295,26 +311,32 @@ class Loaded:
     job: Job | None
     not_before: datetime | None = None
     """No op is due yet: the head change's effective date, as the moment to look again."""
+    error: SeatflowError | None = None
+    """The subscription could not be made a job (``load_jobs``): raised when the worker comes to it."""
 
 
 def queue_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
     """The subscription's queue in order: its awaiting and failed changes, and the linked children's changes
     provisioned after its first awaiting one (a requeued change goes after them: see ``plan.due_steps``)."""
-    cause = aliased(LicenseChange)
+    return queue_steps_of(session, [subscription_id]).get(subscription_id, [])
+
+
+def queue_steps_of(session: Session, subscription_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Step]]:
+    """``queue_steps`` of several subscriptions in one statement (a claimed batch's), by subscription."""
+    cause, first = aliased(LicenseChange), aliased(LicenseChange)
     stmt = (
         select(LicenseChange, cause.subscription_id)
         .outerjoin(cause, cause.id == LicenseChange.caused_by_change_id)
         .where(
-            LicenseChange.subscription_id == subscription_id,
+            LicenseChange.subscription_id.in_(list(subscription_ids)),
             LicenseChange.provisioning_status.in_((AWAITING, FAILED, PROVISIONED)),
         )
         .order_by(LicenseChange.created_at, LicenseChange.id)
     )
     first_awaiting = (
-        select(LicenseChange.created_at)
-        .where(LicenseChange.subscription_id == subscription_id, LicenseChange.provisioning_status == AWAITING)
-        .order_by(LicenseChange.created_at)
-        .limit(1)
+        select(func.min(first.created_at))
+        .where(first.subscription_id == LicenseChange.subscription_id, first.provisioning_status == AWAITING)
+        .correlate(LicenseChange)
         .scalar_subquery()
     )
     # Provisioned changes matter only after the first awaiting one, and only a linked child's can be there.
@@ -324,10 +346,10 @@ def queue_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
             and_(_linked_childs(LicenseChange), LicenseChange.created_at >= first_awaiting),
         )
     )
-    steps = []
+    steps: dict[uuid.UUID, list[Step]] = {}
     for change, child in session.execute(stmt):
         linked = change.origin is ChangeOrigin.LINKED_CHILD and change.kind is ChangeKind.QUANTITY
-        steps.append(
+        steps.setdefault(change.subscription_id, []).append(
             Step(
                 id=change.id,
                 kind=change.kind,
@@ -348,22 +370,93 @@ def queue_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
 
 
 def load_job(session: Session, subscription_id: uuid.UUID, today: date) -> Loaded:
-    subscription = session.get(Subscription, subscription_id)
-    if subscription is None:
-        return Loaded(None)
-    account = session.get(ProviderAccount, subscription.provider_account_id)
-    # Only the product's own columns: its plans and account (loaded with it elsewhere) are not needed here.
-    product = session.get(
-        Product, subscription.product_id, options=[lazyload(Product.plans), lazyload(Product.provider_account)]
+    loaded = load_jobs(session, [subscription_id], today)[subscription_id]
+    if loaded.error is not None:
+        raise loaded.error
+    return loaded
+
+
+def _by_id(session: Session, model: type[_M], ids: Collection[uuid.UUID | None], *options: Any) -> dict[uuid.UUID, _M]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    stmt = select(model).where(model.id.in_(list(wanted)))  # type: ignore[attr-defined]
+    if options:
+        stmt = stmt.options(*options)
+    return {row.id: row for row in session.execute(stmt).scalars()}  # type: ignore[attr-defined]
+
+
+def load_jobs(session: Session, subscription_ids: Sequence[uuid.UUID], today: date) -> dict[uuid.UUID, Loaded]:
+    """The jobs of a claimed batch, read in a few statements for the whole batch (the subscriptions, their
+    accounts, products, contracts, customers and parents, their queues, whether anything is scheduled for their
+    renewal), not a few per subscription. A subscription that lost its account, product or customer gets a
+    ``Loaded`` with the error (``load_job`` raises it), so that it does not take the others down with it."""
+    ids = list(dict.fromkeys(subscription_ids))
+    subscriptions = _by_id(session, Subscription, ids)
+    accounts = _by_id(session, ProviderAccount, [s.provider_account_id for s in subscriptions.values()])
+    # Only the products' own columns: their plans and account (loaded with them elsewhere) are not needed here.
+    products = _by_id(
+        session,
+        Product,
+        [s.product_id for s in subscriptions.values()],
+        lazyload(Product.plans),
+        lazyload(Product.provider_account),
     )
-    contract = session.get(BillingContract, subscription.contract_id)
-    customer = session.get(CustomerAccount, contract.customer_id) if contract else None
+    contracts = _by_id(session, BillingContract, [s.contract_id for s in subscriptions.values()])
+    customers = _by_id(session, CustomerAccount, [c.customer_id for c in contracts.values()])
+    parents = _by_id(session, Subscription, [s.parent_subscription_id for s in subscriptions.values()])
+    steps = queue_steps_of(session, list(subscriptions))
+    scheduled = set(
+        session.execute(
+            select(ScheduledChange.subscription_id)
+            .where(
+                ScheduledChange.subscription_id.in_(list(subscriptions)),
+                ScheduledChange.status == ScheduledStatus.SCHEDULED,
+                ScheduledChange.at_renewal.is_(True),
+            )
+            .distinct()
+        ).scalars()
+    ) if subscriptions else set()
+    loaded: dict[uuid.UUID, Loaded] = {}
+    for subscription_id in ids:
+        subscription = subscriptions.get(subscription_id)
+        if subscription is None:
+            loaded[subscription_id] = Loaded(None)
+            continue
+        contract = contracts.get(subscription.contract_id)
+        try:
+            loaded[subscription_id] = _job_of(
+                session,
+                subscription,
+                account=accounts.get(subscription.provider_account_id),
+                product=products.get(subscription.product_id),
+                contract=contract,
+                customer=customers.get(contract.customer_id) if contract else None,
+                parent=parents.get(subscription.parent_subscription_id) if subscription.parent_subscription_id else None,
+                steps=steps.get(subscription_id, []),
+                scheduled=subscription_id in scheduled,
+                today=today,
+            )
+        except SeatflowError as error:
+            loaded[subscription_id] = Loaded(None, error=error)
+    return loaded
+
+
+def _job_of(
+    session: Session,
+    subscription: Subscription,
+    *,
+    account: ProviderAccount | None,
+    product: Product | None,
+    contract: BillingContract | None,
+    customer: CustomerAccount | None,
+    parent: Subscription | None,
+    steps: list[Step],
+    scheduled: bool,
+    today: date,
+) -> Loaded:
     if account is None or product is None or contract is None or customer is None:
-        raise InvalidState(f"Subscription {subscription_id} lost its account, product or customer.")
-    parent = (
-        session.get(Subscription, subscription.parent_subscription_id) if subscription.parent_subscription_id else None
-    )
-    steps = queue_steps(session, subscription_id)
+        raise InvalidState(f"Subscription {subscription.id} lost its account, product or customer.")
     ops = plan(steps, external_id=subscription.external_id, today=today)
     if account.kind is ProviderKind.MANUAL:
         ops = ops[:1]  # a person does one thing at a time, in order, and confirms it
@@ -390,12 +483,18 @@ def load_job(session: Session, subscription_id: uuid.UUID, today: date) -> Loade
         ops=ops,
     )
     if account.kind is ProviderKind.PARTNER_CENTER and ops:
-        job = _partner_center_details(session, job, subscription, customer, ops)
+        job = _partner_center_details(session, job, subscription, customer, ops, scheduled=scheduled)
     return Loaded(job, not_before)
 
 
 def _partner_center_details(
-    session: Session, job: Job, subscription: Subscription, customer: CustomerAccount, ops: Sequence[Op]
+    session: Session,
+    job: Job,
+    subscription: Subscription,
+    customer: CustomerAccount,
+    ops: Sequence[Op],
+    *,
+    scheduled: bool = True,
 ) -> Job:
     """What only new commerce needs: the customer's country, the co-term date of a purchase, what the renewal
     is to change, and (to find an order after a lost answer) the subscriptions seatflow has on the tenant."""
@@ -416,7 +515,10 @@ def _partner_center_details(
         country=str(country).upper() if isinstance(country, str) and len(country) == 2 else None,
         custom_term_end=custom_term_end,
         # Read only for the ops that send the renewal's instructions (or send them again after clearing them).
-        next_term=next_term_of(session, subscription) if any(op.kind in _NEXT_TERM_OPS for op in ops) else None,
+        # ``scheduled`` False: the batch's read found nothing scheduled for the renewal (next_term_of's None).
+        next_term=(
+            next_term_of(session, subscription) if scheduled and any(op.kind in _NEXT_TERM_OPS for op in ops) else None
+        ),
         known_external_ids=known,
     )
 
@@ -561,6 +663,69 @@ def record_outcome(
     tally.failed += len(changes)
     tally.flowed_back += flow_back(session, changes, FAILED, message, now)
     return False
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A job's last op that the provider did (``Done``), its outcome not written yet: the worker writes a
+    batch's together (``record_done_many``), with their releases, in one transaction."""
+
+    job: Job
+    op: Op
+    outcome: Done
+    at: datetime
+    """When the provider answered: the changes' ``provisioned_at`` and ``last_attempt_at``."""
+
+
+def record_done_many(session: Session, settled: Sequence[Settled], *, tally: Tally) -> None:
+    """``record_outcome`` of many ``Done`` outcomes, set-based: the changes of every job read in one SELECT,
+    their linked children in another, the ORM's flush writes them (one executemany per set of columns), and the
+    events go into the outbox in one INSERT, in the order ``record_outcome`` one job at a time writes them (a
+    job's changes, then its children's)."""
+    if not settled:
+        return
+    ids = [change_id for item in settled for change_id in item.op.change_ids]
+    rows = list(session.execute(select(LicenseChange).where(LicenseChange.id.in_(ids))).scalars())
+    position = {change.id: index for index, change in enumerate(rows)}
+    found = {change.id: change for change in rows}
+    per_job: list[tuple[Settled, list[LicenseChange]]] = []
+    for item in settled:
+        changes = sorted(
+            (found[i] for i in set(item.op.change_ids) if i in found and found[i].provisioning_status is AWAITING),
+            key=lambda change: position[change.id],
+        )  # an operator may have settled one meanwhile
+        for change in changes:
+            _settle(change, PROVISIONED, item.outcome.message, item.at)
+            change.provider_operation = None
+            change.attempts += 1
+            change.last_attempt_at = item.at
+        if item.outcome.external_id is not None:
+            _bookkeeping(session, item.job.subscription_id, external_id=item.outcome.external_id)
+        tally.provisioned += len(changes)
+        per_job.append((item, changes))
+    child_ids = [
+        c.caused_by_change_id
+        for _, changes in per_job
+        for c in changes
+        if c.origin is ChangeOrigin.LINKED_CHILD and c.caused_by_change_id is not None
+    ]
+    children = (
+        list(session.execute(select(LicenseChange).where(LicenseChange.id.in_(child_ids))).scalars())
+        if child_ids
+        else []
+    )
+    child_position = {child.id: index for index, child in enumerate(children)}
+    children_by_id = {child.id: child for child in children}
+    announced: list[tuple[LicenseChange, str, datetime]] = []
+    for item, changes in per_job:
+        announced.extend((change, announcements.PROVISIONED, item.at) for change in changes)
+        mine = {c.caused_by_change_id for c in changes if c.origin is ChangeOrigin.LINKED_CHILD} - {None}
+        flowed = sorted((children_by_id[i] for i in mine if i in children_by_id), key=lambda c: child_position[c.id])
+        for child in flowed:  # flow_back: the linked children take their parent change's outcome
+            _settle(child, PROVISIONED, None, item.at)
+        announced.extend((child, announcements.PROVISIONED, item.at) for child in flowed)
+        tally.flowed_back += len(flowed)
+    announcements.announce_changes_at(session, announced)
 
 
 def _settle(change: LicenseChange, status: ProvisioningStatus, message: str | None, now: datetime) -> None:

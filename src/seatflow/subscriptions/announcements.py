@@ -34,3 +34,15 @@ def announce_changes(session: Session, announced: Iterable[tuple[LicenseChange, 
             for change, event_type in announced
         ],
     )
+
+
+def announce_changes_at(session: Session, announced: Iterable[tuple[LicenseChange, str, datetime]]) -> None:
+    """Each ``(change, event_type, occurred_at)`` as ``announce_change`` would, in one statement (the worker
+    settles a batch of jobs' changes, each job's at the moment its provider answered)."""
+    emit_many(
+        session,
+        [
+            NewEvent(event_type, change.id, LicenseChangeRead.from_model(change).model_dump(mode="json"), now)
+            for change, event_type, now in announced
+        ],
+    )
