@@ -313,6 +313,10 @@ class Worker:
         ``pending``, with the batch's other ``Done`` outcomes (``process_batch``). ``loaded`` is the job as
         the batch read it, moments ago."""
         now = self.clock.now()
+        if loaded is not None and _purchases(loaded):
+            # Read again: a purchase's job lists the tenant's subscriptions seatflow knows (an order found after a
+            # lost answer must be none of them), and the batch's jobs before it may have bought some.
+            loaded = None
         if loaded is not None and self._fresh(claimed_at, now):
             if loaded.error is not None:
                 raise loaded.error
@@ -394,6 +398,10 @@ class Worker:
 
 
 _NOT_DEFERRED = frozenset({OpKind.CREATE, OpKind.AWAIT_ORDER})
+
+
+def _purchases(loaded: queue.Loaded) -> bool:
+    return loaded.job is not None and any(op.kind in _NOT_DEFERRED for op in loaded.job.ops)
 
 
 def _deferrable(op: Op, outcome: Outcome) -> TypeGuard[Done]:
