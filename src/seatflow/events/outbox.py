@@ -36,6 +36,10 @@ class NewEvent:
     """Events found again by a daily step carry one: a second event with the same key is not written."""
 
 
+_JSON_SCALARS = frozenset({type(None), bool, int, float, str})
+"""Exactly these types (not their subclasses: an enum that is a ``str`` is written as its value)."""
+
+
 def as_json(value: Any) -> Any:
     """``value`` with decimals (money: ``"36.00"``), dates, ids and enums as JSON strings."""
     if value is None or isinstance(value, bool | int | float | str):
@@ -49,7 +53,9 @@ def as_json(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): as_json(v) for k, v in value.items()}
+        # A value that is JSON already (most of them: events carry ``model_dump(mode="json")``) is kept as it is,
+        # without a call: an event's dict has about twenty.
+        return {str(k): v if type(v) in _JSON_SCALARS else as_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [as_json(v) for v in value]
     return str(value)

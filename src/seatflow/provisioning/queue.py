@@ -324,8 +324,26 @@ def queue_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
 def queue_steps_of(session: Session, subscription_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Step]]:
     """``queue_steps`` of several subscriptions in one statement (a claimed batch's), by subscription."""
     cause, first = aliased(LicenseChange), aliased(LicenseChange)
+    c = LicenseChange
     stmt = (
-        select(LicenseChange, cause.subscription_id)
+        # The columns a Step needs, not the whole change: a batch's queue is thousands of rows.
+        select(
+            c.id,
+            c.subscription_id,
+            c.kind,
+            c.origin,
+            c.quantity_after,
+            c.effective_date,
+            c.attempts,
+            c.provider_request_id,
+            c.provider_order_id,
+            c.provisioning_status,
+            c.quantity_before,
+            c.provider_cart_id,
+            c.provider_operation,
+            c.auto_renew_after,
+            cause.subscription_id,
+        )
         .outerjoin(cause, cause.id == LicenseChange.caused_by_change_id)
         .where(
             LicenseChange.subscription_id.in_(list(subscription_ids)),
@@ -347,7 +365,8 @@ def queue_steps_of(session: Session, subscription_ids: Sequence[uuid.UUID]) -> d
         )
     )
     steps: dict[uuid.UUID, list[Step]] = {}
-    for change, child in session.execute(stmt):
+    for change in session.execute(stmt):
+        child = change[-1]
         linked = change.origin is ChangeOrigin.LINKED_CHILD and change.kind is ChangeKind.QUANTITY
         steps.setdefault(change.subscription_id, []).append(
             Step(
