@@ -683,7 +683,7 @@ def profile_drain(url: str, max_wait: float, batch_size: int | None) -> tuple[fl
         timer.wrap(queue, "load_jobs", "load_jobs: a claimed batch's jobs together")
         timer.wrap(queue, "record_done_many", "record_done_many: a batch's Done outcomes + flow back + events")
         timer.wrap(queue, "release_many", "release_many: a batch's leases")
-        timer.wrap(announcements, "announce_changes_at", "  outbox events (LicenseChangeRead + INSERT)")
+        timer.wrap(announcements, "announce_rows_at", "  outbox events (LicenseChangeRead + INSERT)")
     timer.wrap(queue, "release", "release: clear the lease")
     if hasattr(queue, "renew"):
         timer.wrap(queue, "renew", "renew: extend the lease before load and each op")

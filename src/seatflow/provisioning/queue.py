@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, lazyload
 from sqlalchemy.sql.elements import BindParameter
 
@@ -39,6 +39,7 @@ from seatflow.subscriptions.models import (
     Subscription,
 )
 from seatflow.subscriptions.next_term import combine, next_term_end
+from seatflow.subscriptions.schemas import LicenseChangeRead
 from seatflow.subscriptions.schemas import Actor
 
 _M = TypeVar("_M")
@@ -697,54 +698,103 @@ class Settled:
 
 
 def record_done_many(session: Session, settled: Sequence[Settled], *, tally: Tally) -> None:
-    """``record_outcome`` of many ``Done`` outcomes, set-based: the changes of every job read in one SELECT,
-    their linked children in another, the ORM's flush writes them (one executemany per set of columns), and the
-    events go into the outbox in one INSERT, in the order ``record_outcome`` one job at a time writes them (a
-    job's changes, then its children's)."""
+    """``record_outcome`` of many ``Done`` outcomes, set-based and without the ORM: the changes of every job read
+    in one SELECT (the columns their events show), their linked children in another, each set written back by one
+    executemany UPDATE, and the events put into the outbox in one INSERT, in the order ``record_outcome`` one job at
+    a time writes them (a job's changes, then its children's), with the same data."""
     if not settled:
         return
+    table = cast(Table, LicenseChange.__table__)
+    columns = [table.c[name] for name in _EVENT_COLUMNS]
     ids = [change_id for item in settled for change_id in item.op.change_ids]
-    rows = list(session.execute(select(LicenseChange).where(LicenseChange.id.in_(ids))).scalars())
-    position = {change.id: index for index, change in enumerate(rows)}
-    found = {change.id: change for change in rows}
-    per_job: list[tuple[Settled, list[LicenseChange]]] = []
+    rows = [dict(row) for row in session.execute(select(*columns).where(table.c.id.in_(ids))).mappings()]
+    position = {row["id"]: index for index, row in enumerate(rows)}
+    found = {row["id"]: row for row in rows}
+    per_job: list[tuple[Settled, list[dict[str, Any]]]] = []
+    parents: list[dict[str, Any]] = []
     for item in settled:
         changes = sorted(
-            (found[i] for i in set(item.op.change_ids) if i in found and found[i].provisioning_status is AWAITING),
-            key=lambda change: position[change.id],
+            (found[i] for i in set(item.op.change_ids) if i in found and found[i]["provisioning_status"] is AWAITING),
+            key=lambda row: position[row["id"]],
         )  # an operator may have settled one meanwhile
-        for change in changes:
-            _settle(change, PROVISIONED, item.outcome.message, item.at)
-            change.provider_operation = None
-            change.attempts += 1
-            change.last_attempt_at = item.at
+        for row in changes:  # _settle, and what record_outcome sets besides
+            row.update(
+                provisioning_status=PROVISIONED,
+                message=item.outcome.message,
+                provisioned_at=item.at,
+                attempts=row["attempts"] + 1,
+                last_attempt_at=item.at,
+            )
         if item.outcome.external_id is not None:
             _bookkeeping(session, item.job.subscription_id, external_id=item.outcome.external_id)
         tally.provisioned += len(changes)
         per_job.append((item, changes))
+        parents.extend(changes)
     child_ids = [
-        c.caused_by_change_id
-        for _, changes in per_job
-        for c in changes
-        if c.origin is ChangeOrigin.LINKED_CHILD and c.caused_by_change_id is not None
+        row["caused_by_change_id"]
+        for row in parents
+        if row["origin"] is ChangeOrigin.LINKED_CHILD and row["caused_by_change_id"] is not None
     ]
     children = (
-        list(session.execute(select(LicenseChange).where(LicenseChange.id.in_(child_ids))).scalars())
+        [dict(row) for row in session.execute(select(*columns).where(table.c.id.in_(child_ids))).mappings()]
         if child_ids
         else []
     )
-    child_position = {child.id: index for index, child in enumerate(children)}
-    children_by_id = {child.id: child for child in children}
-    announced: list[tuple[LicenseChange, str, datetime]] = []
+    child_position = {row["id"]: index for index, row in enumerate(children)}
+    children_by_id = {row["id"]: row for row in children}
+    announced: list[tuple[dict[str, Any], datetime]] = []
+    flowed_all: list[dict[str, Any]] = []
     for item, changes in per_job:
-        announced.extend((change, announcements.PROVISIONED, item.at) for change in changes)
-        mine = {c.caused_by_change_id for c in changes if c.origin is ChangeOrigin.LINKED_CHILD} - {None}
-        flowed = sorted((children_by_id[i] for i in mine if i in children_by_id), key=lambda c: child_position[c.id])
-        for child in flowed:  # flow_back: the linked children take their parent change's outcome
-            _settle(child, PROVISIONED, None, item.at)
-        announced.extend((child, announcements.PROVISIONED, item.at) for child in flowed)
+        announced.extend((row, item.at) for row in changes)
+        mine = {row["caused_by_change_id"] for row in changes if row["origin"] is ChangeOrigin.LINKED_CHILD} - {None}
+        flowed = sorted((children_by_id[i] for i in mine if i in children_by_id), key=lambda r: child_position[r["id"]])
+        for row in flowed:  # flow_back: the linked children take their parent change's outcome
+            row.update(provisioning_status=PROVISIONED, message=None, provisioned_at=item.at)
+        announced.extend((row, item.at) for row in flowed)
+        flowed_all.extend(flowed)
         tally.flowed_back += len(flowed)
-    announcements.announce_changes_at(session, announced)
+    if parents:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                provisioning_status=bindparam("b_status"),
+                message=bindparam("b_message"),
+                provisioned_at=bindparam("b_at"),
+                provider_operation=None,
+                attempts=bindparam("b_attempts"),
+                last_attempt_at=bindparam("b_at"),
+            ),
+            [
+                {
+                    "b_id": row["id"],
+                    "b_status": row["provisioning_status"],
+                    "b_message": row["message"],
+                    "b_at": row["provisioned_at"],
+                    "b_attempts": row["attempts"],
+                }
+                for row in parents
+            ],
+        )
+    if flowed_all:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                provisioning_status=bindparam("b_status"), message=bindparam("b_message"), provisioned_at=bindparam("b_at")
+            ),
+            [
+                {"b_id": row["id"], "b_status": row["provisioning_status"], "b_message": None, "b_at": row["provisioned_at"]}
+                for row in flowed_all
+            ],
+        )
+    announcements.announce_rows_at(
+        session, [(row, announcements.PROVISIONED, at) for row, at in announced]
+    )
+
+
+_EVENT_COLUMNS = tuple(LicenseChangeRead.model_fields)
+"""The columns of a change its events show (``LicenseChangeRead``): every one ``record_done_many`` needs."""
 
 
 def _settle(change: LicenseChange, status: ProvisioningStatus, message: str | None, now: datetime) -> None:
