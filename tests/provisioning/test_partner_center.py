@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seatflow.catalog.service import require_product
-from seatflow.events.models import OutboxEvent
 from seatflow.contracts.models import BillingContract
+from seatflow.events.models import OutboxEvent
 from seatflow.provisioning import queue
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
@@ -416,5 +416,5 @@ def test_a_batch_settled_together_announces_each_change_as_it_now_reads_parents_
         assert now["provisioning_status"] == "provisioned"
     parent_first = [str(c.id) for c in settled]
     order = [event.subject_id for event in written]
-    for parent, child in zip(parent_first[::2], parent_first[1::2], strict=True):
-        assert order.index(parent) < order.index(child), "a job's change is announced before its child's"
+    for parent_id, child_id in zip(parent_first[::2], parent_first[1::2], strict=True):
+        assert order.index(parent_id) < order.index(child_id), "a job's change is announced before its child's"

@@ -39,8 +39,7 @@ from seatflow.subscriptions.models import (
     Subscription,
 )
 from seatflow.subscriptions.next_term import combine, next_term_end
-from seatflow.subscriptions.schemas import LicenseChangeRead
-from seatflow.subscriptions.schemas import Actor
+from seatflow.subscriptions.schemas import Actor, LicenseChangeRead
 
 _M = TypeVar("_M")
 
@@ -367,7 +366,7 @@ def queue_steps_of(session: Session, subscription_ids: Sequence[uuid.UUID]) -> d
     )
     steps: dict[uuid.UUID, list[Step]] = {}
     for change in session.execute(stmt):
-        child = change[-1]
+        child = cast(uuid.UUID | None, change[-1])  # the cause's subscription: a linked child's
         linked = change.origin is ChangeOrigin.LINKED_CHILD and change.kind is ChangeKind.QUANTITY
         steps.setdefault(change.subscription_id, []).append(
             Step(
@@ -426,17 +425,21 @@ def load_jobs(session: Session, subscription_ids: Sequence[uuid.UUID], today: da
     customers = _by_id(session, CustomerAccount, [c.customer_id for c in contracts.values()])
     parents = _by_id(session, Subscription, [s.parent_subscription_id for s in subscriptions.values()])
     steps = queue_steps_of(session, list(subscriptions))
-    scheduled = set(
-        session.execute(
-            select(ScheduledChange.subscription_id)
-            .where(
-                ScheduledChange.subscription_id.in_(list(subscriptions)),
-                ScheduledChange.status == ScheduledStatus.SCHEDULED,
-                ScheduledChange.at_renewal.is_(True),
-            )
-            .distinct()
-        ).scalars()
-    ) if subscriptions else set()
+    scheduled = (
+        set(
+            session.execute(
+                select(ScheduledChange.subscription_id)
+                .where(
+                    ScheduledChange.subscription_id.in_(list(subscriptions)),
+                    ScheduledChange.status == ScheduledStatus.SCHEDULED,
+                    ScheduledChange.at_renewal.is_(True),
+                )
+                .distinct()
+            ).scalars()
+        )
+        if subscriptions
+        else set()
+    )
     loaded: dict[uuid.UUID, Loaded] = {}
     for subscription_id in ids:
         subscription = subscriptions.get(subscription_id)
@@ -452,7 +455,9 @@ def load_jobs(session: Session, subscription_ids: Sequence[uuid.UUID], today: da
                 product=products.get(subscription.product_id),
                 contract=contract,
                 customer=customers.get(contract.customer_id) if contract else None,
-                parent=parents.get(subscription.parent_subscription_id) if subscription.parent_subscription_id else None,
+                parent=parents.get(subscription.parent_subscription_id)
+                if subscription.parent_subscription_id
+                else None,
                 steps=steps.get(subscription_id, []),
                 scheduled=subscription_id in scheduled,
                 today=today,
@@ -781,16 +786,21 @@ def record_done_many(session: Session, settled: Sequence[Settled], *, tally: Tal
             update(table)
             .where(table.c.id == bindparam("b_id"))
             .values(
-                provisioning_status=bindparam("b_status"), message=bindparam("b_message"), provisioned_at=bindparam("b_at")
+                provisioning_status=bindparam("b_status"),
+                message=bindparam("b_message"),
+                provisioned_at=bindparam("b_at"),
             ),
             [
-                {"b_id": row["id"], "b_status": row["provisioning_status"], "b_message": None, "b_at": row["provisioned_at"]}
+                {
+                    "b_id": row["id"],
+                    "b_status": row["provisioning_status"],
+                    "b_message": None,
+                    "b_at": row["provisioned_at"],
+                }
                 for row in flowed_all
             ],
         )
-    announcements.announce_rows_at(
-        session, [(row, announcements.PROVISIONED, at) for row, at in announced]
-    )
+    announcements.announce_rows_at(session, [(row, announcements.PROVISIONED, at) for row, at in announced])
 
 
 _EVENT_COLUMNS = tuple(LicenseChangeRead.model_fields)

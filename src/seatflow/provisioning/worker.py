@@ -30,8 +30,8 @@ from seatflow.db.session import make_sessionmaker, unit_of_work
 from seatflow.events.dispatcher import DispatchResult
 from seatflow.provisioning import queue
 from seatflow.provisioning.events_step import AnnounceResult, EventsConfig, EventsStep
-from seatflow.provisioning.plan import Backoff, Job, Op, OpKind, replace_external_id
 from seatflow.provisioning.outcomes import Outcome
+from seatflow.provisioning.plan import Backoff, Job, Op, OpKind, replace_external_id
 from seatflow.provisioning.providers import Done, ProviderRegistry
 from seatflow.subscriptions.renewals import RenewalResult, anything_due, run_renewals
 
@@ -342,7 +342,7 @@ class Worker:
                     return
                 outcome = provider.execute(job, op, ledger)
                 last = position == len(job.ops) - 1
-                if pending is not None and last and _deferrable(op, outcome):
+                if pending is not None and last and _deferrable(outcome, op):
                     pending.append(queue.Settled(job, op, outcome, self.clock.now()))
                     released = True  # with the batch's outcomes
                     break
@@ -404,9 +404,9 @@ def _purchases(loaded: queue.Loaded) -> bool:
     return loaded.job is not None and any(op.kind in _NOT_DEFERRED for op in loaded.job.ops)
 
 
-def _deferrable(op: Op, outcome: Outcome) -> TypeGuard[Done]:
+def _deferrable(outcome: Outcome, op: Op) -> TypeGuard[Done]:
     """A ``Done`` whose write may wait for the batch's: not a purchase's (its new subscription id is written at
-    once), so a crash before the write only sends the same absolute values again."""
+    once), so that after a crash before the write the next worker finds the change made and settles it."""
     return isinstance(outcome, Done) and outcome.external_id is None and op.kind not in _NOT_DEFERRED
 
 
