@@ -104,6 +104,7 @@ from seatflow.provisioning.providers import PartnerCenterProvider
 from seatflow.provisioning.worker import Worker, WorkerConfig
 from seatflow.simulator import SimulatorServer, SimulatorState
 from seatflow.simulator.state import demo_seed
+from seatflow.subscriptions import announcements
 from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.lifecycle import create_subscription
 from seatflow.subscriptions.linking import link
@@ -692,6 +693,11 @@ def profile_drain(url: str, max_wait: float, batch_size: int | None) -> tuple[fl
     timer.wrap(partner_center_module, "with_quantity", "  with_quantity: deep copy of the resource")
     timer.wrap(partner_center_module, "read_subscription", "  read_subscription: the resource as a record")
     timer.wrap(queue, "record_outcome", "record_outcome: settle changes + flow back to children")
+    if hasattr(queue, "load_jobs"):
+        timer.wrap(queue, "load_jobs", "load_jobs: a claimed batch's jobs together")
+        timer.wrap(queue, "record_done_many", "record_done_many: a batch's Done outcomes + flow back + events")
+        timer.wrap(queue, "release_many", "release_many: a batch's leases")
+        timer.wrap(announcements, "announce_rows_at", "  outbox events (LicenseChangeRead + INSERT)")
     timer.wrap(queue, "release", "release: clear the lease")
     if hasattr(queue, "renew"):
         timer.wrap(queue, "renew", "renew: extend the lease before load and each op")

@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session
 
 from seatflow.catalog.service import require_product
 from seatflow.contracts.models import BillingContract
+from seatflow.events.models import OutboxEvent
 from seatflow.provisioning import queue
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions import lifecycle
 from seatflow.subscriptions.linking import link
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, Subscription
+from seatflow.subscriptions.schemas import LicenseChangeRead
 from tests.factories import (
     FACTORY_TODAY,
     OPERATOR,
@@ -382,3 +384,37 @@ def test_suspend_reactivate_and_cancel_reach_the_provider_and_a_late_cancel_fail
     assert refused.provisioning_status is FAILED
     assert "900117" in (refused.message or "")
     assert sim_subscription(simulator, external_id)["status"] == "active"
+
+
+def test_a_batch_settled_together_announces_each_change_as_it_now_reads_parents_then_their_children(
+    session: Session, catalog: DemoCatalog, simulator: SimulatorServer, make_worker: Callable[..., Worker]
+) -> None:
+    """The worker writes a batch's outcomes together (``queue.record_done_many``, without the ORM): each event
+    must carry the change as ``GET /api/v1/license-changes`` shows it, one job's change before its child's."""
+    vet = pine_cone_vet(session, catalog)
+    worker = make_worker()
+    worker.drain(max_wait_seconds=30)
+    settled = []
+    for location, product, quantity in (("New York City", "e3", 31), ("Memphis", "ems", 12)):
+        child = raise_quantity(session, getattr(vet.locations[location], product), quantity)
+        settled += [caused_by(session, child), child]
+    session.commit()
+    assert worker.drain(max_wait_seconds=30).tally.provisioned == 2
+
+    session.expire_all()
+    written = session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.type == "license_change.provisioned")
+        .where(OutboxEvent.subject_id.in_([str(c.id) for c in settled]))
+        .order_by(OutboxEvent.id)
+    ).all()
+    by_subject = {event.subject_id: event for event in written}
+    assert len(written) == len(by_subject) == 4
+    for change in settled:
+        now = LicenseChangeRead.from_model(session.get_one(LicenseChange, change.id)).model_dump(mode="json")
+        assert by_subject[str(change.id)].data == now
+        assert now["provisioning_status"] == "provisioned"
+    parent_first = [str(c.id) for c in settled]
+    order = [event.subject_id for event in written]
+    for parent_id, child_id in zip(parent_first[::2], parent_first[1::2], strict=True):
+        assert order.index(parent_id) < order.index(child_id), "a job's change is announced before its child's"

@@ -14,8 +14,9 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, lazyload
 from sqlalchemy.sql.elements import BindParameter
 
@@ -33,10 +34,14 @@ from seatflow.subscriptions.models import (
     ChangeOrigin,
     LicenseChange,
     ProvisioningStatus,
+    ScheduledChange,
+    ScheduledStatus,
     Subscription,
 )
 from seatflow.subscriptions.next_term import combine, next_term_end
-from seatflow.subscriptions.schemas import Actor
+from seatflow.subscriptions.schemas import Actor, LicenseChangeRead
+
+_M = TypeVar("_M")
 
 AWAITING = ProvisioningStatus.AWAITING
 FAILED = ProvisioningStatus.FAILED
@@ -265,6 +270,17 @@ def release(session: Session, subscription_id: uuid.UUID, worker_id: str, *, ret
     )
 
 
+def release_many(session: Session, subscription_ids: Collection[uuid.UUID], worker_id: str) -> None:
+    """``release`` of several subscriptions in one statement."""
+    if not subscription_ids:
+        return
+    session.execute(
+        update(Subscription)
+        .where(Subscription.id.in_(list(subscription_ids)), Subscription.claimed_by == worker_id)
+        .values(claimed_by=None, claimed_until=None, updated_at=Subscription.updated_at)
+    )
+
+
 def _bookkeeping(session: Session, subscription_id: uuid.UUID, **values: object) -> None:
     """Queue fields of a subscription, without touching its ``updated_at`` (they are not the customer's)."""
     session.execute(
@@ -295,26 +311,50 @@ class Loaded:
     job: Job | None
     not_before: datetime | None = None
     """No op is due yet: the head change's effective date, as the moment to look again."""
+    error: SeatflowError | None = None
+    """The subscription could not be made a job (``load_jobs``): raised when the worker comes to it."""
 
 
 def queue_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
     """The subscription's queue in order: its awaiting and failed changes, and the linked children's changes
     provisioned after its first awaiting one (a requeued change goes after them: see ``plan.due_steps``)."""
-    cause = aliased(LicenseChange)
+    return queue_steps_of(session, [subscription_id]).get(subscription_id, [])
+
+
+def queue_steps_of(session: Session, subscription_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Step]]:
+    """``queue_steps`` of several subscriptions in one statement (a claimed batch's), by subscription."""
+    cause, first = aliased(LicenseChange), aliased(LicenseChange)
+    c = LicenseChange
     stmt = (
-        select(LicenseChange, cause.subscription_id)
+        # The columns a Step needs, not the whole change: a batch's queue is thousands of rows.
+        select(
+            c.id,
+            c.subscription_id,
+            c.kind,
+            c.origin,
+            c.quantity_after,
+            c.effective_date,
+            c.attempts,
+            c.provider_request_id,
+            c.provider_order_id,
+            c.provisioning_status,
+            c.quantity_before,
+            c.provider_cart_id,
+            c.provider_operation,
+            c.auto_renew_after,
+            cause.subscription_id,
+        )
         .outerjoin(cause, cause.id == LicenseChange.caused_by_change_id)
         .where(
-            LicenseChange.subscription_id == subscription_id,
+            LicenseChange.subscription_id.in_(list(subscription_ids)),
             LicenseChange.provisioning_status.in_((AWAITING, FAILED, PROVISIONED)),
         )
         .order_by(LicenseChange.created_at, LicenseChange.id)
     )
     first_awaiting = (
-        select(LicenseChange.created_at)
-        .where(LicenseChange.subscription_id == subscription_id, LicenseChange.provisioning_status == AWAITING)
-        .order_by(LicenseChange.created_at)
-        .limit(1)
+        select(func.min(first.created_at))
+        .where(first.subscription_id == LicenseChange.subscription_id, first.provisioning_status == AWAITING)
+        .correlate(LicenseChange)
         .scalar_subquery()
     )
     # Provisioned changes matter only after the first awaiting one, and only a linked child's can be there.
@@ -324,10 +364,11 @@ def queue_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
             and_(_linked_childs(LicenseChange), LicenseChange.created_at >= first_awaiting),
         )
     )
-    steps = []
-    for change, child in session.execute(stmt):
+    steps: dict[uuid.UUID, list[Step]] = {}
+    for change in session.execute(stmt):
+        child = cast(uuid.UUID | None, change[-1])  # the cause's subscription: a linked child's
         linked = change.origin is ChangeOrigin.LINKED_CHILD and change.kind is ChangeKind.QUANTITY
-        steps.append(
+        steps.setdefault(change.subscription_id, []).append(
             Step(
                 id=change.id,
                 kind=change.kind,
@@ -348,22 +389,99 @@ def queue_steps(session: Session, subscription_id: uuid.UUID) -> list[Step]:
 
 
 def load_job(session: Session, subscription_id: uuid.UUID, today: date) -> Loaded:
-    subscription = session.get(Subscription, subscription_id)
-    if subscription is None:
-        return Loaded(None)
-    account = session.get(ProviderAccount, subscription.provider_account_id)
-    # Only the product's own columns: its plans and account (loaded with it elsewhere) are not needed here.
-    product = session.get(
-        Product, subscription.product_id, options=[lazyload(Product.plans), lazyload(Product.provider_account)]
+    loaded = load_jobs(session, [subscription_id], today)[subscription_id]
+    if loaded.error is not None:
+        raise loaded.error
+    return loaded
+
+
+def _by_id(session: Session, model: type[_M], ids: Collection[uuid.UUID | None], *options: Any) -> dict[uuid.UUID, _M]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    stmt = select(model).where(model.id.in_(list(wanted)))  # type: ignore[attr-defined]
+    if options:
+        stmt = stmt.options(*options)
+    return {row.id: row for row in session.execute(stmt).scalars()}  # type: ignore[attr-defined]
+
+
+def load_jobs(session: Session, subscription_ids: Sequence[uuid.UUID], today: date) -> dict[uuid.UUID, Loaded]:
+    """The jobs of a claimed batch, read in a few statements for the whole batch (the subscriptions, their
+    accounts, products, contracts, customers and parents, their queues, whether anything is scheduled for their
+    renewal), not a few per subscription. A subscription that lost its account, product or customer gets a
+    ``Loaded`` with the error (``load_job`` raises it), so that it does not take the others down with it."""
+    ids = list(dict.fromkeys(subscription_ids))
+    subscriptions = _by_id(session, Subscription, ids)
+    accounts = _by_id(session, ProviderAccount, [s.provider_account_id for s in subscriptions.values()])
+    # Only the products' own columns: their plans and account (loaded with them elsewhere) are not needed here.
+    products = _by_id(
+        session,
+        Product,
+        [s.product_id for s in subscriptions.values()],
+        lazyload(Product.plans),
+        lazyload(Product.provider_account),
     )
-    contract = session.get(BillingContract, subscription.contract_id)
-    customer = session.get(CustomerAccount, contract.customer_id) if contract else None
+    contracts = _by_id(session, BillingContract, [s.contract_id for s in subscriptions.values()])
+    customers = _by_id(session, CustomerAccount, [c.customer_id for c in contracts.values()])
+    parents = _by_id(session, Subscription, [s.parent_subscription_id for s in subscriptions.values()])
+    steps = queue_steps_of(session, list(subscriptions))
+    scheduled = (
+        set(
+            session.execute(
+                select(ScheduledChange.subscription_id)
+                .where(
+                    ScheduledChange.subscription_id.in_(list(subscriptions)),
+                    ScheduledChange.status == ScheduledStatus.SCHEDULED,
+                    ScheduledChange.at_renewal.is_(True),
+                )
+                .distinct()
+            ).scalars()
+        )
+        if subscriptions
+        else set()
+    )
+    loaded: dict[uuid.UUID, Loaded] = {}
+    for subscription_id in ids:
+        subscription = subscriptions.get(subscription_id)
+        if subscription is None:
+            loaded[subscription_id] = Loaded(None)
+            continue
+        contract = contracts.get(subscription.contract_id)
+        try:
+            loaded[subscription_id] = _job_of(
+                session,
+                subscription,
+                account=accounts.get(subscription.provider_account_id),
+                product=products.get(subscription.product_id),
+                contract=contract,
+                customer=customers.get(contract.customer_id) if contract else None,
+                parent=parents.get(subscription.parent_subscription_id)
+                if subscription.parent_subscription_id
+                else None,
+                steps=steps.get(subscription_id, []),
+                scheduled=subscription_id in scheduled,
+                today=today,
+            )
+        except SeatflowError as error:
+            loaded[subscription_id] = Loaded(None, error=error)
+    return loaded
+
+
+def _job_of(
+    session: Session,
+    subscription: Subscription,
+    *,
+    account: ProviderAccount | None,
+    product: Product | None,
+    contract: BillingContract | None,
+    customer: CustomerAccount | None,
+    parent: Subscription | None,
+    steps: list[Step],
+    scheduled: bool,
+    today: date,
+) -> Loaded:
     if account is None or product is None or contract is None or customer is None:
-        raise InvalidState(f"Subscription {subscription_id} lost its account, product or customer.")
-    parent = (
-        session.get(Subscription, subscription.parent_subscription_id) if subscription.parent_subscription_id else None
-    )
-    steps = queue_steps(session, subscription_id)
+        raise InvalidState(f"Subscription {subscription.id} lost its account, product or customer.")
     ops = plan(steps, external_id=subscription.external_id, today=today)
     if account.kind is ProviderKind.MANUAL:
         ops = ops[:1]  # a person does one thing at a time, in order, and confirms it
@@ -390,12 +508,18 @@ def load_job(session: Session, subscription_id: uuid.UUID, today: date) -> Loade
         ops=ops,
     )
     if account.kind is ProviderKind.PARTNER_CENTER and ops:
-        job = _partner_center_details(session, job, subscription, customer, ops)
+        job = _partner_center_details(session, job, subscription, customer, ops, scheduled=scheduled)
     return Loaded(job, not_before)
 
 
 def _partner_center_details(
-    session: Session, job: Job, subscription: Subscription, customer: CustomerAccount, ops: Sequence[Op]
+    session: Session,
+    job: Job,
+    subscription: Subscription,
+    customer: CustomerAccount,
+    ops: Sequence[Op],
+    *,
+    scheduled: bool = True,
 ) -> Job:
     """What only new commerce needs: the customer's country, the co-term date of a purchase, what the renewal
     is to change, and (to find an order after a lost answer) the subscriptions seatflow has on the tenant."""
@@ -416,7 +540,10 @@ def _partner_center_details(
         country=str(country).upper() if isinstance(country, str) and len(country) == 2 else None,
         custom_term_end=custom_term_end,
         # Read only for the ops that send the renewal's instructions (or send them again after clearing them).
-        next_term=next_term_of(session, subscription) if any(op.kind in _NEXT_TERM_OPS for op in ops) else None,
+        # ``scheduled`` False: the batch's read found nothing scheduled for the renewal (next_term_of's None).
+        next_term=(
+            next_term_of(session, subscription) if scheduled and any(op.kind in _NEXT_TERM_OPS for op in ops) else None
+        ),
         known_external_ids=known,
     )
 
@@ -561,6 +688,123 @@ def record_outcome(
     tally.failed += len(changes)
     tally.flowed_back += flow_back(session, changes, FAILED, message, now)
     return False
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A job's last op that the provider did (``Done``), its outcome not written yet: the worker writes a
+    batch's together (``record_done_many``), with their releases, in one transaction."""
+
+    job: Job
+    op: Op
+    outcome: Done
+    at: datetime
+    """When the provider answered: the changes' ``provisioned_at`` and ``last_attempt_at``."""
+
+
+def record_done_many(session: Session, settled: Sequence[Settled], *, tally: Tally) -> None:
+    """``record_outcome`` of many ``Done`` outcomes, set-based and without the ORM: the changes of every job read
+    in one SELECT (the columns their events show), their linked children in another, each set written back by one
+    executemany UPDATE, and the events put into the outbox in one INSERT, in the order ``record_outcome`` one job at
+    a time writes them (a job's changes, then its children's), with the same data."""
+    if not settled:
+        return
+    table = cast(Table, LicenseChange.__table__)
+    columns = [table.c[name] for name in _EVENT_COLUMNS]
+    ids = [change_id for item in settled for change_id in item.op.change_ids]
+    rows = [dict(row) for row in session.execute(select(*columns).where(table.c.id.in_(ids))).mappings()]
+    position = {row["id"]: index for index, row in enumerate(rows)}
+    found = {row["id"]: row for row in rows}
+    per_job: list[tuple[Settled, list[dict[str, Any]]]] = []
+    parents: list[dict[str, Any]] = []
+    for item in settled:
+        changes = sorted(
+            (found[i] for i in set(item.op.change_ids) if i in found and found[i]["provisioning_status"] is AWAITING),
+            key=lambda row: position[row["id"]],
+        )  # an operator may have settled one meanwhile
+        for row in changes:  # _settle, and what record_outcome sets besides
+            row.update(
+                provisioning_status=PROVISIONED,
+                message=item.outcome.message,
+                provisioned_at=item.at,
+                attempts=row["attempts"] + 1,
+                last_attempt_at=item.at,
+            )
+        if item.outcome.external_id is not None:
+            _bookkeeping(session, item.job.subscription_id, external_id=item.outcome.external_id)
+        tally.provisioned += len(changes)
+        per_job.append((item, changes))
+        parents.extend(changes)
+    child_ids = [
+        row["caused_by_change_id"]
+        for row in parents
+        if row["origin"] is ChangeOrigin.LINKED_CHILD and row["caused_by_change_id"] is not None
+    ]
+    children = (
+        [dict(row) for row in session.execute(select(*columns).where(table.c.id.in_(child_ids))).mappings()]
+        if child_ids
+        else []
+    )
+    child_position = {row["id"]: index for index, row in enumerate(children)}
+    children_by_id = {row["id"]: row for row in children}
+    announced: list[tuple[dict[str, Any], datetime]] = []
+    flowed_all: list[dict[str, Any]] = []
+    for item, changes in per_job:
+        announced.extend((row, item.at) for row in changes)
+        mine = {row["caused_by_change_id"] for row in changes if row["origin"] is ChangeOrigin.LINKED_CHILD} - {None}
+        flowed = sorted((children_by_id[i] for i in mine if i in children_by_id), key=lambda r: child_position[r["id"]])
+        for row in flowed:  # flow_back: the linked children take their parent change's outcome
+            row.update(provisioning_status=PROVISIONED, message=None, provisioned_at=item.at)
+        announced.extend((row, item.at) for row in flowed)
+        flowed_all.extend(flowed)
+        tally.flowed_back += len(flowed)
+    if parents:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                provisioning_status=bindparam("b_status"),
+                message=bindparam("b_message"),
+                provisioned_at=bindparam("b_at"),
+                provider_operation=None,
+                attempts=bindparam("b_attempts"),
+                last_attempt_at=bindparam("b_at"),
+            ),
+            [
+                {
+                    "b_id": row["id"],
+                    "b_status": row["provisioning_status"],
+                    "b_message": row["message"],
+                    "b_at": row["provisioned_at"],
+                    "b_attempts": row["attempts"],
+                }
+                for row in parents
+            ],
+        )
+    if flowed_all:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                provisioning_status=bindparam("b_status"),
+                message=bindparam("b_message"),
+                provisioned_at=bindparam("b_at"),
+            ),
+            [
+                {
+                    "b_id": row["id"],
+                    "b_status": row["provisioning_status"],
+                    "b_message": None,
+                    "b_at": row["provisioned_at"],
+                }
+                for row in flowed_all
+            ],
+        )
+    announcements.announce_rows_at(session, [(row, announcements.PROVISIONED, at) for row, at in announced])
+
+
+_EVENT_COLUMNS = tuple(LicenseChangeRead.model_fields)
+"""The columns of a change its events show (``LicenseChangeRead``): every one ``record_done_many`` needs."""
 
 
 def _settle(change: LicenseChange, status: ProvisioningStatus, message: str | None, now: datetime) -> None:

@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeGuard
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +30,8 @@ from seatflow.db.session import make_sessionmaker, unit_of_work
 from seatflow.events.dispatcher import DispatchResult
 from seatflow.provisioning import queue
 from seatflow.provisioning.events_step import AnnounceResult, EventsConfig, EventsStep
-from seatflow.provisioning.plan import Backoff, Job, replace_external_id
+from seatflow.provisioning.outcomes import Outcome
+from seatflow.provisioning.plan import Backoff, Job, Op, OpKind, replace_external_id
 from seatflow.provisioning.providers import Done, ProviderRegistry
 from seatflow.subscriptions.renewals import RenewalResult, anything_due, run_renewals
 
@@ -161,11 +163,7 @@ class Worker:
             if not claimed:
                 break
             seen.update(claimed)
-            for position, subscription_id in enumerate(claimed):
-                if self.stopping.is_set():
-                    self._release(claimed[position:])
-                    break
-                self.process(subscription_id, result.tally, claimed_at=now)
+            self.process_batch(claimed, result.tally, claimed_at=now)
         result.provider_calls = self.registry.partner_center_calls() - calls_before
         if renewals and self.events.announce_due():
             result.announced = self.events.announce()
@@ -226,14 +224,103 @@ class Worker:
 
     # --- one subscription --------------------------------------------------------------------------------
 
-    def process(self, subscription_id: uuid.UUID, tally: queue.Tally, *, claimed_at: datetime | None = None) -> None:
+    def process_batch(self, claimed: list[uuid.UUID], tally: queue.Tally, *, claimed_at: datetime) -> None:
+        """Carry out a claimed batch: its jobs read together (``queue.load_jobs``, a few statements for the
+        batch), then each job's ops in turn. The outcome of a job whose last op the provider did (``Done``, no
+        purchase) is written with the others' and their releases in one transaction at the end of the batch
+        (``queue.record_done_many``), or as soon as a quarter of the lease has run: until then a crash leaves
+        those changes awaiting under a lease that runs out, as a crash between the call and its write always
+        did, and the next worker sends the same absolute quantities again. Every other outcome is written at
+        once, one job at a time, as before. A job that fails (an error loading or writing it) leaves the
+        others' outcomes to be written."""
+        now = self.clock.now()
+        preloaded: dict[uuid.UUID, queue.Loaded] = {}
+        if self._fresh(claimed_at, now):
+            with unit_of_work(self.read_factory) as session:
+                preloaded = queue.load_jobs(session, claimed, now.date())
+        pending: list[queue.Settled] = []
+        try:
+            for position, subscription_id in enumerate(claimed):
+                if self.stopping.is_set():
+                    self._release(claimed[position:])
+                    break
+                if not self._fresh(claimed_at, self.clock.now()):
+                    # A quarter of the lease has run: write what is done, and read each job afresh from now on.
+                    self._write_done(pending, tally)
+                    preloaded = {}
+                self.process(
+                    subscription_id,
+                    tally,
+                    claimed_at=claimed_at,
+                    loaded=preloaded.pop(subscription_id, None),
+                    pending=pending,
+                )
+        finally:
+            self._write_done(pending, tally)
+
+    def _fresh(self, claimed_at: datetime | None, now: datetime) -> bool:
+        return claimed_at is not None and (now - claimed_at).total_seconds() < self.config.lease_seconds / 4
+
+    def _write_done(self, pending: list[queue.Settled], tally: queue.Tally) -> None:
+        """The batch's ``Done`` outcomes and their releases, in one transaction; if that fails, one job at a time
+        (each in its own, as ``process`` writes them), so that one job's failure does not lose the others'."""
+        if not pending:
+            return
+        settled = list(pending)
+        pending.clear()
+        counted = queue.Tally()
+        try:
+            with unit_of_work(self.session_factory) as session:
+                queue.record_done_many(session, settled, tally=counted)
+                queue.release_many(session, [item.job.subscription_id for item in settled], self.worker_id)
+        except Exception:
+            log.exception("writing %d outcomes together failed: writing them one at a time", len(settled))
+        else:
+            tally.add(counted)
+            return
+        failure: Exception | None = None
+        for item in settled:
+            try:
+                with unit_of_work(self.session_factory) as session:
+                    queue.record_outcome(
+                        session,
+                        job=item.job,
+                        op=item.op,
+                        outcome=item.outcome,
+                        now=item.at,
+                        policy=self.config.policy,
+                        tally=tally,
+                    )
+                    queue.release(session, item.job.subscription_id, self.worker_id)
+            except Exception as error:  # the others' outcomes are still written; the first error is raised after
+                failure = failure or error
+        if failure is not None:
+            raise failure
+
+    def process(
+        self,
+        subscription_id: uuid.UUID,
+        tally: queue.Tally,
+        *,
+        claimed_at: datetime | None = None,
+        loaded: queue.Loaded | None = None,
+        pending: list[queue.Settled] | None = None,
+    ) -> None:
         """Carry out one claimed subscription's due ops. The lease is renewed before the job is read (unless it
         was taken moments ago: less than a quarter of it has run) and before each later op: a worker whose lease
         ran out (a slow provider, a long batch) leaves the subscription to the worker that took it over, instead
-        of both working on it. The last op's outcome and the release are one transaction."""
+        of both working on it. The last op's outcome and the release are one transaction: at once, or, given
+        ``pending``, with the batch's other ``Done`` outcomes (``process_batch``). ``loaded`` is the job as
+        the batch read it, moments ago."""
         now = self.clock.now()
-        fresh = claimed_at is not None and (now - claimed_at).total_seconds() < self.config.lease_seconds / 4
-        if fresh:
+        if loaded is not None and _purchases(loaded):
+            # Read again: a purchase's job lists the tenant's subscriptions seatflow knows (an order found after a
+            # lost answer must be none of them), and the batch's jobs before it may have bought some.
+            loaded = None
+        if loaded is not None and self._fresh(claimed_at, now):
+            if loaded.error is not None:
+                raise loaded.error
+        elif self._fresh(claimed_at, now):
             with unit_of_work(self.read_factory) as session:
                 loaded = queue.load_job(session, subscription_id, now.date())
         else:
@@ -255,6 +342,10 @@ class Worker:
                     return
                 outcome = provider.execute(job, op, ledger)
                 last = position == len(job.ops) - 1
+                if pending is not None and last and _deferrable(outcome, op):
+                    pending.append(queue.Settled(job, op, outcome, self.clock.now()))
+                    released = True  # with the batch's outcomes
+                    break
                 with unit_of_work(self.session_factory) as session:
                     go_on = queue.record_outcome(
                         session,
@@ -304,6 +395,19 @@ class Worker:
         with unit_of_work(self.session_factory) as session:
             for subscription_id in subscription_ids:
                 queue.release(session, subscription_id, self.worker_id, retry_at=retry_at)
+
+
+_NOT_DEFERRED = frozenset({OpKind.CREATE, OpKind.AWAIT_ORDER})
+
+
+def _purchases(loaded: queue.Loaded) -> bool:
+    return loaded.job is not None and any(op.kind in _NOT_DEFERRED for op in loaded.job.ops)
+
+
+def _deferrable(outcome: Outcome, op: Op) -> TypeGuard[Done]:
+    """A ``Done`` whose write may wait for the batch's: not a purchase's (its new subscription id is written at
+    once), so that after a crash before the write the next worker finds the change made and settles it."""
+    return isinstance(outcome, Done) and outcome.external_id is None and op.kind not in _NOT_DEFERRED
 
 
 class _Ledger:

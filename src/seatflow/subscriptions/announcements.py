@@ -4,8 +4,9 @@ transaction. (Renewals coming up are ``renewal_events``.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -32,5 +33,18 @@ def announce_changes(session: Session, announced: Iterable[tuple[LicenseChange, 
         [
             NewEvent(event_type, change.id, LicenseChangeRead.from_model(change).model_dump(mode="json"), now)
             for change, event_type in announced
+        ],
+    )
+
+
+def announce_rows_at(session: Session, announced: Iterable[tuple[Mapping[str, Any], str, datetime]]) -> None:
+    """Each ``(change, event_type, occurred_at)`` as ``announce_change`` would, in one statement, for changes read as
+    rows of their ``LicenseChangeRead`` columns (the worker settles a batch's changes without the ORM, each job's at
+    the moment its provider answered)."""
+    emit_many(
+        session,
+        [
+            NewEvent(event_type, row["id"], LicenseChangeRead.model_validate(row).model_dump(mode="json"), now)
+            for row, event_type, now in announced
         ],
     )
