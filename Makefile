@@ -71,14 +71,17 @@ bench: install ## Run the benchmarks on SQLite and PostgreSQL (figures go to doc
 	$(BIN)/python bench/catalog_import.py --postgres
 	$(BIN)/python bench/provisioning.py
 	$(BIN)/python bench/provisioning.py --postgres
+	$(BIN)/python bench/provisioning.py --faults throttle=0.05,error=0.05,lost=0.05
+	$(BIN)/python bench/recording.py
+	$(BIN)/python bench/recording.py --postgres postgresql+psycopg://postgres@$(PG_HOST):$(PG_PORT)/seatflow_bench_recording
 	$(BIN)/python bench/billing_run.py --dry-run-too
 	$(BIN)/python bench/billing_run.py --dry-run-too --postgres
 	$(BIN)/python bench/price_sheet.py
 	$(BIN)/python bench/price_sheet.py --postgres
 	$(BIN)/python bench/margin_report.py
 	$(BIN)/python bench/margin_report.py --postgres
-	$(BIN)/python bench/api_load.py
-	$(BIN)/python bench/api_load.py --postgres
+	$(BIN)/python bench/api_load.py --steady-rate 200
+	$(BIN)/python bench/api_load.py --steady-rate 200 --postgres
 	$(BIN)/python bench/api_load.py --workers 2
 	$(BIN)/python bench/api_load.py --workers 2 --postgres
 
