@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -11,7 +13,18 @@ MIN_LENGTH = 10
 MAX_LENGTH = 200
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: every CLI command imports this module, few check a password."""
+    return _hasher.hash("not a password anyone has")
+
+
+def prepare() -> None:
+    """Make the dummy hash now: a server calls it as it starts, so that its first login for an unknown address
+    takes no longer than the others."""
+    _dummy_hash()
 
 
 def check_password(password: str) -> None:
@@ -31,7 +44,7 @@ def verify_password(hashed: str | None, password: str) -> bool:
     """Whether ``password`` matches; with no hash (no such account) the same work is done on a dummy hash, so the
     answer takes as long either way (no probing for addresses)."""
     if not hashed:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return False
     return _verify(hashed, password)
 

@@ -30,6 +30,7 @@ from seatflow.api.routes import (
     system,
     webhooks,
 )
+from seatflow.auth import passwords
 from seatflow.clock import Clock, DatabaseTestClock, SystemClock
 from seatflow.config import Settings, get_settings
 from seatflow.console import views as console
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        passwords.prepare()  # the dummy hash for unknown addresses, made before the first login asks for it
         yield
         registry.close()
         if owns_engine:
