@@ -26,9 +26,54 @@ linked child change and none by a standalone one; one ``license_change.recorded`
 recorded; one ``license_change.created`` audit row per license change and a ``subscription.quantity_changed``
 audit row per change for the child (and its parent), each under the request's id.
 
-    .venv/bin/python bench/recording.py                          # SQLite, 2000 changes
+The floor (``--no-floor`` skips it): what this machine can do for the same work. The same changes recorded with
+the bare driver (stdlib ``sqlite3``, or ``psycopg`` 3 on PostgreSQL; no SQLAlchemy), on one connection, one
+transaction a change, issuing the statements seatflow issues, in its order, with the values it writes (``Floor``:
+new time-ordered ids, JSON made with ``json.dumps``, money as stored, timestamps as stored). It works on a copy of
+the seeded database taken after the setup and before any change: for SQLite a copy of the file (the backup API);
+for PostgreSQL a second database ``<name>_floor`` made with ``CREATE DATABASE ... TEMPLATE <name>`` (the same
+rows and ids block for block, without building twice; dropped at the end unless --keep). It runs after seatflow's
+run, in this process: the same 20 warm-up changes untimed, then the same planned changes timed. Checked afterwards
+(exit 1): ``verify``'s checks on the floor's database, read through seatflow's models; each of its events equals
+``LicenseChangeRead`` of its change; its audit rows have the shapes of seatflow's (action, target, actor and request
+columns, before and after keys in order). Prints its changes/s and CPU a change, and seatflow/floor: wall time a
+change, and on SQLite (where all the work is in this process) CPU a change. The floor records from one thread
+whatever --threads is.
+
+The statements seatflow issues for one change (seen with a ``before_cursor_execute`` listener; the floor issues
+the same, counted alike on both databases):
+
+    BEGIN IMMEDIATE  (SQLite. PostgreSQL: the pool's pre-ping ";" at checkout, then psycopg's implicit BEGIN)
+    SELECT subscriptions WHERE id = :child                        (FOR UPDATE on PostgreSQL; the route's lock)
+    SELECT subscriptions WHERE linked_subscription_id = :child AND status IN (pending, active, suspended)
+    SELECT products.name, min_quantity, max_quantity WHERE id = :product                  (the bounds)
+    a reduction only: [a linked child: SELECT subscriptions WHERE id = :parent, unlocked] then the seat batches,
+        SELECT license_changes JOIN subscriptions WHERE subscription_id IN (:child[, :parent]) AND kind IN
+        (create, quantity) AND effective_date >= term_start ORDER BY subscription_id, created_at, id
+    UPDATE subscriptions SET quantity, updated_at WHERE id = :child
+    INSERT audit_log  subscription.quantity_changed  ({"quantity": before} -> {"quantity": after})
+    SELECT provider_accounts.kind WHERE id = :account                 (the provisioning status)
+    SELECT max(license_changes.created_at) WHERE subscription_id = :child
+    INSERT license_changes                                          (origin api)
+    INSERT audit_log  license_change.created                        (the change's columns set, as JSON)
+    INSERT outbox_events  license_change.recorded                   (LicenseChangeRead as JSON)
+    a linked child only, for its parent: SELECT subscriptions WHERE id = :parent (FOR UPDATE on PostgreSQL),
+        UPDATE subscriptions, INSERT audit_log quantity_changed, SELECT provider_accounts.kind,
+        SELECT max(created_at), INSERT license_changes (origin linked_child, caused_by the child's change),
+        INSERT audit_log license_change.created, INSERT outbox_events license_change.recorded
+    COMMIT
+
+That is 10 statements a standalone change (11 a reduction) and 18 a linked child's (20 a reduction) between
+BEGIN and COMMIT. What the floor leaves out: the pre-ping (the pool's, not the work's), the columns of the
+subscription it does not use (seatflow's ORM reads all 32), the NULL columns of its INSERTs (literal constants
+instead of parameters where the value never varies), computing the seat batches (it checks that every batch is
+inside the reduction window, which this workload's are) and a second JSON of the answer (the event's JSON is the
+answer's).
+
+    .venv/bin/python bench/recording.py                          # SQLite, 2000 changes, then the floor
     .venv/bin/python bench/recording.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/seatflow_bench_rec
     .venv/bin/python bench/recording.py --profile                # cProfile of the recording, top functions
+    .venv/bin/python bench/recording.py --no-floor               # seatflow's figures only
 """
 
 from __future__ import annotations
@@ -37,19 +82,26 @@ import argparse
 import cProfile
 import inspect
 import io
+import itertools
+import json
 import os
 import pstats
 import random
+import sqlite3
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from importlib import resources
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -74,6 +126,7 @@ from seatflow.subscriptions import lifecycle
 from seatflow.subscriptions.announcements import RECORDED
 from seatflow.subscriptions.linking import link
 from seatflow.subscriptions.models import ChangeKind, ChangeOrigin, LicenseChange, Subscription
+from seatflow.subscriptions.rules import QUANTITY_CAP
 from seatflow.subscriptions.schemas import Actor, LicenseChangeRead, SubscriptionCreate
 
 PROTECTED_DATABASES = {"postgres", "test", "template0", "template1"}
@@ -401,6 +454,414 @@ def verify(
     return problems
 
 
+# --- the floor: the same statements with the bare driver -------------------------------------------------
+
+MONEY_UNITS = Decimal(10) ** 4
+"""Prices are stored as integer counts of 10^-4 (``ScaledDecimal(PRICE_SCALE)``) on both databases."""
+CENT = Decimal("0.01")
+LIVE_STATUSES = ("pending", "active")
+"""``repository.LIVE``: the statuses whose quantity may change."""
+
+_F_READ = (
+    "SELECT quantity, status, product_id, provider_account_id, unit_price, linked_subscription_id, term_start,"
+    " reduction_behavior, reduction_window_days FROM subscriptions WHERE id = ?"
+)
+_F_CHILDREN = (
+    "SELECT id FROM subscriptions WHERE linked_subscription_id = ? AND status IN ('pending', 'active', 'suspended')"
+    " ORDER BY id"
+)
+_F_BOUNDS = "SELECT name, min_quantity, max_quantity FROM products WHERE id = ?"
+_F_BATCHES = (
+    "SELECT lc.subscription_id, lc.kind, lc.quantity_before, lc.quantity_after, lc.effective_date"
+    " FROM license_changes lc JOIN subscriptions s ON s.id = lc.subscription_id"
+    " WHERE lc.subscription_id IN ({}) AND lc.kind IN ('create', 'quantity') AND lc.effective_date >= s.term_start"
+    " ORDER BY lc.subscription_id, lc.created_at, lc.id"
+)
+_F_UPDATE = "UPDATE subscriptions SET quantity = ?, updated_at = ? WHERE id = ?"
+_F_AUDIT = (
+    "INSERT INTO audit_log (at, actor_kind, actor_id, actor_name, origin, ip, operation, request_id, action,"
+    ' target_kind, target_id, "before", "after", id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+)
+_F_KIND = "SELECT kind FROM provider_accounts WHERE id = ?"
+_F_LATEST = "SELECT max(created_at) FROM license_changes WHERE subscription_id = ?"
+_F_CHANGE = (
+    "INSERT INTO license_changes (subscription_id, kind, quantity_before, quantity_after, price_before, price_after,"
+    " effective_date, origin, requested_by, caused_by_change_id, provisioning_status, billing_status, attempts,"
+    " created_at, id) VALUES (?, 'quantity', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', 0, ?, ?)"
+)
+_F_EVENT = (
+    "INSERT INTO outbox_events (type, subject_id, occurred_at, data, created_at, id)"
+    " VALUES ('license_change.recorded', ?, ?, ?, ?, ?)"
+)
+
+
+class FloorUnsupported(Exception):
+    """A change outside this benchmark's shape: the floor is a floor, not the service."""
+
+
+@dataclass
+class FloorResult:
+    recorded: list[tuple[uuid.UUID, uuid.UUID]]
+    """(change id, request id) of each planned change, in planned order, as ``record_all`` answers."""
+    seconds: float
+    cpu_seconds: float
+    busy: float
+    """The machine's CPUs busy during the floor's run (``/proc/stat``)."""
+
+
+def copy_sqlite_database(url: str, target: Path) -> None:
+    """A consistent copy of the seeded SQLite database (the backup API: WAL content included)."""
+    source = sqlite3.connect(str(make_url(url).database))
+    try:
+        dest = sqlite3.connect(target)
+        try:
+            source.backup(dest)
+        finally:
+            dest.close()
+    finally:
+        source.close()
+
+
+def floor_database_url(url: str) -> str:
+    """The PostgreSQL floor's database: ``<name>_floor`` beside the bench's own."""
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_floor").render_as_string(hide_password=False)
+
+
+def postgres_copy(url: str, copy_url: str) -> None:
+    """``copy_url``'s database made afresh as a copy of ``url``'s (``CREATE DATABASE … TEMPLATE``: the same rows
+    and ids, block for block). Nobody may be connected to the source meanwhile."""
+    from psycopg import sql
+
+    source, name = make_url(url).database, make_url(copy_url).database
+    if not name or name in PROTECTED_DATABASES or name == source:
+        raise SystemExit(f"refusing to drop and recreate database {name!r}")
+    with _admin(url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(str(source)))
+        )
+
+
+def _time_ordered_ids() -> Iterator[str]:
+    """Ids as 32 hex digits ordered by creation (milliseconds, a counter, random bits), like ``new_id``'s: new rows
+    go to the right of each id index, as seatflow's do."""
+    base = (time.time_ns() // 1_000_000) << 16
+    for k in itertools.count():
+        yield f"{base + k:016x}{os.urandom(8).hex()}"
+
+
+def _dashed(hex_id: str) -> str:
+    """A UUID of 32 hex digits as ``str(uuid)`` writes it (the audit's target ids, the events' subject and data)."""
+    return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
+
+
+def _money(value: Decimal) -> str:
+    """``format_money``: ``Decimal("36")`` -> ``"36.00"``, extra precision kept."""
+    cents = value.quantize(CENT)
+    return str(cents) if value == cents else str(value.normalize())
+
+
+class Floor:
+    """Records planned changes with the bare driver on one connection, one transaction each, issuing the statements
+    seatflow issues for them (see the module's docstring) with the values seatflow writes.
+
+    SQLite (stdlib ``sqlite3``, autocommit mode as seatflow's engine sets it, the same pragmas): ids as 32 hex
+    digits, timestamps as ``YYYY-MM-DD HH:MM:SS.ffffff`` UTC text, dates ISO text, money as integer 10^-4 units,
+    JSON as text; ``BEGIN IMMEDIATE`` as seatflow's writers. PostgreSQL (``psycopg`` 3, its defaults, as
+    SQLAlchemy's engine has them): native uuid (sent as text), timestamptz (aware UTC datetimes), date, bigint
+    money, json; psycopg begins the transaction at the first statement as it does under SQLAlchemy, and the row
+    locks are ``FOR UPDATE``."""
+
+    def __init__(self, connection: Any, *, postgres: bool) -> None:
+        self.conn = connection
+        self.pg = postgres
+
+        def q(statement: str) -> str:  # psycopg's placeholders
+            return statement.replace("?", "%s") if postgres else statement
+
+        lock = " FOR UPDATE" if postgres else ""
+        self.s_lock, self.s_read = q(_F_READ + lock), q(_F_READ)
+        self.s_children, self.s_bounds, self.s_update = q(_F_CHILDREN), q(_F_BOUNDS), q(_F_UPDATE)
+        self.s_batches = {n: q(_F_BATCHES.format(", ".join("?" * n))) for n in (1, 2)}
+        self.s_audit, self.s_kind, self.s_latest = q(_F_AUDIT), q(_F_KIND), q(_F_LATEST)
+        self.s_change, self.s_event = q(_F_CHANGE), q(_F_EVENT)
+        self.new_hex_id = _time_ordered_ids().__next__
+        # An id made here goes to the database as hex (SQLite's CHAR(32)) or dashed text (PostgreSQL's uuid); one
+        # read from it comes back as hex text (SQLite) or a uuid.UUID (psycopg), and str() of either is dashed.
+        self.param: Callable[[str], str] = _dashed if postgres else str
+        self.shown: Callable[[Any], str] = str if postgres else _dashed
+        self.actor_id = str(KEY_ID) if postgres else KEY_ID.hex
+
+    def stamp(self, moment: datetime) -> Any:
+        return moment if self.pg else moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def record(self, item: Planned) -> tuple[str, str]:
+        """One planned change in a transaction of its own; (change id, request id) as 32 hex digits."""
+        execute = self.conn.execute
+        now = datetime.now(UTC)
+        today = now.date()
+        request_hex = self.new_hex_id()
+        request = self.param(request_hex)
+        if not self.pg:
+            execute("BEGIN IMMEDIATE")
+        try:
+            subscription = str(item.subscription) if self.pg else item.subscription.hex
+            row = execute(self.s_lock, (subscription,)).fetchone()
+            if row is None:
+                raise FloorUnsupported(f"no subscription {item.subscription}")
+            quantity, status, product, account, price, parent, term_start, behavior, window = row
+            if status not in LIVE_STATUSES or quantity != item.before:
+                raise FloorUnsupported(f"subscription {item.subscription} is {status} at {quantity}, not {item}")
+            if execute(self.s_children, (subscription,)).fetchall():
+                raise FloorUnsupported(f"subscription {item.subscription} is a linked parent")
+            name, low, high = execute(self.s_bounds, (product,)).fetchone()
+            self._check_quantity(item.after, low, high, name)
+            if item.after < quantity and status != "pending":
+                owners = [(subscription, term_start, behavior, window)]
+                if parent is not None:
+                    read = execute(self.s_read, (parent,)).fetchone()
+                    owners.append((parent, read[6], read[7], read[8]))
+                batches = execute(self.s_batches[len(owners)], [owner[0] for owner in owners]).fetchall()
+                self._check_reduction(owners, batches, today)
+            change = self._apply(
+                request, subscription, quantity, item.after, price, account, now, today, ChangeOrigin.API, None
+            )
+            if parent is not None:
+                row = execute(self.s_lock, (parent,)).fetchone()
+                p_quantity, p_status, p_product, p_account, p_price = row[:5]
+                if p_status not in LIVE_STATUSES:
+                    raise FloorUnsupported(f"the linked parent of {item.subscription} is {p_status}")
+                if p_product != product:  # linked subscriptions share a product: seatflow reads it once then
+                    name, low, high = execute(self.s_bounds, (p_product,)).fetchone()
+                after = p_quantity + item.after - item.before
+                self._check_quantity(after, low, high, name)
+                self._apply(
+                    request,
+                    parent,
+                    p_quantity,
+                    after,
+                    p_price,
+                    p_account,
+                    now,
+                    today,
+                    ChangeOrigin.LINKED_CHILD,
+                    change,
+                )
+            if self.pg:
+                self.conn.commit()
+            else:
+                execute("COMMIT")
+        except BaseException:
+            if self.pg:
+                self.conn.rollback()
+            else:
+                execute("ROLLBACK")
+            raise
+        return change, request_hex
+
+    def _apply(
+        self,
+        request: str,
+        subscription: Any,
+        before: int,
+        after: int,
+        price_units: int,
+        account: Any,
+        now: datetime,
+        today: date,
+        origin: ChangeOrigin,
+        caused_by: str | None,
+    ) -> str:
+        """The quantity, its audit row, the license change, its audit row and its event, as seatflow's flushes write
+        them (``apply_quantity``/``push_to_parent``, ``record_change``, the audit hook, ``announce_change``)."""
+        execute, stamp = self.conn.execute, self.stamp
+        written = stamp(datetime.now(UTC))
+        target = self.shown(subscription)
+        execute(self.s_update, (after, written, subscription))
+        execute(
+            self.s_audit,
+            (written, "api_key", self.actor_id, KEY_NAME, "api", "127.0.0.1", OPERATION, request,
+             "subscription.quantity_changed", "subscription", target, json.dumps({"quantity": before}),
+             json.dumps({"quantity": after}), self.param(self.new_hex_id())),
+        )  # fmt: skip
+        (kind,) = execute(self.s_kind, (account,)).fetchone()
+        provisioning = "not_applicable" if kind == "do_nothing" else "awaiting_provisioning"
+        if origin is ChangeOrigin.LINKED_CHILD and provisioning == "not_applicable":
+            raise FloorUnsupported("a parent with nothing to provision (the child's change would be settled)")
+        (latest,) = execute(self.s_latest, (subscription,)).fetchone()
+        recorded_at, created = now, stamp(now)
+        if latest is not None and not created > latest:  # stamped after the subscription's last change
+            last = latest if self.pg else datetime.fromisoformat(latest).replace(tzinfo=UTC)
+            recorded_at = last.astimezone(UTC) + timedelta(microseconds=1)
+            created = stamp(recorded_at)
+        change_hex = self.new_hex_id()
+        change, cause = _dashed(change_hex), _dashed(caused_by) if caused_by else None
+        price = Decimal(price_units) / MONEY_UNITS
+        effective = today.isoformat()
+        execute(
+            self.s_change,
+            (subscription, before, after, price_units, price_units, today if self.pg else effective, origin.value,
+             ACTOR.name, self.param(caused_by) if caused_by else None, provisioning, created,
+             self.param(change_hex)),
+        )  # fmt: skip
+        audited = {
+            "subscription_id": target, "kind": "quantity", "quantity_before": before, "quantity_after": after,
+            "price_before": str(price), "price_after": str(price), "effective_date": effective,
+            "origin": origin.value, "requested_by": ACTOR.name, "reason": None, "caused_by_change_id": cause,
+            "provisioning_status": provisioning, "billing_status": "open", "attempts": 0,
+            "created_at": recorded_at.isoformat(), "id": change,
+        }  # fmt: skip
+        execute(
+            self.s_audit,
+            (written, "api_key", self.actor_id, KEY_NAME, "api", "127.0.0.1", OPERATION, request,
+             "license_change.created", "license_change", change, None, json.dumps(audited),
+             self.param(self.new_hex_id())),
+        )  # fmt: skip
+        money = _money(price)
+        shown = {
+            "id": change, "subscription_id": target, "kind": "quantity", "quantity_before": before,
+            "quantity_after": after, "price_before": money, "price_after": money, "effective_date": effective,
+            "origin": origin.value, "requested_by": ACTOR.name, "reason": None, "caused_by_change_id": cause,
+            "provisioning_status": provisioning, "billing_status": "open", "message": None, "attempts": 0,
+            "created_at": recorded_at.isoformat().replace("+00:00", "Z"), "provisioned_at": None,
+            "last_attempt_at": None, "notified_at": None,
+        }  # fmt: skip
+        # The event's data is the change as the API shows it: the same JSON as the request's answer.
+        execute(self.s_event, (change, stamp(now), json.dumps(shown), written, self.param(self.new_hex_id())))
+        return change_hex
+
+    @staticmethod
+    def _check_quantity(quantity: int, low: int, high: int | None, product: str) -> None:
+        if not max(low, 1) <= quantity <= (QUANTITY_CAP if high is None else min(high, QUANTITY_CAP)):
+            raise FloorUnsupported(f"{quantity} is out of {product}'s range")
+
+    def _check_reduction(self, owners: list[tuple[Any, ...]], batches: list[tuple[Any, ...]], today: date) -> None:
+        """This benchmark's reductions only: every seat of the child (and its parent) bought inside the reduction
+        window (the seat batches are not computed: with every batch inside, any reduction is allowed)."""
+        for _, _, behavior, window in owners:
+            if behavior == "allowed":
+                continue
+            if behavior != "allowed_within_window" or window is None:
+                raise FloorUnsupported(f"reduction behaviour {behavior}")
+            first = today - timedelta(days=window)
+            if any((row[4] if self.pg else date.fromisoformat(row[4])) < first for row in batches):
+                raise FloorUnsupported("a seat batch outside its reduction window")
+
+
+def floor_connect(url: str) -> Any:
+    """The floor's connection, set up as seatflow's engine sets its connections up."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        conn = sqlite3.connect(str(parsed.database), isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+    import psycopg
+
+    return psycopg.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname=parsed.database,
+    )
+
+
+def floor_run(url: str, warm: list[Planned], planned: list[Planned]) -> FloorResult:
+    """``warm`` untimed (as seatflow's warm-up: the driver's statement cache, psycopg's prepared statements), then
+    ``planned`` timed, one after the other on one connection."""
+    conn = floor_connect(url)
+    try:
+        floor = Floor(conn, postgres=make_url(url).get_backend_name() != "sqlite")
+        for item in warm:
+            floor.record(item)
+        busy0, total0 = cpu_jiffies()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        recorded = [floor.record(item) for item in planned]
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        busy1, total1 = cpu_jiffies()
+    finally:
+        conn.close()
+    ids = [(uuid.UUID(hex=change), uuid.UUID(hex=request)) for change, request in recorded]
+    return FloorResult(ids, wall, cpu, (busy1 - busy0) / max(1, total1 - total0))
+
+
+def audit_shapes(
+    factory: sessionmaker[Session], requests: set[uuid.UUID]
+) -> set[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]]:
+    """Each kind of audit row the requests wrote: action, target kind, the actor and request columns, the keys of
+    before and after in order."""
+    with unit_of_work(factory) as session:
+        rows = session.execute(
+            select(
+                AuditEntry.request_id,
+                AuditEntry.action,
+                AuditEntry.target_kind,
+                AuditEntry.actor_kind,
+                AuditEntry.actor_id,
+                AuditEntry.actor_name,
+                AuditEntry.origin,
+                AuditEntry.ip,
+                AuditEntry.operation,
+                AuditEntry.before,
+                AuditEntry.after,
+            )
+        ).all()
+    return {
+        (
+            row.action,
+            row.target_kind,
+            f"{row.actor_kind} {row.actor_id} {row.actor_name} {row.origin} {row.ip} {row.operation}",
+            tuple(row.before or ()),
+            tuple(row.after or ()),
+        )
+        for row in rows
+        if row.request_id in requests
+    }
+
+
+def verify_floor(
+    factory: sessionmaker[Session],
+    seatflow_factory: sessionmaker[Session],
+    setup: Setup,
+    planned: list[Planned],
+    expected: dict[uuid.UUID, int],
+    floor: FloorResult,
+    recorded: list[tuple[uuid.UUID, uuid.UUID]],
+) -> list[str]:
+    """``verify``'s checks on the floor's database, read through seatflow's models (so its rows must be what
+    seatflow reads), and: each of the floor's events holds what ``LicenseChangeRead`` makes of its change, and its
+    audit rows have the shapes of seatflow's (actions, targets, actor, keys)."""
+    problems = verify(factory, setup, planned, expected, floor.recorded)
+    with unit_of_work(factory) as session:
+        requests = {request for _, request in floor.recorded}
+        data = {
+            row.subject_id: row.data
+            for row in session.execute(
+                select(OutboxEvent.subject_id, OutboxEvent.data).where(OutboxEvent.type == RECORDED)
+            )
+        }
+        mine = {change for change, _ in floor.recorded}
+        changes = session.execute(
+            select(LicenseChange).where(LicenseChange.id.in_(mine) | LicenseChange.caused_by_change_id.in_(mine))
+        ).scalars()
+        wrong = [
+            c.id for c in changes if data.get(str(c.id)) != LicenseChangeRead.from_model(c).model_dump(mode="json")
+        ]
+        if wrong:
+            problems.append(f"{len(wrong)} of the floor's events differ from LicenseChangeRead of their change")
+    ours = audit_shapes(seatflow_factory, {request for _, request in recorded})
+    theirs = audit_shapes(factory, requests)
+    if ours != theirs:
+        problems.append(
+            f"the floor's audit rows {sorted(theirs - ours)} differ from seatflow's {sorted(ours - theirs)}"
+        )
+    return problems
+
+
 # --- main ------------------------------------------------------------------------------------------------
 
 
@@ -409,6 +870,61 @@ def cpu_jiffies() -> tuple[int, int]:
     idle = values[3] + values[4]
     total = sum(values[:8])
     return total - idle, total
+
+
+def report_floor(
+    floor_url: str,
+    seatflow_factory: sessionmaker[Session],
+    setup: Setup,
+    workload: tuple[list[Planned], list[Planned], dict[uuid.UUID, int]],
+    recorded: list[tuple[uuid.UUID, uuid.UUID]],
+    seatflow_times: tuple[float, float],
+    *,
+    threads: int,
+) -> list[str]:
+    """Runs the floor on its database, checks it, prints its figures beside seatflow's; the floor's problems."""
+    warm, planned, expected = workload
+    wall, cpu = seatflow_times
+    postgres = make_url(floor_url).get_backend_name() != "sqlite"
+    floor = floor_run(floor_url, warm, planned)
+    floor_engine = make_engine(floor_url, pool_size=1, max_overflow=0)
+    try:
+        problems = verify_floor(
+            make_sessionmaker(read_only(floor_engine)), seatflow_factory, setup, planned, expected, floor, recorded
+        )
+    finally:
+        floor_engine.dispose()
+    n = len(planned)
+    where = (
+        f"bare psycopg {version('psycopg')} on {make_url(floor_url).database}, a copy of the seeded database"
+        if postgres
+        else f"bare sqlite3 (SQLite {sqlite3.sqlite_version}) on a copy of the seeded database file"
+    )
+    print(f"floor: {where}; the same warm-up and changes, one a transaction, 1 thread, this process")
+    print(f"floor wall: {floor.seconds:.2f} s  ->  {n / floor.seconds:.0f} changes/s")
+    print(f"floor's CPU: {floor.cpu_seconds:.2f} s  ->  {floor.cpu_seconds / n * 1000:.2f} ms a change")
+    print(f"machine CPUs busy during the floor: {floor.busy:.0%}")
+    for problem in problems:
+        print(f"FLOOR CHECK FAILED: {problem}")
+    if not problems:
+        print(
+            "floor checks: ok (verify's checks on the floor's database; its events are LicenseChangeRead of its "
+            "changes; its audit rows are shaped as seatflow's)"
+        )
+    ratio = (
+        f"seatflow/floor: {wall / floor.seconds:.2f}x wall time a change "
+        f"({n / wall:.0f} against {n / floor.seconds:.0f} changes/s"
+    )
+    if postgres:
+        print(ratio + "; CPU not compared: the server's share is in its own processes)")
+    else:
+        print(
+            ratio + f"), {cpu / floor.cpu_seconds:.2f}x CPU a change ({cpu / n * 1000:.2f} against "
+            f"{floor.cpu_seconds / n * 1000:.2f} ms)"
+        )
+    if threads > 1:
+        print(f"  (seatflow recorded from {threads} threads, the floor from one)")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -422,7 +938,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="recording threads (default 1)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--profile", action="store_true", help="cProfile the recording (its timings are not figures)")
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database at the end")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database(s) at the end")
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare-driver floor (see the docstring)")
     args = parser.parse_args(argv)
 
     workdir = tempfile.TemporaryDirectory(prefix="seatflow-bench-recording-")
@@ -431,6 +948,7 @@ def main(argv: list[str] | None = None) -> int:
         postgres_database(url, create=True)
     else:
         url = f"sqlite:///{Path(workdir.name) / 'bench.db'}"
+    floor_url = None
     try:
         upgrade(url)
         engine = make_engine(url, pool_size=max(5, args.threads), max_overflow=4)
@@ -439,6 +957,14 @@ def main(argv: list[str] | None = None) -> int:
             factory, parents=args.parents, children_per_parent=args.children_per_parent, standalone=args.standalone
         )
         planned, expected = plan(setup, changes=args.changes, linked_share=args.linked_share, seed=args.seed)
+        if not args.no_floor:  # the floor's database: the seeded one as it is now, before anyone records a change
+            if args.postgres:
+                engine.dispose()  # CREATE DATABASE ... TEMPLATE wants nobody connected to the template
+                floor_url = floor_database_url(url)
+                postgres_copy(url, floor_url)
+            else:
+                floor_url = f"sqlite:///{Path(workdir.name) / 'floor.db'}"
+                copy_sqlite_database(url, Path(workdir.name) / "floor.db")
         # Warm up (imports, statement caches) on a few changes of their own, then plan afresh from there.
         warm, expected_warm = plan(setup, changes=20, linked_share=args.linked_share, seed=args.seed + 1)
         record_all(factory, warm, 1)
@@ -481,11 +1007,24 @@ def main(argv: list[str] | None = None) -> int:
                 "checks: ok (parents = their children's sums; quantities as planned; each change recorded once, "
                 "one parent change per linked child change; one recorded event per change; audit rows per request)"
             )
+        if floor_url is not None:
+            floor_problems = report_floor(
+                floor_url,
+                make_sessionmaker(read_only(engine)),
+                setup,
+                (warm, planned, expected),
+                recorded,
+                (wall, cpu),
+                threads=args.threads,
+            )
+            problems += floor_problems
         engine.dispose()
         return 1 if problems else 0
     finally:
         if args.postgres and not args.keep:
             postgres_database(url, create=False)
+            if floor_url is not None:
+                postgres_database(floor_url, create=False)
         workdir.cleanup()
 
 
