@@ -17,6 +17,7 @@ from seatflow.customers.schemas import ContactCreate
 from seatflow.customers.service import invite_contact
 from seatflow.events.endpoints import add_endpoint
 from seatflow.subscriptions.changes import change_quantity
+from seatflow.subscriptions.models import LicenseChange
 from tests.factories import (
     FACTORY_TODAY,
     OPERATOR,
@@ -25,8 +26,10 @@ from tests.factories import (
     create_product,
     create_provider_account,
     create_subscription,
+    load_demo_catalog,
     noon,
 )
+from tests.subscriptions.helpers import pine_cone_vet
 
 ALICE = AuditActor(ActorKind.OPERATOR, uuid.UUID(int=7), "alice@reseller.example")
 
@@ -216,3 +219,31 @@ def test_action_names(kind: str, verb: str, changed: list[str], action: str) -> 
 )
 def test_kinds_are_model_names_in_snake_case(class_name: str, kind: str) -> None:
     assert recorder.kind_of(class_name) == kind
+
+
+def test_a_linked_childs_change_reads_in_the_order_it_was_made(session: Session) -> None:
+    """The request's rows: the child's new quantity, the change recording it, then the same for the parent it
+    pushed up to, whatever flush wrote them (the quantity and its change are written in one)."""
+    vet = pine_cone_vet(session, load_demo_catalog(session))
+    session.commit()
+    scope = AuditScope(Origin.PORTAL, AuditActor(ActorKind.CONTACT, uuid.UUID(int=11), "it@pineconevet.example"))
+    attach(session, scope)
+    child = vet.locations["New York City"].e3
+    change = change_quantity(
+        session,
+        subscription_id=child.id,
+        quantity=35,
+        effective="now",
+        today=FACTORY_TODAY,
+        now=noon(FACTORY_TODAY),
+        actor=OPERATOR,
+    )
+    session.flush()
+    parent_change_id = session.scalar(select(LicenseChange.id).where(LicenseChange.caused_by_change_id == change.id))
+    rows = [(row.action, row.target_id) for row in entries(session, request_id=scope.request_id)]
+    assert rows == [
+        ("subscription.quantity_changed", str(child.id)),
+        ("license_change.created", str(change.id)),
+        ("subscription.quantity_changed", str(vet.parent_e3.id)),
+        ("license_change.created", str(parent_change_id)),
+    ]

@@ -203,8 +203,25 @@ def _changed(state: InstanceState[Any], mapper: Mapper[Any]) -> tuple[Values, Va
     return before, after
 
 
+_TABLE_RANK: dict[int, tuple[int, dict[Table, int]]] = {}
+"""Per metadata (by id): how many tables it had and each table's place in dependency order."""
+
+
+def _table_rank(table: Table) -> int:
+    """The table's place in the order a flush writes tables in (a row's parents' tables before it)."""
+    metadata = table.metadata
+    known = _TABLE_RANK.get(id(metadata))
+    if known is None or known[0] != len(metadata.tables):
+        known = (len(metadata.tables), {t: n for n, t in enumerate(metadata.sorted_tables)})
+        _TABLE_RANK[id(metadata)] = known
+    return known[1].get(table, len(known[1]))
+
+
 def _changes(session: Session) -> list[_Change]:
-    found: list[_Change] = []
+    """The flush's changes in the order it writes them: new and changed rows table by table, each row's parents'
+    tables first (a subscription's new quantity before the license change that records it), then deleted rows,
+    children's tables first; within a table in the order the session met them."""
+    found: list[tuple[tuple[int, int], _Change]] = []
     for verb, objects in (("created", session.new), ("updated", session.dirty), ("deleted", session.deleted)):
         for obj in objects:
             mapper = object_mapper(obj)
@@ -212,15 +229,18 @@ def _changes(session: Session) -> list[_Change]:
                 continue
             state = orm_attributes.instance_state(obj)
             kind = kind_of(mapper.class_.__name__)
+            table_rank = _table_rank(cast(Table, mapper.local_table))
+            rank = (1, -table_rank) if verb == "deleted" else (0, table_rank)
             if verb == "created":
-                found.append(_Change(kind, _target_id(mapper, obj), verb, None, _every_value(state, mapper)))
+                found.append((rank, _Change(kind, _target_id(mapper, obj), verb, None, _every_value(state, mapper))))
             elif verb == "deleted":
-                found.append(_Change(kind, _target_id(mapper, obj), verb, _every_value(state, mapper), None))
+                found.append((rank, _Change(kind, _target_id(mapper, obj), verb, _every_value(state, mapper), None)))
             else:
                 before, after = _changed(state, mapper)
                 if after:
-                    found.append(_Change(kind, _target_id(mapper, obj), verb, before, after))
-    return found
+                    found.append((rank, _Change(kind, _target_id(mapper, obj), verb, before, after)))
+    found.sort(key=lambda ranked: ranked[0])
+    return [change for _, change in found]
 
 
 # --- what the database deletes by itself (ON DELETE CASCADE) -------------------------------------------------

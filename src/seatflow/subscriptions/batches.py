@@ -80,12 +80,16 @@ def batches_of(session: Session, subscriptions: Sequence[Subscription]) -> dict[
     return result
 
 
-def reduction_rules(session: Session, subscription: Subscription, label: str) -> list[ReductionRule]:
+def reduction_rules(
+    session: Session, subscription: Subscription, label: str, *, parent: Subscription | None = None
+) -> list[ReductionRule]:
     """The rules a reduction of ``subscription`` must satisfy, with their batches: its own and, for a linked
-    child, its parent's (the parent's batches are the parent's own changes, pushed by its children)."""
+    child, its parent's (the parent's batches are the parent's own changes, pushed by its children). ``parent``:
+    the linked parent, if the caller has read it already."""
     owners = [(subscription, label)]
     if subscription.linked_subscription_id is not None:
-        parent = repository.get(session, subscription.linked_subscription_id)
+        if parent is None or parent.id != subscription.linked_subscription_id:
+            parent = repository.get(session, subscription.linked_subscription_id)
         assert parent is not None  # noqa: S101 - a foreign key guarantees it
         owners.append((parent, "Its linked parent"))
     batches = batches_of(session, [owner for owner, _ in owners])

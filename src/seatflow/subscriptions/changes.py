@@ -14,9 +14,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from seatflow.catalog import repository as catalog_repository
 from seatflow.catalog.models import Product, ProviderAccount, ProviderKind
@@ -61,22 +60,25 @@ class ProductBounds(NamedTuple):
     max_quantity: int | None
 
 
+_BOUNDS = select(Product.name, Product.min_quantity, Product.max_quantity).where(Product.id == bindparam("product_id"))
+_KIND = select(ProviderAccount.kind).where(ProviderAccount.id == bindparam("account_id"))
+_LATEST = select(func.max(LicenseChange.created_at)).where(
+    LicenseChange.subscription_id == bindparam("subscription_id")
+)
+"""The change path's reads, built once: building a statement cost about as much as running it."""
+
+
 def product_bounds(session: Session, product_id: uuid.UUID) -> ProductBounds:
     """What a quantity change checks of a product, in one small query: ``product_of`` loads the product with its
     account, plans and parents, four queries a quantity change does not need."""
-    row = session.execute(
-        select(Product.name, Product.min_quantity, Product.max_quantity).where(Product.id == product_id)
-    ).one()
+    row = session.execute(_BOUNDS, {"product_id": product_id}).one()
     return ProductBounds(row.name, row.min_quantity, row.max_quantity)
 
 
 def provider_kind(session: Session, subscription: Subscription) -> ProviderKind:
-    account = session.identity_map.get(identity_key(ProviderAccount, subscription.provider_account_id))
-    if isinstance(account, ProviderAccount) and "kind" in account.__dict__:
-        return account.kind
-    kind = session.execute(
-        select(ProviderAccount.kind).where(ProviderAccount.id == subscription.provider_account_id)
-    ).scalar_one_or_none()
+    """The kind of the subscription's provider account, as the database has it now (a column query: the account
+    is rarely loaded on the change path, and its kind can change)."""
+    kind = session.execute(_KIND, {"account_id": subscription.provider_account_id}).scalar_one_or_none()
     assert kind is not None  # noqa: S101 - a foreign key guarantees it
     return kind
 
@@ -111,11 +113,12 @@ def record_change(
     for the subscription: ``now`` was read before the lock, and two requests that read the clock in one order
     may commit in the other. The provisioning queue orders by this stamp and sends the last step's quantity,
     so a stamp out of commit order would send an older quantity as the absolute target."""
-    if provisioning_status is None:
-        provisioning_status = initial_provisioning_status(provider_kind(session, subscription))
-    latest = session.execute(
-        select(func.max(LicenseChange.created_at)).where(LicenseChange.subscription_id == subscription.id)
-    ).scalar_one_or_none()
+    with session.no_autoflush:
+        # The subscription's own pending writes (its new quantity or price) are flushed below with the change, in
+        # one flush: neither read depends on them, and every earlier change of this transaction was flushed.
+        if provisioning_status is None:
+            provisioning_status = initial_provisioning_status(provider_kind(session, subscription))
+        latest = session.execute(_LATEST, {"subscription_id": subscription.id}).scalar_one_or_none()
     recorded_at = now if latest is None or now > latest else latest + timedelta(microseconds=1)
     change = LicenseChange(
         subscription_id=subscription.id,
@@ -173,15 +176,19 @@ def record_price_change(
 
 
 def guard_linked_parent(session: Session, subscription: Subscription, *, force: bool, reason: str | None) -> None:
-    """Direct changes on a parent that has linked children are refused unless forced, with a reason."""
-    children = repository.linked_children(session, subscription.id)
+    """Direct changes on a parent that has linked children are refused unless forced, with a reason. A linked
+    child is never a parent: links are one level only (``linking.check_link`` refuses both ways), so it is not
+    asked."""
+    if subscription.linked_subscription_id is not None:
+        return
+    children = repository.linked_child_ids(session, subscription.id)
     if not children:
         return
     if not force:
         raise LinkedParentLocked(
             f"This subscription is the linked parent of {len(children)} child subscription(s): change the "
             "children's quantities instead, or force the change with a reason.",
-            linked_children=[str(c.id) for c in children],
+            linked_children=[str(c) for c in children],
         )
     if not (reason and reason.strip()):
         raise ValidationFailed("A forced change on a linked parent needs a reason.", code="reason_required")
@@ -197,12 +204,15 @@ def push_to_parent(
     now: datetime,
     effective_date: date,
     child_product: ProductBounds | None = None,
+    parent: Subscription | None = None,
 ) -> LicenseChange | None:
     """The same delta on the linked parent, caused by the child's change. Call with the child locked.
-    ``child_product``: the child's product's bounds if already read (linked subscriptions share a product)."""
+    ``child_product``: the child's product's bounds if already read (linked subscriptions share a product);
+    ``parent``: the linked parent if the caller has locked it already in this transaction (after the child)."""
     if child.linked_subscription_id is None or delta == 0:
         return None
-    parent = lock(session, child.linked_subscription_id)
+    if parent is None or parent.id != child.linked_subscription_id:
+        parent = lock(session, child.linked_subscription_id)
     if parent.status not in repository.LIVE:
         raise SubscriptionNotLive(
             f"The linked parent subscription is {parent.status.value}: link this subscription to a live parent "
@@ -286,11 +296,16 @@ def change_quantity(
         return _schedule(
             session, subscription, quantity, None, actor, at_renewal=True, force=force, reason=reason, now=now
         )
+    parent: Subscription | None = None
     # A pending subscription has bought nothing yet: reducing it before it starts is always allowed.
     if quantity < subscription.quantity and subscription.status is not SubscriptionStatus.PENDING:
+        if subscription.linked_subscription_id is not None and on == today:
+            # Applied now, the reduction is pushed to the parent: it is locked now (after the child, as always)
+            # and read once for both.
+            parent = lock(session, subscription.linked_subscription_id)
         # Up to the seats still inside their window (SPEC §6: each batch of seats has its own), for the child and
         # its linked parent alike.
-        rules = reduction_rules(session, subscription, f"The {product.name} subscription")
+        rules = reduction_rules(session, subscription, f"The {product.name} subscription", parent=parent)
         check_reduction(rules, on, subscription.quantity - quantity)
     if on > today:
         return _schedule(
@@ -305,6 +320,7 @@ def change_quantity(
         now=now,
         reason=reason,
         product=product,
+        parent=parent,
     )
 
 
@@ -318,9 +334,11 @@ def apply_quantity(
     now: datetime,
     reason: str | None = None,
     product: ProductBounds | None = None,
+    parent: Subscription | None = None,
 ) -> LicenseChange:
     """Set the quantity and record it, pushing the delta to a linked parent. The rules were checked.
-    ``product``: the subscription's product's bounds if already read."""
+    ``product``: the subscription's product's bounds if already read; ``parent``: its linked parent if locked
+    already."""
     before = subscription.quantity
     subscription.quantity = quantity
     change = record_change(
@@ -343,6 +361,7 @@ def apply_quantity(
         now=now,
         effective_date=effective_date,
         child_product=product,
+        parent=parent,
     )
     return change
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from seatflow.pagination import page, where_equal
@@ -25,12 +25,16 @@ LIVE = (SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE)
 NOT_CANCELLED = (SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED)
 
 
+_GET = select(Subscription).where(Subscription.id == bindparam("subscription_id"))
+_GET_FOR_UPDATE = _GET.with_for_update().execution_options(populate_existing=True)
+"""Built once: every quantity change reads its subscription (and a linked child its parent) this way, and building
+the statement cost about as much as running it."""
+
+
 def get(session: Session, subscription_id: uuid.UUID, *, for_update: bool = False) -> Subscription | None:
     """With ``for_update`` the row is locked (PostgreSQL) and re-read, so a waiting writer sees the winner's."""
-    stmt = select(Subscription).where(Subscription.id == subscription_id)
-    if for_update:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return session.execute(stmt).scalar_one_or_none()
+    stmt = _GET_FOR_UPDATE if for_update else _GET
+    return session.execute(stmt, {"subscription_id": subscription_id}).scalar_one_or_none()
 
 
 def addons_of(
@@ -47,6 +51,21 @@ def linked_children(session: Session, subscription_id: uuid.UUID) -> Sequence[Su
         Subscription.linked_subscription_id == subscription_id, Subscription.status.in_(NOT_CANCELLED)
     )
     return session.execute(stmt.order_by(Subscription.id)).scalars().all()
+
+
+_LINKED_CHILD_IDS = (
+    select(Subscription.id)
+    .where(
+        Subscription.linked_subscription_id == bindparam("subscription_id"),
+        Subscription.status.in_(NOT_CANCELLED),
+    )
+    .order_by(Subscription.id)
+)
+
+
+def linked_child_ids(session: Session, subscription_id: uuid.UUID) -> Sequence[uuid.UUID]:
+    """``linked_children``'s ids, without loading them (every direct quantity change asks)."""
+    return session.execute(_LINKED_CHILD_IDS, {"subscription_id": subscription_id}).scalars().all()
 
 
 def on_contracts(session: Session, contract_ids: Sequence[uuid.UUID]) -> Sequence[Subscription]:
