@@ -60,6 +60,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from _common import copy_sqlite_database
 from sqlalchemy import Engine, Table, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -536,19 +537,6 @@ class FloorResult:
     cpu_seconds: float
     state: dict[str, Any]
     """``database_state``'s figures, read from the floor's copy."""
-
-
-def copy_sqlite_database(url: str, target: Path) -> None:
-    """A consistent copy of the seeded SQLite database (the backup API: WAL content included)."""
-    source = sqlite3.connect(str(make_url(url).database))
-    try:
-        dest = sqlite3.connect(target)
-        try:
-            source.backup(dest)
-        finally:
-            dest.close()
-    finally:
-        source.close()
 
 
 def _add_months(day: date, months: int) -> date:

@@ -104,6 +104,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from _common import copy_sqlite_database
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -508,19 +509,6 @@ class FloorResult:
     cpu_seconds: float
     busy: float
     """The machine's CPUs busy during the floor's run (``/proc/stat``)."""
-
-
-def copy_sqlite_database(url: str, target: Path) -> None:
-    """A consistent copy of the seeded SQLite database (the backup API: WAL content included)."""
-    source = sqlite3.connect(str(make_url(url).database))
-    try:
-        dest = sqlite3.connect(target)
-        try:
-            source.backup(dest)
-        finally:
-            dest.close()
-    finally:
-        source.close()
 
 
 def floor_database_url(url: str) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -237,14 +237,14 @@ def _fewer_collections() -> Iterator[None]:
                 _gc_saved = None
 
 
-def _planner_tuned(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``fn`` (``run_billing``) with the PostgreSQL planner settings above and fewer garbage collections."""
+def _planner_tuned(fn: Callable[Concatenate[Session, _P], _R]) -> Callable[Concatenate[Session, _P], _R]:
+    """Run ``fn`` (``run_billing``, its session first) with the PostgreSQL planner settings above and fewer garbage
+    collections."""
 
     @functools.wraps(fn)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        session = kwargs.get("session", args[0] if args else None)
-        with _fewer_collections(), _planner_settings(cast(Session, session)):
-            return fn(*args, **kwargs)
+    def wrapper(session: Session, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _fewer_collections(), _planner_settings(session):
+            return fn(session, *args, **kwargs)
 
     return wrapper
 
