@@ -46,7 +46,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Delete, Table, Update, and_, event, insert, select, tuple_, update
@@ -117,9 +117,15 @@ class _Written:
 # --- values as the log shows them -------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
+def _secret(name: str) -> bool:
+    """Whether a column or key of this name holds a secret (asked for every value a flush writes)."""
+    return SECRET_NAME.search(name) is not None
+
+
 def shown(name: str, value: Any) -> Any:
     """``value`` of the column or key ``name`` as JSON, secrets redacted."""
-    if value is not None and SECRET_NAME.search(name):
+    if value is not None and _secret(name):
         return REDACTED
     return _json(value)
 

@@ -65,6 +65,9 @@ _KIND = select(ProviderAccount.kind).where(ProviderAccount.id == bindparam("acco
 _LATEST = select(func.max(LicenseChange.created_at)).where(
     LicenseChange.subscription_id == bindparam("subscription_id")
 )
+_KIND_AND_LATEST = select(ProviderAccount.kind, _LATEST.scalar_subquery()).where(
+    ProviderAccount.id == bindparam("account_id")
+)
 """The change path's reads, built once: building a statement cost about as much as running it."""
 
 
@@ -116,9 +119,15 @@ def record_change(
     with session.no_autoflush:
         # The subscription's own pending writes (its new quantity or price) are flushed below with the change, in
         # one flush: neither read depends on them, and every earlier change of this transaction was flushed.
+        latest: datetime | None
         if provisioning_status is None:
-            provisioning_status = initial_provisioning_status(provider_kind(session, subscription))
-        latest = session.execute(_LATEST, {"subscription_id": subscription.id}).scalar_one_or_none()
+            # The account's kind and the latest stamp in one read.
+            account_kind, latest = session.execute(
+                _KIND_AND_LATEST, {"account_id": subscription.provider_account_id, "subscription_id": subscription.id}
+            ).one()
+            provisioning_status = initial_provisioning_status(account_kind)
+        else:
+            latest = session.execute(_LATEST, {"subscription_id": subscription.id}).scalar_one_or_none()
     recorded_at = now if latest is None or now > latest else latest + timedelta(microseconds=1)
     change = LicenseChange(
         subscription_id=subscription.id,
