@@ -51,20 +51,20 @@ the same, counted alike on both databases):
     a reduction only: [a linked child: SELECT subscriptions WHERE id = :parent FOR UPDATE, kept for the push]
         then the seat batches, SELECT license_changes JOIN subscriptions WHERE subscription_id IN (:child[, :parent])
         AND kind IN (create, quantity) AND effective_date >= term_start ORDER BY subscription_id, created_at, id
-    SELECT provider_accounts.kind WHERE id = :account                 (the provisioning status)
-    SELECT max(license_changes.created_at) WHERE subscription_id = :child
+    SELECT provider_accounts.kind, (SELECT max(license_changes.created_at) WHERE subscription_id = :child)
+        WHERE id = :account                          (the provisioning status; the change's stamp after the last)
     UPDATE subscriptions SET quantity, updated_at WHERE id = :child      (one flush with the next INSERT)
     INSERT license_changes                                          (origin api)
     INSERT audit_log, two rows: subscription.quantity_changed ({"quantity": before} -> {"quantity": after}) and
         license_change.created (the change's columns set, as JSON)
     INSERT outbox_events  license_change.recorded                   (LicenseChangeRead as JSON)
     a linked child only, for its parent: [not locked yet: SELECT subscriptions WHERE id = :parent (FOR UPDATE on
-        PostgreSQL)], SELECT provider_accounts.kind, SELECT max(created_at), UPDATE subscriptions, INSERT
+        PostgreSQL)], SELECT provider_accounts.kind with max(created_at), UPDATE subscriptions, INSERT
         license_changes (origin linked_child, caused_by the child's change), INSERT audit_log (two rows), INSERT
         outbox_events license_change.recorded
     COMMIT
 
-That is 9 statements a standalone change (10 a reduction) and 15 a linked child's (16 a reduction) between
+That is 8 statements a standalone change (9 a reduction) and 13 a linked child's (14 a reduction) between
 BEGIN and COMMIT (before 60b5a47: 10, 11, 18 and 20). What the floor leaves out: the pre-ping (the pool's, not
 the work's), the columns of the subscription it does not use (seatflow's ORM reads all 32), the NULL columns of its
 INSERTs (literal constants instead of parameters where the value never varies), computing the seat batches (it
@@ -484,8 +484,10 @@ _F_AUDIT = (
     "INSERT INTO audit_log (at, actor_kind, actor_id, actor_name, origin, ip, operation, request_id, action,"
     ' target_kind, target_id, "before", "after", id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
 )
-_F_KIND = "SELECT kind FROM provider_accounts WHERE id = ?"
-_F_LATEST = "SELECT max(created_at) FROM license_changes WHERE subscription_id = ?"
+_F_KIND_AND_LATEST = (
+    "SELECT kind, (SELECT max(created_at) FROM license_changes WHERE subscription_id = ?) FROM provider_accounts"
+    " WHERE id = ?"
+)
 _F_CHANGE = (
     "INSERT INTO license_changes (subscription_id, kind, quantity_before, quantity_after, price_before, price_after,"
     " effective_date, origin, requested_by, caused_by_change_id, provisioning_status, billing_status, attempts,"
@@ -573,7 +575,7 @@ class Floor:
         self.s_lock = q(_F_READ + lock)
         self.s_children, self.s_bounds, self.s_update = q(_F_CHILDREN), q(_F_BOUNDS), q(_F_UPDATE)
         self.s_batches = {n: q(_F_BATCHES.format(", ".join("?" * n))) for n in (1, 2)}
-        self.s_audit, self.s_kind, self.s_latest = q(_F_AUDIT), q(_F_KIND), q(_F_LATEST)
+        self.s_audit, self.s_kind_and_latest = q(_F_AUDIT), q(_F_KIND_AND_LATEST)
         self.s_change, self.s_event = q(_F_CHANGE), q(_F_EVENT)
         self.new_hex_id = _time_ordered_ids().__next__
         # An id made here goes to the database as hex (SQLite's CHAR(32)) or dashed text (PostgreSQL's uuid); one
@@ -668,11 +670,10 @@ class Floor:
         execute, stamp = self.conn.execute, self.stamp
         written = stamp(datetime.now(UTC))
         target = self.shown(subscription)
-        (kind,) = execute(self.s_kind, (account,)).fetchone()
+        kind, latest = execute(self.s_kind_and_latest, (subscription, account)).fetchone()
         provisioning = "not_applicable" if kind == "do_nothing" else "awaiting_provisioning"
         if origin is ChangeOrigin.LINKED_CHILD and provisioning == "not_applicable":
             raise FloorUnsupported("a parent with nothing to provision (the child's change would be settled)")
-        (latest,) = execute(self.s_latest, (subscription,)).fetchone()
         recorded_at, created = now, stamp(now)
         if latest is not None and not created > latest:  # stamped after the subscription's last change
             last = latest if self.pg else datetime.fromisoformat(latest).replace(tzinfo=UTC)
