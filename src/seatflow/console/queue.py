@@ -41,7 +41,7 @@ from seatflow.provisioning.holds import hold_reasons
 from seatflow.provisioning.providers import ProviderRegistry
 from seatflow.provisioning.worker import Worker, WorkerConfig, default_worker_id
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus
-from seatflow.web.deps import SessionFactoryDep, SettingsDep, get_clock
+from seatflow.web.deps import SessionFactoryDep, SettingsDep, clock_of
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PER_PAGE = 100
@@ -252,7 +252,7 @@ def run_once(
     registry: ProviderRegistry = request.app.state.provider_registry
     worker = Worker(
         session_factory,
-        get_clock(request),
+        clock_of(request),
         config=WorkerConfig.from_settings(settings),
         registry=registry,
         worker_id=f"console:{default_worker_id()}",

@@ -24,12 +24,13 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from seatflow.audit.scope import ActorKind, AuditActor, AuditScope, Origin, attach
 from seatflow.auth.models import ApiKey
 from seatflow.auth.service import authenticate
-from seatflow.clock import Clock
+from seatflow.clock import Clock, SystemClock
 from seatflow.config import Settings
 from seatflow.db.session import unit_of_work
 from seatflow.subscriptions.models import ChangeOrigin
@@ -117,16 +118,24 @@ async def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_clock(request: Request) -> Clock:
+def clock_of(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
+
+
+async def get_clock(request: Request) -> Clock:
+    return clock_of(request)
 
 
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def get_now(clock: ClockDep) -> datetime:
-    return clock.now()
+async def get_now(clock: ClockDep) -> datetime:
+    """The system clock answers at once, on the loop; the test clock reads the database, in the thread pool (FastAPI
+    runs a plain ``def`` dependency there, a hand-over to a thread and back for every request)."""
+    if isinstance(clock, SystemClock):
+        return clock.now()
+    return await run_in_threadpool(clock.now)
 
 
 NowDep = Annotated[datetime, Depends(get_now)]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from seatflow.auth import signing
 from seatflow.clock import Clock
 from seatflow.config import Settings
-from seatflow.web.deps import get_clock
+from seatflow.web.deps import clock_of
 
 EXPIRED_FORM = "This form has expired or did not come from seatflow. Reload the page."
 
@@ -38,7 +38,7 @@ def client_ip(request: Request) -> str:
 
 
 def now_of(request: Request) -> datetime:
-    clock: Clock = get_clock(request)
+    clock: Clock = clock_of(request)
     return clock.now()
 
 
