@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from seatflow.provisioning.worker import Worker
 from seatflow.simulator import SimulatorServer
-from seatflow.subscriptions.changes import change_quantity
-from seatflow.subscriptions.models import LicenseChange
+from seatflow.subscriptions.changes import change_quantity, record_change
+from seatflow.subscriptions.models import ChangeKind, LicenseChange
 from tests.factories import FACTORY_TODAY, OPERATOR, DemoCatalog, load_demo_catalog, noon
 from tests.provisioning.test_partner_center import fresh, sim_subscription
 from tests.subscriptions.helpers import pine_cone_vet
@@ -71,3 +71,40 @@ def test_changes_committed_against_the_clock_order_provision_the_last_committed_
         .order_by(LicenseChange.quantity_after)
     ).all()
     assert stamps[0] < stamps[1]  # the change committed second is stamped after the first
+
+
+def test_a_change_added_but_not_yet_flushed_counts_for_the_next_changes_stamp(session: Session) -> None:
+    """record_change reads the latest stamp without autoflush (one flush for the subscription and its change); a
+    change some other code added to the session and has not flushed must still count, or the next change would be
+    stamped before it and the queue would send its quantity out of order."""
+    vet = pine_cone_vet(session, load_demo_catalog(session))
+    atlanta = vet.locations["Atlanta"].e3
+    t = noon(FACTORY_TODAY)
+    pending = record_change(
+        session,
+        subscription=atlanta,
+        kind=ChangeKind.QUANTITY,
+        quantity_before=10,
+        quantity_after=12,
+        effective_date=FACTORY_TODAY,
+        actor=OPERATOR,
+        now=t,
+    )
+    session.expunge(pending)
+    pending = LicenseChange(
+        **{c.key: getattr(pending, c.key) for c in LicenseChange.__table__.columns if c.key != "id"}
+        | {"created_at": t + timedelta(seconds=5)}
+    )
+    session.add(pending)  # added by some other code, not flushed
+    atlanta.quantity = 14
+    second = record_change(
+        session,
+        subscription=atlanta,
+        kind=ChangeKind.QUANTITY,
+        quantity_before=12,
+        quantity_after=14,
+        effective_date=FACTORY_TODAY,
+        actor=OPERATOR,
+        now=t + timedelta(seconds=1),  # read the clock before the pending change's stamp
+    )
+    assert second.created_at > pending.created_at  # stamped after T+5 s, not at T+1 s

@@ -116,9 +116,11 @@ def record_change(
     for the subscription: ``now`` was read before the lock, and two requests that read the clock in one order
     may commit in the other. The provisioning queue orders by this stamp and sends the last step's quantity,
     so a stamp out of commit order would send an older quantity as the absolute target."""
+    if any(isinstance(pending, LicenseChange) for pending in session.new):
+        session.flush()  # a change added but not flushed must count for the latest stamp read below
     with session.no_autoflush:
         # The subscription's own pending writes (its new quantity or price) are flushed below with the change, in
-        # one flush: neither read depends on them, and every earlier change of this transaction was flushed.
+        # one flush: neither read depends on them, and every earlier change of this transaction is flushed.
         latest: datetime | None
         if provisioning_status is None:
             # The account's kind and the latest stamp in one read.
