@@ -30,12 +30,18 @@ def utc_now() -> datetime:
 
 
 class Clock(Protocol):
+    blocking: bool
+    """Whether ``now`` waits on I/O (the test clock reads the database): the API then calls it in the thread pool,
+    never on the event loop."""
+
     def now(self) -> datetime: ...
 
     def today(self) -> date: ...
 
 
 class SystemClock:
+    blocking = False
+
     def now(self) -> datetime:
         return utc_now()
 
@@ -64,6 +70,7 @@ class DatabaseTestClock:
     nearest end of the range: reading it never fails, and setting it again puts it right."""
 
     __test__ = False  # not a pytest test class
+    blocking = True
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

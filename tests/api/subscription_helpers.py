@@ -88,6 +88,8 @@ def snapshot(client: TestClient) -> dict[str, Any]:
 
 
 class FrozenClock:
+    blocking = False
+
     def __init__(self, moment: datetime) -> None:
         self.moment = moment
 

@@ -21,6 +21,7 @@ class ManualClock:
 
     moment: datetime
     started: datetime
+    blocking = False
 
     def now(self) -> datetime:
         return self.moment + (datetime.now(self.moment.tzinfo) - self.started)

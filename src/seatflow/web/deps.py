@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from seatflow.audit.scope import ActorKind, AuditActor, AuditScope, Origin, attach
 from seatflow.auth.models import ApiKey
 from seatflow.auth.service import authenticate
-from seatflow.clock import Clock, SystemClock
+from seatflow.clock import Clock
 from seatflow.config import Settings
 from seatflow.db.session import unit_of_work
 from seatflow.subscriptions.models import ChangeOrigin
@@ -131,9 +131,10 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 async def get_now(clock: ClockDep) -> datetime:
-    """The system clock answers at once, on the loop; the test clock reads the database, in the thread pool (FastAPI
-    runs a plain ``def`` dependency there, a hand-over to a thread and back for every request)."""
-    if isinstance(clock, SystemClock):
+    """A clock that answers at once (the system clock) is read on the loop; a blocking one (the test clock reads the
+    database) in the thread pool. A plain ``def`` dependency would be a hand-over to a thread and back on every
+    request, whatever the clock."""
+    if not clock.blocking:
         return clock.now()
     return await run_in_threadpool(clock.now)
 
