@@ -40,6 +40,20 @@ Measured (latency is from sending a request to its whole answer; percentiles are
    target's verdict (p99 below --steady-p99-ms, 100). Its answers count in the checks as phase 1's do (only 2xx
    and 503), and with --steady-strict a p99 above the bound or a 503 fails the run.
 
+1b + run-once (only with --run-once-every S, which needs --steady-rate): during the steady phase a client of its
+   own posts ``POST /api/v1/worker/run-once`` (``{}``, the same API key) every S seconds, one at a time (a call
+   due while the last is unanswered goes when it is answered): their count, statuses, p50/p90/max next to the
+   quantity changes' own in that phase, and what the passes did (the answers' counts summed). So that each pass
+   has work, the linked parents are then Partner Center subscriptions (``seatflow simulator`` in a process of
+   its own, its URL the account's ``base_url``; an offer of up to 100,000 seats and a customer tenant added
+   through its control paths), bought at the simulator in setup by an in-process drain: every change the load
+   makes to a child pushes its delta to its parent, and the next run-once sends the parent's new quantity
+   (a GET and a PATCH) and settles the children's changes. One run-once just before the phase, not measured,
+   provisions what the earlier phases left. The standalone subscriptions stay do-nothing (their changes are
+   ``not_applicable`` when recorded: nothing for the worker). It replaces the 1-second bound of
+   ``tests/e2e/test_concurrency.py``'s run-once test as the speed figure (speed is the benches' business).
+   Not in the overload phase: there run-once is shed ``503 server_busy`` like any other request, by design.
+
 Afterwards it checks the database: every linked parent's quantity equals its children's sum (no update lost
 under concurrency), and the quantity changes the API recorded are at least the 2xx answers to quantity
 changes and at most those plus the requests whose answer was lost.
@@ -47,12 +61,14 @@ changes and at most those plus the requests whose answer was lost.
     .venv/bin/python bench/api_load.py                       # SQLite, one server process
     .venv/bin/python bench/api_load.py --workers 2 --postgres
     .venv/bin/python bench/api_load.py --duration 30 --subscriptions 5000 --env SEATFLOW_LOG_LEVEL=WARNING
+    .venv/bin/python bench/api_load.py --steady-rate 40 --steady-seconds 10 --run-once-every 0.5
 
 Exits 1 when: any status other than 2xx and 503 (or a transport error or timeout) in phases 1 and 2, any
 status other than 2xx and 503 in phase 3 (refused connections after the SIGTERM are expected), a 503
 without ``Retry-After`` or with a code other than ``server_busy`` and ``database_busy``, the overload's p99
 above --max-p99 (10 s), the shutdown slower than --max-shutdown (10 s), a server process left behind, or a
-database check failing.
+database check failing; with --run-once-every also when a run-once answers anything but 2xx (or nothing) or
+reports a failed change.
 Only loopback: the server listens on 127.0.0.1 and every request goes there.
 """
 
@@ -90,6 +106,7 @@ from seatflow.catalog.models import ProductKind, ProviderAccount, ProviderKind, 
 from seatflow.catalog.providers import create_provider_account
 from seatflow.catalog.schemas import ProductCreate, ProviderAccountCreate
 from seatflow.catalog.service import create_product
+from seatflow.clock import SystemClock
 from seatflow.config import Settings
 from seatflow.contracts.schemas import ContractCreate
 from seatflow.contracts.service import create_contract
@@ -97,6 +114,7 @@ from seatflow.customers.schemas import CustomerCreate
 from seatflow.customers.service import create_customer
 from seatflow.db.engine import make_engine
 from seatflow.db.session import make_sessionmaker, unit_of_work
+from seatflow.provisioning.worker import Worker, WorkerConfig
 from seatflow.subscriptions.lifecycle import create_subscription
 from seatflow.subscriptions.linking import link
 from seatflow.subscriptions.models import ChangeKind, ChangeOrigin, LicenseChange, Subscription
@@ -114,6 +132,10 @@ CLIENT_TIMEOUT = 60.0  # seconds; a request unanswered by then is a defect (the 
 BUSY_CODES = ("server_busy", "database_busy")  # the server's 503s: past capacity / no database in time
 IDLE_REUSE_SECONDS = 3.0  # an idle keep-alive connection is reused only this long (uvicorn closes it at 5 s)
 SETUP_BATCH = 200
+RUN_ONCE_PATH = "/api/v1/worker/run-once"
+SIM_PRODUCT, SIM_SKU = "CFQ7TTC0BNCH", "0001"  # an offer the bench adds to the simulator (NCE ids' format)
+SIM_MAXIMUM = 100_000  # the simulator's default 300 seats a license is far below a parent's (20 x 100..196)
+SIM_TENANT_PREFIX = "bench-api-load"  # the simulator names the one bulk customer <prefix>-000001
 
 
 # --- processes and the machine ---------------------------------------------------------------------------
@@ -191,6 +213,66 @@ def run_cli(args: Sequence[str], env: dict[str, str], workdir: Path) -> str:
     return done.stdout
 
 
+class Simulator:
+    """``seatflow simulator`` (the Partner Center simulator, demo seed) in a process group of its own, with an
+    offer big enough for the linked parents and one customer tenant added through its control paths."""
+
+    def __init__(self, workdir: Path) -> None:
+        port = free_port()
+        self.url = f"http://{HOST}:{port}"
+        self.log_path = workdir / f"simulator-{port}.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                seatflow_command("simulator", "--host", HOST, "--port", str(port)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+                env=child_env({}),
+                start_new_session=True,
+            )
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+        self.tenant = f"{SIM_TENANT_PREFIX}-000001"
+
+    def start(self, timeout: float = 30) -> None:
+        started = time.monotonic()
+        while True:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the simulator exited with {self.process.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.TransportError):
+                if self.http.get("/_sim/stats").status_code == 200:
+                    break
+            if time.monotonic() - started > timeout:
+                raise SystemExit(f"the simulator did not answer within {timeout:g} s:\n{self.log_tail()}")
+            time.sleep(0.1)
+        offer = {
+            "productId": SIM_PRODUCT,
+            "skuId": SIM_SKU,
+            "name": "Bench License",
+            "maximumQuantity": SIM_MAXIMUM,
+            "terms": [{"termDuration": "P1M", "billingCycle": "monthly"}],
+        }
+        self.http.post("/_sim/offers", json=offer).raise_for_status()
+        self.http.post("/_sim/customers/bulk", json={"count": 1, "prefix": SIM_TENANT_PREFIX}).raise_for_status()
+
+    def requests(self) -> Counter[str]:
+        """Partner Center requests it has counted so far, by route (its own ``/_sim`` routes left out)."""
+        stats: dict[str, Any] = self.http.get("/_sim/stats").raise_for_status().json()
+        return Counter({route: n for route, n in stats["requests"].items() if " /_sim/" not in route})
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
 # --- the database ----------------------------------------------------------------------------------------
 
 
@@ -221,8 +303,10 @@ class Data:
     """Linked parent -> its children."""
 
 
-def build(factory: sessionmaker[Session], subscriptions: int) -> Data:
-    """The catalog, customers, contracts and subscriptions, through the services (not timed)."""
+def build(factory: sessionmaker[Session], subscriptions: int, simulator: Simulator | None = None) -> Data:
+    """The catalog, customers, contracts and subscriptions, through the services (not timed). With a
+    simulator the product is a Partner Center one (the simulator's bench offer) and the linked parents are
+    on a Partner Center account pointed at it, for a customer with its tenant; everything else as without."""
     today = datetime.now(UTC).date()
     children = subscriptions // 10
     parents = max(1, -(-children // CHILDREN_PER_PARENT)) if children else 0
@@ -234,12 +318,23 @@ def build(factory: sessionmaker[Session], subscriptions: int) -> Data:
         linked = create_provider_account(
             session, data=ProviderAccountCreate(name="Linked (bench)", kind=ProviderKind.LINKED)
         )
+        parent_account = do_nothing
+        if simulator is not None:
+            parent_account = create_provider_account(
+                session,
+                data=ProviderAccountCreate(
+                    name="Partner Center (bench)",
+                    kind=ProviderKind.PARTNER_CENTER,
+                    settings={"base_url": simulator.url, "timeout_seconds": 30},
+                ),
+            )
         product = create_product(
             session,
             data=ProductCreate(
-                provider_account_id=str(do_nothing.id),
+                provider_account_id=str(parent_account.id),
                 kind=ProductKind.LICENSE,
                 name="Bench License",
+                offer_id=f"{SIM_PRODUCT}:{SIM_SKU}" if simulator is not None else None,
                 term=Term.P1M,
                 list_price="10.00",
                 cost_price="8.00",
@@ -249,12 +344,15 @@ def build(factory: sessionmaker[Session], subscriptions: int) -> Data:
             default_currency="USD",
         )
         do_nothing_id, linked_id, product_id = str(do_nothing.id), linked.id, str(product.id)
+        parent_account_id = str(parent_account.id)
 
-    def subscribe(session: Session, contract_id: str, quantity: int = INITIAL_QUANTITY) -> Subscription:
+    def subscribe(
+        session: Session, contract_id: str, quantity: int = INITIAL_QUANTITY, account_id: str = do_nothing_id
+    ) -> Subscription:
         data = SubscriptionCreate(
             contract_id=contract_id,
             product_id=product_id,
-            provider_account_id=do_nothing_id,
+            provider_account_id=account_id,
             quantity=quantity,
             start_date=today,
         )
@@ -265,7 +363,10 @@ def build(factory: sessionmaker[Session], subscriptions: int) -> Data:
     if children:
         with unit_of_work(factory) as session:
             account = session.get_one(ProviderAccount, linked_id)
-            customer = create_customer(session, data=CustomerCreate(name="Linked Co"), default_currency="USD")
+            tenant = simulator.tenant if simulator is not None else None
+            customer = create_customer(
+                session, data=CustomerCreate(name="Linked Co", tenant_id=tenant), default_currency="USD"
+            )
             parent_contract = create_contract(
                 session,
                 data=ContractCreate(
@@ -289,7 +390,7 @@ def build(factory: sessionmaker[Session], subscriptions: int) -> Data:
             for _ in range(parents):
                 count = min(left, CHILDREN_PER_PARENT)
                 # the children are linked afterwards (which pushes nothing), so the parent starts at their sum
-                parent = subscribe(session, str(parent_contract.id), INITIAL_QUANTITY * count)
+                parent = subscribe(session, str(parent_contract.id), INITIAL_QUANTITY * count, parent_account_id)
                 kids = []
                 for location in locations[:count]:
                     child = subscribe(session, str(location.id))
@@ -315,6 +416,22 @@ def build(factory: sessionmaker[Session], subscriptions: int) -> Data:
                     result.targets.append(str(subscribe(session, str(contract.id)).id))
                     made += 1
     return result
+
+
+def buy_parents(factory: sessionmaker[Session], data: Data, simulator: Simulator) -> tuple[float, dict[str, object]]:
+    """One in-process drain that buys every linked parent at the simulator (not timed): the seconds it took
+    and its counts. Afterwards the load's pushes to a parent are quantity changes for the worker to send."""
+    started = time.monotonic()
+    worker = Worker(factory, SystemClock(), config=WorkerConfig())
+    try:
+        result = worker.drain(max_wait_seconds=120)
+    finally:
+        worker.registry.close()
+    if result.tally.provisioned != len(data.parents) or result.tally.failed:
+        raise SystemExit(
+            f"buying the {len(data.parents)} parents at the simulator: {result.as_dict()}\n{simulator.log_tail()}"
+        )
+    return time.monotonic() - started, result.as_dict()
 
 
 @dataclass
@@ -696,6 +813,74 @@ async def open_loop(
     return result
 
 
+@dataclass
+class RunOnceCall:
+    """One ``POST /api/v1/worker/run-once``."""
+
+    due: float
+    sent: float
+    done: float
+    status: int | None
+    error: str | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    """The answer's counts (``provisioned``, ``flowed_back``, ``provider_calls``, ...); empty unless 2xx."""
+    body: str = ""
+
+    @property
+    def latency(self) -> float:
+        return self.done - self.sent
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+async def post_run_once(client: Client, due: float) -> RunOnceCall:
+    sent = time.monotonic()
+    try:
+        status, _, content, _ = await client.request("POST", RUN_ONCE_PATH, b"{}")
+    except TimeoutError:
+        return RunOnceCall(due, sent, time.monotonic(), None, f"no answer in {client.timeout:g} s")
+    except (NoAnswer, OSError) as exc:
+        return RunOnceCall(due, sent, time.monotonic(), None, f"{type(exc).__name__}: {exc}"[:80])
+    call = RunOnceCall(due, sent, time.monotonic(), status)
+    if call.ok:
+        with contextlib.suppress(ValueError):
+            payload = json.loads(content)
+            call.counts = payload if isinstance(payload, dict) else {}
+    else:
+        call.body = content[:300].decode("utf-8", "replace")
+    return call
+
+
+async def run_once_loop(server: Server, api_key: str, *, every: float, seconds: float) -> list[RunOnceCall]:
+    """``POST /api/v1/worker/run-once`` due every ``every`` seconds from ``every`` on, for ``seconds``, on a
+    client of its own, one at a time: a call due while the last is unanswered goes as soon as it is answered."""
+    calls: list[RunOnceCall] = []
+    client = Client(HOST, server.port, api_key)
+    start = time.monotonic() + 0.05
+    try:
+        for i in range(1, int(seconds / every) + 1):
+            due = start + i * every
+            if due > start + seconds:
+                break
+            if (delay := due - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            calls.append(await post_run_once(client, due))
+    finally:
+        client.close()
+    return calls
+
+
+async def run_once_now(server: Server, api_key: str) -> RunOnceCall:
+    """One run-once on a connection of its own, at once."""
+    client = Client(HOST, server.port, api_key)
+    try:
+        return await post_run_once(client, time.monotonic())
+    finally:
+        client.close()
+
+
 # --- figures ---------------------------------------------------------------------------------------------
 
 
@@ -783,6 +968,56 @@ def describe(phase: Phase) -> None:
         print(f"    {note}")
 
 
+def describe_run_once(
+    phase: Phase, calls: Sequence[RunOnceCall], every: float, requests: Counter[str]
+) -> dict[str, Any]:
+    """The run-once calls of the steady phase next to its quantity changes, and what the passes did."""
+    latency = [c.latency for c in calls]
+    changes = [s.latency for s in phase.samples if s.kind == "change" and s.status is not None]
+    statuses = Counter(str(c.status) if c.status is not None else (c.error or "error") for c in calls)
+    work: Counter[str] = Counter()
+    for call in calls:
+        work.update({k: v for k, v in call.counts.items() if isinstance(v, int) and not isinstance(v, bool)})
+    provisioned = [int(c.counts.get("provisioned", 0)) for c in calls if c.ok]
+    late = max((c.sent - c.due for c in calls), default=0.0)
+    row: dict[str, Any] = {
+        "every": every,
+        "calls": len(calls),
+        "statuses": dict(statuses),
+        "p50": percentile(latency, 0.5),
+        "p90": percentile(latency, 0.9),
+        "max": max(latency, default=math.nan),
+        "changes_p50": percentile(changes, 0.5),
+        "changes_p90": percentile(changes, 0.9),
+        "changes_p99": percentile(changes, 0.99),
+        "changes_max": max(changes, default=math.nan),
+        "work": dict(work),
+        "provider_requests": dict(requests),
+    }
+    print(
+        f"    run-once             {len(calls)} calls due every {every:g} s, one at a time (sent at most "
+        f"{ms(late)} ms late); statuses {', '.join(f'{k}: {v}' for k, v in sorted(statuses.items()))}"
+    )
+    print(f"    latency run-once     p50 {ms(row['p50'])} ms, p90 {ms(row['p90'])} ms, max {ms(row['max'])} ms")
+    print(
+        f"    latency changes      p50 {ms(row['changes_p50'])} ms, p90 {ms(row['changes_p90'])} ms, p99 "
+        f"{ms(row['changes_p99'])} ms, max {ms(row['changes_max'])} ms (the {len(changes)} answered quantity "
+        "changes of this phase)"
+    )
+    print(
+        "    run-once did         "
+        + ", ".join(f"{k} {work.get(k, 0)}" for k in ("provisioned", "flowed_back", "subscriptions", "provider_calls"))
+        + ", "
+        + ", ".join(f"{k} {work.get(k, 0)}" for k in ("failed", "retrying", "waiting", "handed_off"))
+        + f" (summed; provisioned a call {min(provisioned, default=0)}-{max(provisioned, default=0)})"
+    )
+    print(
+        f"    simulator counted    {sum(requests.values())} Partner Center requests: "
+        + (", ".join(f"{route}: {n}" for route, n in sorted(requests.items())) or "none")
+    )
+    return row
+
+
 def measured(name: str, server: Server, run: Callable[[], Any], *, rate: float | None = None) -> tuple[Phase, Any]:
     server_cpu, client_cpu, started = server.cpu(), time.process_time(), time.monotonic()
     result = run()
@@ -852,6 +1087,13 @@ def main(argv: list[str] | None = None) -> int:
         "--steady-strict", action="store_true", help="fail the run if the steady phase misses its target"
     )
     parser.add_argument(
+        "--run-once-every",
+        type=float,
+        metavar="SECONDS",
+        help="in the steady phase, POST /api/v1/worker/run-once every SECONDS from a client of its own (the linked "
+        "parents then Partner Center subscriptions at a simulator, so each pass provisions the load's changes)",
+    )
+    parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="an environment variable for the server"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -867,6 +1109,8 @@ def main(argv: list[str] | None = None) -> int:
         args.clients = 2 * int(extra_env.get("SEATFLOW_MAX_CONCURRENT_REQUESTS", admitted)) * args.workers
     if args.workers < 1 or args.subscriptions < 20 or args.duration <= 0 or args.clients < 1:
         parser.error("--workers >= 1, --subscriptions >= 20, --duration > 0, --clients >= 1")
+    if args.run_once_every is not None and not (args.steady_rate and 0 < args.run_once_every <= args.steady_seconds):
+        parser.error("--run-once-every needs --steady-rate, and 0 < --run-once-every <= --steady-seconds")
 
     with tempfile.TemporaryDirectory(prefix="seatflow-bench-") as tmp:
         workdir = Path(tmp)
@@ -874,14 +1118,21 @@ def main(argv: list[str] | None = None) -> int:
         url = f"{POSTGRES_ADMIN}/{name}" if args.postgres else f"sqlite:///{workdir / 'bench.db'}"
         if args.postgres:
             postgres_database("create", name)
+        simulator = Simulator(workdir) if args.run_once_every else None
         try:
-            return bench(args, url, workdir, extra_env)
+            if simulator is not None:
+                simulator.start()
+            return bench(args, url, workdir, extra_env, simulator)
         finally:
+            if simulator is not None:
+                simulator.stop()
             if args.postgres:
                 postgres_database("drop", name)
 
 
-def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str, str]) -> int:
+def bench(
+    args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str, str], simulator: Simulator | None
+) -> int:
     failures: list[str] = []
 
     def check(ok: bool, message: str) -> None:
@@ -897,7 +1148,8 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
     engine = make_engine(url)
     try:
         version = server_version(engine)
-        data = build(make_sessionmaker(engine), args.subscriptions)
+        data = build(make_sessionmaker(engine), args.subscriptions, simulator)
+        bought = buy_parents(make_sessionmaker(engine), data, simulator) if simulator is not None else None
     finally:
         engine.dispose()
     key = run_cli(["apikey", "create", "bench-api-load"], {"SEATFLOW_DATABASE_URL": url}, workdir)
@@ -908,10 +1160,17 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
         f"({sum(len(k) for k in data.parents.values())} linked children under {len(data.parents)} parents), "
         f"{len(data.contracts)} contracts; set up in {time.monotonic() - started:.1f} s (not timed)"
     )
+    if simulator is not None and bought is not None:
+        print(
+            f"  simulator            seatflow simulator at {simulator.url}: the {len(data.parents)} linked parents "
+            f"are Partner Center subscriptions, bought there in setup ({bought[0]:.1f} s, {bought[1]})"
+        )
 
     server = Server(url, args.workers, workdir, extra_env)
     phases: list[Phase] = []
     steady: Phase | None = None
+    run_once_calls: list[RunOnceCall] = []
+    run_once_row: dict[str, Any] | None = None
     summary: dict[str, Any] = {}
     try:
         ready = server.wait_ready()
@@ -952,24 +1211,50 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
         if args.steady_rate:
             workload.change_share = 1.0 if args.steady_mix == "changes" else CHANGE_SHARE
             what = "quantity changes only" if args.steady_mix == "changes" else "80 % changes, 20 % reads"
+            if args.run_once_every:
+                what += f"; run-once every {args.run_once_every:g} s"
+            if args.run_once_every:
+                # the parents' changes the earlier phases left are provisioned first: each measured pass has only
+                # what the load made since the last
+                catch_up = asyncio.run(run_once_now(server, api_key))
+                run_once_calls.append(catch_up)
+                print(
+                    f"  run-once before 1b   {catch_up.status or catch_up.error} in {ms(catch_up.latency)} ms, "
+                    f"not measured: the earlier phases' backlog, {catch_up.counts or catch_up.body[:200]}"
+                )
+            simulator_before = simulator.requests() if simulator is not None else Counter[str]()
+
+            measured_calls: list[RunOnceCall] = []
+
+            async def steady_load() -> OpenLoop:
+                load = open_loop(
+                    server,
+                    api_key,
+                    workload,
+                    rate=args.steady_rate,
+                    seconds=args.steady_seconds,
+                    cap=args.max_requests,
+                    max_in_flight=args.max_in_flight,
+                )
+                if not args.run_once_every:
+                    return await load
+                passes = run_once_loop(server, api_key, every=args.run_once_every, seconds=args.steady_seconds)
+                result, calls = await asyncio.gather(load, passes)
+                measured_calls.extend(calls)
+                return result
+
             steady, _ = measured(
                 f"1b. steady rate: open loop at {args.steady_rate:g}/s for {args.steady_seconds:g} s ({what})",
                 server,
-                lambda: asyncio.run(
-                    open_loop(
-                        server,
-                        api_key,
-                        workload,
-                        rate=args.steady_rate,
-                        seconds=args.steady_seconds,
-                        cap=args.max_requests,
-                        max_in_flight=args.max_in_flight,
-                    )
-                ),
+                lambda: asyncio.run(steady_load()),
                 rate=args.steady_rate,
             )
             workload.change_share = CHANGE_SHARE
             describe(steady)
+            if args.run_once_every:
+                requests = simulator.requests() - simulator_before if simulator is not None else Counter[str]()
+                run_once_calls += measured_calls
+                run_once_row = describe_run_once(steady, measured_calls, args.run_once_every, requests)
             answered = [s.latency for s in steady.samples if s.status is not None]
             steady_p99 = percentile(answered, 0.99)
             per_2xx = steady.server_cpu / max(1, len(steady.ok()))
@@ -1106,6 +1391,16 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
             f"steady phase: p99 {steady_p99 * 1000:.0f} ms (bound {args.steady_p99_ms:g} ms), "
             f"{len(steady.busy())} 503s",
         )
+    if args.run_once_every:
+        bad = [c for c in run_once_calls if not c.ok]
+        first = f"; the first: {bad[0].status or bad[0].error} {bad[0].body[:120]!r}" if bad else ""
+        check(
+            bool(run_once_calls) and not bad,
+            f"run-once: {len(bad)} of {len(run_once_calls)} calls not 2xx "
+            f"{dict(Counter(str(c.status) if c.status is not None else c.error for c in bad))}{first}",
+        )
+        failed = sum(int(c.counts.get("failed", 0)) for c in run_once_calls)
+        check(not failed, f"run-once: {failed} changes failed at the provider")
     check(stop_seconds is not None and stop_seconds <= args.max_shutdown, f"shutdown took {stop_seconds} s")
     check(not left, f"{len(left)} server processes outlived the SIGTERM: {left}")
     check(not restarted, f"server processes were replaced during the run (new: {restarted})")
@@ -1152,6 +1447,17 @@ def bench(args: argparse.Namespace, url: str, workdir: Path, extra_env: dict[str
             f" {phase.server_cpu:>7.1f} {phase.client_cpu:>7.1f}"
         )
     print(f"  shutdown: {stop_seconds:.2f} s after SIGTERM" if stop_seconds is not None else "  shutdown: none")
+    if run_once_row is not None:
+        summary["run_once"] = run_once_row
+        work = run_once_row["work"]
+        print(
+            f"  run-once (steady phase): {run_once_row['calls']} calls every {run_once_row['every']:g} s, "
+            f"{', '.join(f'{k}: {v}' for k, v in sorted(run_once_row['statuses'].items()))}; p50 / p90 / max "
+            f"{ms(run_once_row['p50'])} / {ms(run_once_row['p90'])} / {ms(run_once_row['max'])} ms (quantity changes "
+            f"{ms(run_once_row['changes_p50'])} / {ms(run_once_row['changes_p90'])} / "
+            f"{ms(run_once_row['changes_max'])} ms); provisioned {work.get('provisioned', 0)}, flowed back "
+            f"{work.get('flowed_back', 0)}, {work.get('provider_calls', 0)} provider calls"
+        )
     capacity_ok, overload_ok = summary["capacity"]["ok_per_s"], summary["overload"]["ok_per_s"]
     per_ok = phases[0].server_cpu / max(1, len(phases[0].ok()))
     shed = len(phases[1].busy())
