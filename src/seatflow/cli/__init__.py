@@ -1,32 +1,76 @@
-"""The ``seatflow`` command (SPEC §14). Configuration comes from SEATFLOW_* environment variables."""
+"""The ``seatflow`` command (SPEC §14). Configuration comes from SEATFLOW_* environment variables.
+
+Each command's module is imported when the command runs (or when the top-level help lists them all), not at
+start-up: ``seatflow worker`` or ``seatflow serve`` pays for its own imports only, not for the PDF renderer, the
+cost files or every other command's."""
 
 from __future__ import annotations
 
-import typer
+import importlib
+from typing import Any
 
-from seatflow.cli import (
-    apikey,
-    audit,
-    billing,
-    catalog,
-    costs,
-    customers,
-    db,
-    demo_load,
-    margin,
-    operators,
-    pricing,
-    provisioning,
-    reconciliation,
-    renewals,
-    serve,
-    simulator,
-    subscriptions,
-    webhooks,
-)
+import typer
+from typer import core as typer_core
+
 from seatflow.cli.context import fail, settings
 from seatflow.errors import SeatflowError
 from seatflow.logs import configure_logging
+
+_COMMANDS: dict[str, tuple[str, str, bool]] = {
+    # name: (module under seatflow.cli, attribute, whether it is a group); the help lists them in this order
+    "worker": ("provisioning", "worker", False),
+    "bill": ("billing", "bill", False),
+    "margin": ("margin", "margin", False),
+    "renew": ("subscriptions", "renew", False),
+    "serve": ("serve", "serve", False),
+    "demo": ("serve", "demo", False),
+    "demo-load": ("demo_load", "demo_load", False),
+    "simulator": ("simulator", "simulator", False),
+    "db": ("db", "app", True),
+    "apikey": ("apikey", "app", True),
+    "catalog": ("catalog", "app", True),
+    "customers": ("customers", "customers_app", True),
+    "contracts": ("customers", "contracts_app", True),
+    "subscriptions": ("subscriptions", "app", True),
+    "changes": ("changes", "app", True),
+    "invoices": ("billing", "invoices_app", True),
+    "credit-notes": ("billing", "credit_notes_app", True),
+    "reconcile": ("reconciliation", "app", True),
+    "prices": ("pricing", "app", True),
+    "costs": ("costs", "app", True),
+    "operators": ("operators", "app", True),
+    "audit": ("audit", "app", True),
+    "webhooks": ("webhooks", "app", True),
+    "renewals": ("renewals", "app", True),
+}
+"""Every top-level command, and where it is defined."""
+
+
+def _load(name: str) -> Any:
+    """The click command ``name``, built from its Typer app or function exactly as ``add_typer`` or ``command``
+    on the root would have built it."""
+    module, attribute, group = _COMMANDS[name]
+    target: Any = getattr(importlib.import_module(f"seatflow.cli.{module}"), attribute)
+    holder = typer.Typer(add_completion=False)
+    if group:
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_group(holder).commands[name]
+
+
+class _LazyRoot(typer_core.TyperGroup):
+    """The root group: a command's module is imported the first time the command is asked for."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        listed = list(self.commands)
+        return listed + [name for name in _COMMANDS if name not in self.commands]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in _COMMANDS:
+            self.commands[cmd_name] = _load(cmd_name)
+        return self.commands.get(cmd_name)
+
 
 app = typer.Typer(
     name="seatflow",
@@ -35,33 +79,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_LazyRoot,
 )
-app.add_typer(db.app, name="db")
-app.add_typer(apikey.app, name="apikey")
-app.add_typer(catalog.app, name="catalog")
-app.add_typer(customers.customers_app, name="customers")
-app.add_typer(customers.contracts_app, name="contracts")
-app.add_typer(subscriptions.app, name="subscriptions")
-app.add_typer(subscriptions.changes_app, name="changes")
-subscriptions.changes_app.command("requeue")(provisioning.requeue)
-subscriptions.changes_app.command("confirm")(provisioning.confirm)
-app.command("worker")(provisioning.worker)
-app.command("bill")(billing.bill)
-app.add_typer(billing.invoices_app, name="invoices")
-app.add_typer(billing.credit_notes_app, name="credit-notes")
-app.add_typer(reconciliation.app, name="reconcile")
-app.add_typer(pricing.app, name="prices")
-app.add_typer(costs.app, name="costs")
-app.command("margin")(margin.margin)
-app.add_typer(operators.app, name="operators")
-app.add_typer(audit.app, name="audit")
-app.add_typer(webhooks.app, name="webhooks")
-app.command("renew")(subscriptions.renew)
-app.add_typer(renewals.app, name="renewals")
-app.command("serve")(serve.serve)
-app.command("demo")(serve.demo)
-app.command("demo-load")(demo_load.demo_load)
-app.command("simulator")(simulator.simulator)
 
 
 @app.callback()
