@@ -226,7 +226,7 @@ def test_a_linked_childs_change_reads_in_the_order_it_was_made(session: Session)
     pushed up to, whatever flush wrote them (the quantity and its change are written in one)."""
     vet = pine_cone_vet(session, load_demo_catalog(session))
     session.commit()
-    scope = AuditScope(Origin.PORTAL, AuditActor(ActorKind.CONTACT, uuid.UUID(int=11), "it@pineconevet.example"))
+    scope = AuditScope(Origin.CONSOLE, AuditActor(ActorKind.OPERATOR, uuid.UUID(int=11), OPERATOR.name))
     attach(session, scope)
     child = vet.locations["New York City"].e3
     change = change_quantity(
