@@ -36,12 +36,13 @@ rows and ids block for block, without building twice; dropped at the end unless 
 run, in this process: the same 20 warm-up changes untimed, then the same planned changes timed. Checked afterwards
 (exit 1): ``verify``'s checks on the floor's database, read through seatflow's models; each of its events equals
 ``LicenseChangeRead`` of its change; its audit rows have the shapes of seatflow's (action, target, actor and request
-columns, before and after keys in order). Prints its changes/s and CPU a change, and seatflow/floor: wall time a
-change, and on SQLite (where all the work is in this process) CPU a change. The floor records from one thread
-whatever --threads is.
+columns, before and after keys in order); and it issues seatflow's number of statements for every planned change
+(``compare_statements``, below). Prints its changes/s and CPU a change, and seatflow/floor: wall time a change,
+and on SQLite (where all the work is in this process) CPU a change. The floor records from one thread whatever
+--threads is.
 
 The statements seatflow issues for one change (seen with a ``before_cursor_execute`` listener; the floor issues
-the same, counted alike on both databases):
+the same, in the same order, on both databases):
 
     BEGIN IMMEDIATE  (SQLite. PostgreSQL: the pool's pre-ping ";" at checkout, then psycopg's implicit BEGIN)
     SELECT subscriptions WHERE id = :child                        (FOR UPDATE on PostgreSQL; the route's lock)
@@ -53,14 +54,14 @@ the same, counted alike on both databases):
         AND kind IN (create, quantity) AND effective_date >= term_start ORDER BY subscription_id, created_at, id
     SELECT provider_accounts.kind, (SELECT max(license_changes.created_at) WHERE subscription_id = :child)
         WHERE id = :account                          (the provisioning status; the change's stamp after the last)
-    UPDATE subscriptions SET quantity, updated_at WHERE id = :child      (one flush with the next INSERT)
-    INSERT license_changes                                          (origin api)
+    INSERT license_changes                          (origin api; one flush with the UPDATE, which the ORM puts after)
+    UPDATE subscriptions SET quantity, updated_at WHERE id = :child
     INSERT audit_log, two rows: subscription.quantity_changed ({"quantity": before} -> {"quantity": after}) and
         license_change.created (the change's columns set, as JSON)
     INSERT outbox_events  license_change.recorded                   (LicenseChangeRead as JSON)
     a linked child only, for its parent: [not locked yet: SELECT subscriptions WHERE id = :parent (FOR UPDATE on
-        PostgreSQL)], SELECT provider_accounts.kind with max(created_at), UPDATE subscriptions, INSERT
-        license_changes (origin linked_child, caused_by the child's change), INSERT audit_log (two rows), INSERT
+        PostgreSQL)], SELECT provider_accounts.kind with max(created_at), INSERT license_changes (origin
+        linked_child, caused_by the child's change), UPDATE subscriptions, INSERT audit_log (two rows), INSERT
         outbox_events license_change.recorded
     COMMIT
 
@@ -70,6 +71,19 @@ the work's), the columns of the subscription it does not use (seatflow's ORM rea
 INSERTs (literal constants instead of parameters where the value never varies), computing the seat batches (it
 checks that every batch is inside the reduction window, which this workload's are) and a second JSON of the answer
 (the event's JSON is the answer's).
+
+The list is kept in step with seatflow's by hand, so the bench checks it (exit 1, "FLOOR CHECK FAILED: <kind>:
+seatflow issues N statements a change, the floor M"): each timed change's statements are counted on both sides,
+seatflow's by a ``before_cursor_execute`` listener on its engine, the floor's as it executes them, BEGIN, COMMIT
+and ROLLBACK left out on both (SQLAlchemy issues SQLite's BEGIN IMMEDIATE as a statement but commits through the
+driver; the pre-ping is not a cursor execute), and compared change by change, printed by kind (standalone change,
+standalone reduction, linked child change, linked reduction). Every change of a kind issues the same number in
+this workload, on both databases (also the untimed warm-up's, the process's first request and each subscription's
+first change included, when counted), so the counts are exact; what could make them vary (a pending
+subscription's reduction reads no batches, a parent of another product has its bounds read) would vary alike on
+both sides for the same change, which the change-by-change comparison allows for, and a kind's mean and spread are
+printed then. On a mismatch the first differing change's statements are printed side by side. With --no-floor
+seatflow's counts are printed alone.
 
     .venv/bin/python bench/recording.py                          # SQLite, 2000 changes, then the floor
     .venv/bin/python bench/recording.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/seatflow_bench_rec
@@ -96,6 +110,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -105,7 +120,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import copy_sqlite_database
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -298,12 +313,15 @@ def plan(setup: Setup, *, changes: int, linked_share: float, seed: int) -> tuple
     return planned, quantity
 
 
-def record_one(factory: sessionmaker[Session], item: Planned) -> tuple[uuid.UUID, uuid.UUID]:
-    """One change as ``POST /api/v1/subscriptions/{id}/quantity`` makes it; (change id, the request's id)."""
+def record_one(
+    factory: sessionmaker[Session], item: Planned, watched: AbstractContextManager[object] | None = None
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """One change as ``POST /api/v1/subscriptions/{id}/quantity`` makes it; (change id, the request's id).
+    ``watched``: entered around the request's transaction (``SeatflowStatements.change``: its statements)."""
     scope = AuditScope(
         Origin.API, actor=AuditActor(ActorKind.API_KEY, KEY_ID, KEY_NAME), ip="127.0.0.1", operation=OPERATION
     )
-    with unit_of_work(factory) as session:
+    with watched if watched is not None else nullcontext(), unit_of_work(factory) as session:
         attach(session, scope)
         now = datetime.now(UTC)
         if LOCK_FIRST:
@@ -327,14 +345,22 @@ def record_one(factory: sessionmaker[Session], item: Planned) -> tuple[uuid.UUID
 
 
 def record_all(
-    factory: sessionmaker[Session], planned: list[Planned], threads: int
+    factory: sessionmaker[Session],
+    planned: list[Planned],
+    threads: int,
+    statements: SeatflowStatements | None = None,
 ) -> tuple[list[tuple[uuid.UUID, uuid.UUID]], float, float]:
-    """(change id, request id) of each change in planned order; wall seconds; this process's CPU seconds."""
+    """(change id, request id) of each change in planned order; wall seconds; this process's CPU seconds.
+    ``statements``: where each change's statements are kept, by its index in ``planned``."""
     results: list[tuple[uuid.UUID, uuid.UUID] | None] = [None] * len(planned)
+
+    def watch(n: int) -> AbstractContextManager[object] | None:
+        return statements.change(n) if statements is not None else None
+
     wall0, cpu0 = time.perf_counter(), time.process_time()
     if threads <= 1:
         for n, item in enumerate(planned):
-            results[n] = record_one(factory, item)
+            results[n] = record_one(factory, item, watch(n))
     else:
         # A subscription's changes stay in planned order: each thread takes the changes of its own subscriptions
         # (a child and its parent lock in that order, so the threads' changes on one parent queue on it).
@@ -346,7 +372,7 @@ def record_all(
         def run(lane: list[int]) -> None:
             try:
                 for n in lane:
-                    results[n] = record_one(factory, planned[n])
+                    results[n] = record_one(factory, planned[n], watch(n))
             except BaseException as error:  # reported after the join
                 errors.append(error)
 
@@ -456,6 +482,109 @@ def verify(
     return problems
 
 
+# --- statements a change: seatflow's counted against the floor's ----------------------------------------
+
+KINDS = ("standalone change", "standalone reduction", "linked child change", "linked reduction")
+"""The kinds of change whose statements differ: a standalone subscription's or a linked child's (with its parent's
+change), raising the quantity ("change") or lowering it ("reduction": the seat batches are read)."""
+TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "ROLLBACK"})
+"""Left out of the counts on both sides: where a driver issues them is not the work's (SQLAlchemy issues SQLite's
+``BEGIN IMMEDIATE`` as a statement, its listener sees it, and ends transactions with the driver's ``commit()``,
+which it does not see; psycopg begins implicitly on both sides; the floor writes SQLite's BEGIN and COMMIT)."""
+
+
+def kind_of(item: Planned) -> str:
+    return KINDS[2 * item.linked + (item.after < item.before)]
+
+
+def counted(statement: str) -> bool:
+    """A statement of the work: not BEGIN, COMMIT or ROLLBACK."""
+    words = statement.split(None, 1)
+    return bool(words) and words[0].upper() not in TRANSACTION_CONTROL
+
+
+class SeatflowStatements:
+    """The statements seatflow issues for each change, seen by a ``before_cursor_execute`` listener on the engine
+    (the pool's pre-ping on PostgreSQL is not a cursor execute and is not seen). A change is recorded on one thread,
+    so the statements a thread issues inside ``change(n)`` are change n's."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.issued: dict[int, list[str]] = {}
+        self._current = threading.local()
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        issued: list[str] | None = getattr(self._current, "issued", None)
+        if issued is not None:
+            issued.append(statement)
+
+    @contextmanager
+    def change(self, n: int) -> Iterator[None]:
+        self._current.issued = self.issued[n] = []
+        try:
+            yield
+        finally:
+            self._current.issued = None
+
+
+def _per_kind(planned: list[Planned], issued: list[list[str]]) -> dict[str, list[int]]:
+    """Each kind's statements a change (transaction control left out), in planned order."""
+    counts: dict[str, list[int]] = {kind: [] for kind in KINDS}
+    for item, statements in zip(planned, issued, strict=True):
+        counts[kind_of(item)].append(sum(1 for statement in statements if counted(statement)))
+    return counts
+
+
+def _shown(counts: list[int]) -> str:
+    """``9`` when every change issued 9; else the mean and how many changes issued each number."""
+    if not counts:
+        return "-"
+    if len(set(counts)) == 1:
+        return str(counts[0])
+    spread = ", ".join(f"{n}: {k}" for n, k in sorted(Counter(counts).items()))
+    return f"{sum(counts) / len(counts):.2f} ({spread})"
+
+
+def _gist(statement: str) -> str:
+    return " ".join(statement.split())[:100]
+
+
+def compare_statements(
+    planned: list[Planned], seatflow: SeatflowStatements, floor: list[list[str]] | None
+) -> list[str]:
+    """Prints each kind's statements a change, seatflow's and (unless None) the floor's; a problem for each kind
+    whose counts differ. Both sides record the same planned changes on the same seeded rows, so the counts are
+    compared change by change: equal counts for every change of a kind, exact where a kind's changes all issue
+    one number (the mean and the spread are printed otherwise)."""
+    ours_issued = [seatflow.issued.get(n, []) for n in range(len(planned))]
+    ours = _per_kind(planned, ours_issued)
+    theirs = _per_kind(planned, floor) if floor is not None else None
+    print(
+        "statements a change (BEGIN and COMMIT not counted; seatflow: a before_cursor_execute listener on its engine"
+        + ("; the floor: its own executes):" if theirs is not None else "):")
+    )
+    problems: list[str] = []
+    for kind in KINDS:
+        line = f"  {kind:<21} {len(ours[kind]):>5} changes  seatflow {_shown(ours[kind])}"
+        if theirs is None:
+            print(line)
+            continue
+        print(f"{line}  floor {_shown(theirs[kind])}")
+        if ours[kind] != theirs[kind]:
+            differ = sum(1 for a, b in zip(ours[kind], theirs[kind], strict=True) if a != b)
+            problems.append(
+                f"{kind}: seatflow issues {_shown(ours[kind])} statements a change, the floor "
+                f"{_shown(theirs[kind])} ({differ} of {len(ours[kind])} changes differ; BEGIN and COMMIT not counted)"
+            )
+    if floor is not None and problems:  # the first change that differs, statement by statement
+        n = next(n for n in range(len(planned)) if sum(map(counted, ours_issued[n])) != sum(map(counted, floor[n])))
+        print(f"  the first that differs, {kind_of(planned[n])} #{n}:")
+        for side, statements in (("seatflow", ours_issued[n]), ("floor", floor[n])):
+            for statement in filter(counted, statements):
+                print(f"    {side:<8} {_gist(statement)}")
+    return problems
+
+
 # --- the floor: the same statements with the bare driver -------------------------------------------------
 
 MONEY_UNITS = Decimal(10) ** 4
@@ -511,6 +640,8 @@ class FloorResult:
     cpu_seconds: float
     busy: float
     """The machine's CPUs busy during the floor's run (``/proc/stat``)."""
+    issued: list[list[str]]
+    """The statements of each planned change, in planned order (``Floor.issued``)."""
 
 
 def floor_database_url(url: str) -> str:
@@ -583,13 +714,33 @@ class Floor:
         self.param: Callable[[str], str] = _dashed if postgres else str
         self.shown: Callable[[Any], str] = str if postgres else _dashed
         self.actor_id = str(KEY_ID) if postgres else KEY_ID.hex
+        self.issued: list[str] = []
+        """The statements the change being recorded has issued, BEGIN and COMMIT included (``compare_statements``
+        leaves them out, as it does seatflow's)."""
+
+    def execute(self, statement: str, *params: Any) -> Any:
+        """The connection's ``execute``, kept in ``issued``: the floor's statements go through here or
+        ``executemany``."""
+        self.issued.append(statement)
+        return self.conn.execute(statement, *params)
+
+    def executemany(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """One statement for several rows (psycopg: a cursor's ``executemany``, a pipeline), kept in ``issued``."""
+        self.issued.append(statement)
+        if self.pg:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(statement, rows)
+        else:
+            self.conn.executemany(statement, rows)
 
     def stamp(self, moment: datetime) -> Any:
         return moment if self.pg else moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
     def record(self, item: Planned) -> tuple[str, str]:
-        """One planned change in a transaction of its own; (change id, request id) as 32 hex digits."""
-        execute = self.conn.execute
+        """One planned change in a transaction of its own; (change id, request id) as 32 hex digits. Its statements
+        are in ``issued`` afterwards."""
+        execute = self.execute
+        self.issued = []
         now = datetime.now(UTC)
         today = now.date()
         request_hex = self.new_hex_id()
@@ -667,7 +818,7 @@ class Floor:
     ) -> str:
         """The quantity, the license change, their two audit rows and its event, as seatflow's one flush a side
         writes them (``apply_quantity``/``push_to_parent``, ``record_change``, the audit hook, ``announce_change``)."""
-        execute, stamp = self.conn.execute, self.stamp
+        execute, stamp = self.execute, self.stamp
         written = stamp(datetime.now(UTC))
         target = self.shown(subscription)
         kind, latest = execute(self.s_kind_and_latest, (subscription, account)).fetchone()
@@ -679,17 +830,18 @@ class Floor:
             last = latest if self.pg else datetime.fromisoformat(latest).replace(tzinfo=UTC)
             recorded_at = last.astimezone(UTC) + timedelta(microseconds=1)
             created = stamp(recorded_at)
-        execute(self.s_update, (after, written, subscription))
         change_hex = self.new_hex_id()
         change, cause = _dashed(change_hex), _dashed(caused_by) if caused_by else None
         price = Decimal(price_units) / MONEY_UNITS
         effective = today.isoformat()
+        # The change's INSERT, then the subscription's UPDATE: the order of seatflow's one flush.
         execute(
             self.s_change,
             (subscription, before, after, price_units, price_units, today if self.pg else effective, origin.value,
              ACTOR.name, self.param(caused_by) if caused_by else None, provisioning, created,
              self.param(change_hex)),
         )  # fmt: skip
+        execute(self.s_update, (after, written, subscription))
         audited = {
             "subscription_id": target, "kind": "quantity", "quantity_before": before, "quantity_after": after,
             "price_before": str(price), "price_after": str(price), "effective_date": effective,
@@ -706,11 +858,7 @@ class Floor:
              self.param(self.new_hex_id())),
         ]  # fmt: skip
         # One statement for both rows, as the audit hook writes a flush's rows (psycopg: a pipeline, one round trip).
-        if self.pg:
-            with self.conn.cursor() as cursor:
-                cursor.executemany(self.s_audit, audit_rows)
-        else:
-            self.conn.executemany(self.s_audit, audit_rows)
+        self.executemany(self.s_audit, audit_rows)
         money = _money(price)
         shown = {
             "id": change, "subscription_id": target, "kind": "quantity", "quantity_before": before,
@@ -771,15 +919,18 @@ def floor_run(url: str, warm: list[Planned], planned: list[Planned]) -> FloorRes
         floor = Floor(conn, postgres=make_url(url).get_backend_name() != "sqlite")
         for item in warm:
             floor.record(item)
+        recorded, issued = [], []
         busy0, total0 = cpu_jiffies()
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        recorded = [floor.record(item) for item in planned]
+        for item in planned:
+            recorded.append(floor.record(item))
+            issued.append(floor.issued)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         busy1, total1 = cpu_jiffies()
     finally:
         conn.close()
     ids = [(uuid.UUID(hex=change), uuid.UUID(hex=request)) for change, request in recorded]
-    return FloorResult(ids, wall, cpu, (busy1 - busy0) / max(1, total1 - total0))
+    return FloorResult(ids, wall, cpu, (busy1 - busy0) / max(1, total1 - total0), issued)
 
 
 def audit_shapes(
@@ -872,10 +1023,12 @@ def report_floor(
     workload: tuple[list[Planned], list[Planned], dict[uuid.UUID, int]],
     recorded: list[tuple[uuid.UUID, uuid.UUID]],
     seatflow_times: tuple[float, float],
+    statements: SeatflowStatements,
     *,
     threads: int,
 ) -> list[str]:
-    """Runs the floor on its database, checks it, prints its figures beside seatflow's; the floor's problems."""
+    """Runs the floor on its database, checks it (its statements a change too: ``compare_statements``), prints its
+    figures beside seatflow's; the floor's problems."""
     warm, planned, expected = workload
     wall, cpu = seatflow_times
     postgres = make_url(floor_url).get_backend_name() != "sqlite"
@@ -917,7 +1070,12 @@ def report_floor(
         )
     if threads > 1:
         print(f"  (seatflow recorded from {threads} threads, the floor from one)")
-    return problems
+    counts = compare_statements(planned, statements, floor.issued)
+    for problem in counts:
+        print(f"FLOOR CHECK FAILED: {problem}")
+    if not counts:
+        print("statement counts: ok (the floor issues seatflow's number of statements for every change)")
+    return problems + counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -963,11 +1121,12 @@ def main(argv: list[str] | None = None) -> int:
         record_all(factory, warm, 1)
         setup.quantity = expected_warm
         planned, expected = plan(setup, changes=args.changes, linked_share=args.linked_share, seed=args.seed)
+        statements = SeatflowStatements(engine)  # each change's statements, counted against the floor's
         busy0, total0 = cpu_jiffies()
         profiler = cProfile.Profile(time.thread_time) if args.profile else None  # CPU, not wall: the machine is shared
         if profiler:
             profiler.enable()
-        recorded, wall, cpu = record_all(factory, planned, args.threads)
+        recorded, wall, cpu = record_all(factory, planned, args.threads, statements)
         if profiler:
             profiler.disable()
         busy1, total1 = cpu_jiffies()
@@ -1008,9 +1167,12 @@ def main(argv: list[str] | None = None) -> int:
                 (warm, planned, expected),
                 recorded,
                 (wall, cpu),
+                statements,
                 threads=args.threads,
             )
             problems += floor_problems
+        else:
+            compare_statements(planned, statements, None)
         engine.dispose()
         return 1 if problems else 0
     finally:
