@@ -81,6 +81,13 @@ def test_a_receiver_gets_a_signed_failure_and_after_being_down_the_retries(stack
     assert first.payload["data"]["id"] == change["id"]
     assert (first.payload["data"]["quantity_before"], first.payload["data"]["quantity_after"]) == (5, 6)
     assert first.payload["data"]["message"] == change["message"]
+    # The worker records the outcome after the receiver has answered: wait for the record, not only the arrival.
+    wait_until(
+        lambda: [d["status"] for d in deliveries(stack, change["id"])] not in ([], ["pending"]),
+        timeout=WITHIN_S,
+        what="the delivery's outcome was recorded",
+        logs=stack.logs,
+    )
     [delivered] = deliveries(stack, change["id"])
     assert (delivered["status"], delivered["attempts"], delivered["endpoint_id"]) == ("delivered", 1, endpoint["id"])
 
