@@ -63,8 +63,8 @@ class _LazyRoot(typer_core.TyperGroup):
     """The root group: a command's module is imported the first time the command is asked for."""
 
     def list_commands(self, ctx: Any) -> list[str]:
-        listed = list(self.commands)
-        return listed + [name for name in _COMMANDS if name not in self.commands]
+        # The table's order, whichever commands this process has loaded already.
+        return list(_COMMANDS) + [name for name in self.commands if name not in _COMMANDS]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in _COMMANDS:
