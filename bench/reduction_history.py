@@ -1,0 +1,131 @@
+"""Benchmark: what a linked child's reduction costs as its parent's term accumulates seat changes.
+
+A reduction checks the refund windows of the child and of its linked parent, and ``batches_of`` reads every
+``create`` and ``quantity`` change of the parent's current term to build its seat batches. A parent whose children
+change often gathers thousands of such changes in a year's term, so this measures the reduction's CPU at growing
+term histories: Pine Cone Vet (seed 003, built through the services by the tests' factories) on a fresh SQLite
+file, New York's E3 moved 25 -> 26 -> 25 ... (each move a change of the parent), then, at each level, Atlanta's
+E3 raised 10 -> 11 and reduced 11 -> 10 five times, the reductions timed (process CPU, commit included).
+
+    .venv/bin/python bench/reduction_history.py [--levels 100,1000,5000]
+
+Prints the median CPU of a reduction at each level and the CPU a parent change adds (the slope between the first
+and last level). Checks that every reduction was recorded and the parent equals its children's sum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' factories build the setup
+
+from sqlalchemy import func, select
+from tests.factories import FACTORY_TODAY, OPERATOR, load_demo_catalog, noon
+from tests.subscriptions.helpers import pine_cone_vet
+
+import seatflow.models  # noqa: F401  (every model mapped)
+from seatflow.db import migrate
+from seatflow.db.engine import make_engine
+from seatflow.db.session import make_sessionmaker
+from seatflow.subscriptions.changes import change_quantity
+from seatflow.subscriptions.models import LicenseChange, Subscription
+
+REPEATS = 5
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="100,1000,5000", help="the parent's term changes to measure at")
+    args = parser.parse_args(argv)
+    levels = sorted(int(level) for level in args.levels.split(","))
+
+    url = f"sqlite:///{tempfile.mkdtemp(prefix='seatflow-reduction-')}/bench.db"
+    migrate.upgrade(url)
+    factory = make_sessionmaker(make_engine(url))
+    with factory() as session:
+        vet = pine_cone_vet(session, load_demo_catalog(session))
+        session.commit()
+        atlanta, new_york = vet.locations["Atlanta"].e3.id, vet.locations["New York City"].e3.id
+        parent = vet.parent_e3.id
+
+    moment, quantity, made = noon(FACTORY_TODAY), 25, 0
+    medians: list[tuple[int, float]] = []
+    reductions = 0
+    print(f"{'parent term changes':>20}  {'reduction CPU, median of ' + str(REPEATS):>28}")
+    for level in levels:
+        with factory() as session:
+            while made < level:
+                quantity = 26 if quantity == 25 else 25
+                moment += timedelta(seconds=1)
+                change_quantity(
+                    session,
+                    subscription_id=new_york,
+                    quantity=quantity,
+                    effective="now",
+                    today=FACTORY_TODAY,
+                    now=moment,
+                    actor=OPERATOR,
+                )
+                made += 1
+            session.commit()
+        costs = []
+        for _ in range(REPEATS):
+            for target in (11, 10):
+                moment += timedelta(seconds=1)
+                with factory() as session:
+                    started = time.process_time()
+                    change_quantity(
+                        session,
+                        subscription_id=atlanta,
+                        quantity=target,
+                        effective="now",
+                        today=FACTORY_TODAY,
+                        now=moment,
+                        actor=OPERATOR,
+                    )
+                    session.commit()
+                    if target == 10:
+                        costs.append(time.process_time() - started)
+                        reductions += 1
+                made += 1  # each of Atlanta's changes is one of the parent's too
+        median = statistics.median(costs)
+        medians.append((made, median))
+        print(f"{made:>20,}  {median * 1000:>25.1f} ms")
+
+    with factory() as session:
+        recorded = session.scalar(
+            select(func.count())
+            .select_from(LicenseChange)
+            .where(
+                LicenseChange.subscription_id == atlanta,
+                LicenseChange.quantity_before == 11,
+                LicenseChange.quantity_after == 10,
+            )
+        )
+        children = session.scalar(
+            select(func.sum(Subscription.quantity)).where(Subscription.linked_subscription_id == parent)
+        )
+        parent_quantity = session.get_one(Subscription, parent).quantity
+    problems = []
+    if recorded != reductions:
+        problems.append(f"{recorded} of {reductions} reductions recorded")
+    if children != parent_quantity:
+        problems.append(f"the parent holds {parent_quantity}, its children {children}")
+    (first, low), (last, high) = medians[0], medians[-1]
+    if last > first:
+        print(f"each parent change adds {(high - low) / (last - first) * 1e6:.1f} us to a child's reduction")
+    if problems:
+        print("CHECK FAILED: " + "; ".join(problems))
+        return 1
+    print("checks: ok (every reduction recorded; the parent equals its children's sum)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
