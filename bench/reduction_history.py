@@ -20,12 +20,14 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' factories build the setup
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from tests.factories import FACTORY_TODAY, OPERATOR, load_demo_catalog, noon
 from tests.subscriptions.helpers import pine_cone_vet
 
@@ -37,6 +39,19 @@ from seatflow.subscriptions.changes import change_quantity
 from seatflow.subscriptions.models import LicenseChange, Subscription
 
 REPEATS = 5
+
+
+def move(session: Session, subscription_id: uuid.UUID, quantity: int, moment: datetime) -> None:
+    """A quantity change made now, by an operator, as the API's route makes it."""
+    change_quantity(
+        session,
+        subscription_id=subscription_id,
+        quantity=quantity,
+        effective="now",
+        today=FACTORY_TODAY,
+        now=moment,
+        actor=OPERATOR,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,15 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             while made < level:
                 quantity = 26 if quantity == 25 else 25
                 moment += timedelta(seconds=1)
-                change_quantity(
-                    session,
-                    subscription_id=new_york,
-                    quantity=quantity,
-                    effective="now",
-                    today=FACTORY_TODAY,
-                    now=moment,
-                    actor=OPERATOR,
-                )
+                move(session, new_york, quantity, moment)
                 made += 1
             session.commit()
         costs = []
@@ -80,15 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 moment += timedelta(seconds=1)
                 with factory() as session:
                     started = time.process_time()
-                    change_quantity(
-                        session,
-                        subscription_id=atlanta,
-                        quantity=target,
-                        effective="now",
-                        today=FACTORY_TODAY,
-                        now=moment,
-                        actor=OPERATOR,
-                    )
+                    move(session, atlanta, target, moment)
                     session.commit()
                     if target == 10:
                         costs.append(time.process_time() - started)
