@@ -1,0 +1,238 @@
+"""``record_change`` writes a quantity change with Core statements (``_written_with_core``) where a flush would have
+written it: everything a user or a reader of the database can see must be what the flush wrote. Each scenario
+runs twice on the same data, rolled back in between: through the flush (``CORE_WRITES`` off), then through the
+Core statements; the license changes, the subscriptions, the audit rows and the outbox events must be the same,
+with the new records' ids and the wall-clock columns set aside."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from seatflow.audit.models import AuditEntry
+from seatflow.audit.scope import ActorKind, AuditActor, AuditScope, Origin, attach
+from seatflow.catalog.models import ProviderKind
+from seatflow.events.models import OutboxEvent
+from seatflow.subscriptions import changes
+from seatflow.subscriptions.changes import change_quantity, record_price_change
+from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, Subscription
+from tests.factories import (
+    FACTORY_TODAY,
+    OPERATOR,
+    create_contract,
+    create_customer,
+    create_product,
+    create_provider_account,
+    create_subscription,
+    load_demo_catalog,
+    noon,
+)
+from tests.subscriptions.helpers import PineConeVet, pine_cone_vet
+
+SCOPE = AuditScope(Origin.API, AuditActor(ActorKind.API_KEY, uuid.UUID(int=9), "erp sync"), ip="203.0.113.9")
+
+Scenario = Callable[[Session], None]
+
+
+def _change(session: Session, subscription: Subscription, quantity: int, **extra: Any) -> None:
+    change_quantity(
+        session,
+        subscription_id=subscription.id,
+        quantity=quantity,
+        effective="now",
+        today=FACTORY_TODAY,
+        now=noon(FACTORY_TODAY),
+        actor=OPERATOR,
+        **extra,
+    )
+
+
+def _transcript(session: Session, before: set[uuid.UUID], subscriptions: list[uuid.UUID]) -> dict[str, Any]:
+    """What the scenario left, with the ids it made numbered in the order the change log has them."""
+    session.flush()
+    new = session.scalars(
+        select(LicenseChange)
+        .where(LicenseChange.id.not_in(before))
+        .order_by(LicenseChange.created_at, LicenseChange.subscription_id)
+    ).all()
+    names = {str(change.id): f"change-{n}" for n, change in enumerate(new)}
+
+    def named(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: named(v) for k, v in value.items()}
+        if isinstance(value, uuid.UUID | str) and str(value) in names:
+            return names[str(value)]
+        return value
+
+    rows = [
+        {column.key: named(getattr(change, column.key)) for column in LicenseChange.__table__.columns} for change in new
+    ]
+    quantities = {
+        sid: session.scalar(select(Subscription.quantity).where(Subscription.id == sid)) for sid in subscriptions
+    }
+    audit = [
+        (row.action, row.target_kind, named(row.target_id), named(row.before), named(row.after), row.actor_name)
+        for row in session.scalars(
+            select(AuditEntry).where(AuditEntry.request_id == SCOPE.request_id).order_by(AuditEntry.id)
+        )
+    ]
+    events = sorted(
+        (row.type, named(row.subject_id), named(row.data))
+        for row in session.scalars(select(OutboxEvent).where(OutboxEvent.subject_id.in_(list(names))))
+    )
+    return {"changes": rows, "quantities": quantities, "audit": audit, "events": events}
+
+
+def _both_ways(session: Session, scenario: Scenario, subscriptions: list[uuid.UUID], *, scoped: bool = True) -> None:
+    session.commit()
+    before = set(session.scalars(select(LicenseChange.id)))
+    seen: list[dict[str, Any]] = []
+    written = 0
+    original = changes._written_with_core
+
+    def counting(*args: Any, **kwargs: Any) -> LicenseChange | None:
+        nonlocal written
+        change = original(*args, **kwargs)
+        written += change is not None
+        return change
+
+    for core in (False, True):
+        savepoint = session.begin_nested()
+        if scoped:
+            attach(session, SCOPE)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(changes, "CORE_WRITES", core)
+            patch.setattr(changes, "_written_with_core", counting)
+            scenario(session)
+        seen.append(_transcript(session, before, subscriptions))
+        savepoint.rollback()
+        session.expire_all()
+    flushed, core_written = seen
+    assert written > 0, "the Core statements were never used"
+    assert core_written["changes"], "the scenario recorded nothing"
+    assert core_written == flushed
+
+
+@pytest.fixture
+def vet(session: Session) -> PineConeVet:
+    return pine_cone_vet(session, load_demo_catalog(session))
+
+
+def test_a_standalone_change_is_written_as_the_flush_wrote_it(session: Session) -> None:
+    account = create_provider_account(session, kind=ProviderKind.MANUAL)
+    contract = create_contract(session, customer=create_customer(session))
+    subscription = create_subscription(
+        session, contract=contract, product=create_product(session, account=account), quantity=5
+    )
+    _both_ways(session, lambda s: _change(s, subscription, 8), [subscription.id])
+
+
+def test_a_linked_childs_increase_and_its_push_are_written_as_the_flush_wrote_them(
+    session: Session, vet: PineConeVet
+) -> None:
+    child = vet.locations["New York City"].e3
+    _both_ways(session, lambda s: _change(s, child, 35), [child.id, vet.parent_e3.id])
+
+
+def test_a_linked_childs_reduction_is_written_as_the_flush_wrote_it(session: Session, vet: PineConeVet) -> None:
+    child = vet.locations["Atlanta"].e3
+    _both_ways(session, lambda s: _change(s, child, 7), [child.id, vet.parent_e3.id])
+
+
+def test_a_forced_change_on_a_linked_parent_is_written_as_the_flush_wrote_it(
+    session: Session, vet: PineConeVet
+) -> None:
+    parent = vet.parent_e3
+    _both_ways(session, lambda s: _change(s, parent, 60, force=True, reason="true-up"), [parent.id])
+
+
+def test_a_child_settled_with_its_do_nothing_parent_is_written_as_the_flush_wrote_it(session: Session) -> None:
+    """The parent has nothing to provision, so the child's change is marked not applicable after it was written:
+    a flush then updates it, and its audit row is the one created row with the final status."""
+    catalog = load_demo_catalog(session)
+    vet = pine_cone_vet(session, catalog, parent_account=catalog.do_nothing)
+    child = vet.locations["Memphis"].e3
+
+    def scenario(s: Session) -> None:
+        _change(s, child, 18)
+        statuses = s.scalars(select(LicenseChange.provisioning_status).where(LicenseChange.subscription_id == child.id))
+        assert ProvisioningStatus.NOT_APPLICABLE in set(statuses)
+
+    _both_ways(session, scenario, [child.id, vet.parent_e3.id])
+
+
+def test_without_a_scope_nothing_is_audited_either_way(session: Session, vet: PineConeVet) -> None:
+    child = vet.locations["Atlanta"].e3
+    _both_ways(session, lambda s: _change(s, child, 12), [child.id, vet.parent_e3.id], scoped=False)
+
+
+def test_the_records_are_left_as_a_flush_leaves_them(session: Session, vet: PineConeVet) -> None:
+    """Nothing left to write (the commit's flush has nothing to do), and the change's columns that were not
+    written read as NULL without a query."""
+    child = vet.locations["Atlanta"].e3
+    session.commit()
+    attach(session, SCOPE)
+    change = change_quantity(
+        session,
+        subscription_id=child.id,
+        quantity=12,
+        effective="now",
+        today=FACTORY_TODAY,
+        now=noon(FACTORY_TODAY),
+        actor=OPERATOR,
+    )
+    assert not session.dirty
+    assert not session.new
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert (change.message, change.invoice_id, change.provisioned_at) == (None, None, None)
+        assert change.quantity_after == 12
+        session.flush()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert statements == []
+
+
+def test_a_price_change_goes_through_the_flush(session: Session, vet: PineConeVet) -> None:
+    """The subscription's new price is pending when its change is recorded: the flush writes both, and the audit
+    row of the subscription has the price's before and after, as always."""
+    child = vet.locations["Atlanta"].e3
+    session.commit()
+    attach(session, SCOPE)
+    used: list[LicenseChange | None] = []
+    original = changes._written_with_core
+
+    def spy(*args: Any, **kwargs: Any) -> LicenseChange | None:
+        used.append(original(*args, **kwargs))
+        return used[-1]
+
+    old_price = child.unit_price
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(changes, "_written_with_core", spy)
+        change = record_price_change(
+            session, child, price=Decimal("31.50"), effective_date=FACTORY_TODAY, actor=OPERATOR,
+            now=noon(FACTORY_TODAY),
+        )  # fmt: skip
+    assert change is not None
+    assert used == [None]
+    session.flush()
+    [row] = session.scalars(
+        select(AuditEntry).where(AuditEntry.request_id == SCOPE.request_id, AuditEntry.target_id == str(child.id))
+    )
+    assert (row.action, row.before, row.after) == (
+        "subscription.unit_price_changed",
+        {"unit_price": str(old_price)},
+        {"unit_price": "31.50"},
+    )
