@@ -108,6 +108,21 @@ def test_latency_delays_the_answer(pc: httpx.Client) -> None:
     assert time.perf_counter() - started >= 0.15
 
 
+def test_a_route_of_its_own_latency_is_delayed_by_that_and_the_others_are_not(pc: httpx.Client) -> None:
+    route = "GET /v1/customers/{id}/subscriptions"
+    changed = pc.post("/_sim/faults", json={"latency_ms": 0, "route_latency_ms": {route: 300}})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["route_latency_ms"] == {route: 300}
+    started = time.perf_counter()
+    pc.get(f"/v1/customers/{CUSTOMER}/subscriptions")
+    assert time.perf_counter() - started >= 0.3
+    started = time.perf_counter()
+    pc.get(f"/v1/customers/{CUSTOMER}")
+    assert time.perf_counter() - started < 0.3
+    assert pc.post("/_sim/faults", json={"route_latency_ms": {route: -1}}).status_code == 400
+    assert pc.post("/_sim/faults", json={"route_latency_ms": [route]}).status_code == 400
+
+
 def test_a_seed_makes_the_faults_reproducible(pc: httpx.Client) -> None:
     def statuses() -> list[int]:
         set_faults(pc, error_rate=0.5, seed=42)

@@ -3,7 +3,7 @@ subscription changes) and the largest page ``GET /v1/customers`` answers."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -17,6 +17,10 @@ class FaultSettings:
     throttle_rate: float = 0.0
     lost_response_rate: float = 0.0
     latency_ms: int = 0
+    route_latency_ms: dict[str, int] = field(default_factory=dict)
+    """The latency of the routes named here, instead of ``latency_ms``: each named as ``/_sim/stats`` counts it
+    (``"POST /v1/customers/{id}/carts/{id}/checkout"``). A test can keep one call in flight for as long as it needs
+    while the others answer at their pace."""
     provisioning_delay_s: float = 0.0
     retry_after_s: int = 1
     seed: int | None = None
@@ -58,6 +62,13 @@ def _check(name: str, value: Any) -> Any:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise ControlError("seed must be an integer or null")
         return value
+    if name == "route_latency_ms":
+        if not isinstance(value, dict) or not all(
+            isinstance(route, str) and isinstance(ms, int) and not isinstance(ms, bool) and ms >= 0
+            for route, ms in value.items()
+        ):
+            raise ControlError(f"{name} must map routes to whole numbers of milliseconds, 0 or more")
+        return dict(value)
     if name == "max_page_size":
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ControlError(f"{name} must be a whole number, 1 or more")

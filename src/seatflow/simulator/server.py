@@ -320,8 +320,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """A Partner Center request with faults; None means: answer nothing (a lost response)."""
         state = self.server.state
         matched = _match(API_ROUTES, request.method, request.path)
-        state.traffic.record_request(f"{request.method} {matched[0].template if matched else '(unknown path)'}")
-        draw = state.traffic.draw_faults(request.method)
+        route = f"{request.method} {matched[0].template if matched else '(unknown path)'}"
+        state.traffic.record_request(route)
+        draw = state.traffic.draw_faults(request.method, route)
         if draw.latency_s > 0:
             time.sleep(draw.latency_s)
         if draw.throttle_after_s is not None:

@@ -76,12 +76,12 @@ class Traffic:
         with self._lock:
             self._requests[route] += 1
 
-    def draw_faults(self, method: str) -> FaultDraw:
+    def draw_faults(self, method: str, route: str = "") -> FaultDraw:
         """Draw this request's faults from the one seeded random stream: a 429 first, else a 5xx, else (for a
-        POST or PATCH) a lost response."""
+        POST or PATCH) a lost response. ``route`` (as ``stats`` counts it) picks its own latency, if it has one."""
         with self._lock:
             faults = self.faults
-            latency = faults.latency_ms / 1000
+            latency = faults.route_latency_ms.get(route, faults.latency_ms) / 1000
             if self._hit(faults.throttle_rate):
                 self._fault_counts["throttle"] += 1
                 return FaultDraw(latency, throttle_after_s=faults.retry_after_s)
