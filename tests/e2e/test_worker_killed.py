@@ -34,7 +34,10 @@ HEAD_OFFICE = "Pine Cone Vet - Head office"
 CARTS = "POST /v1/customers/{id}/carts"
 CHECKOUTS = "POST /v1/customers/{id}/carts/{id}/checkout"
 LATENCY_MS = 500
-"""Each Partner Center call takes this long: the drain takes seconds, and a checkout is in flight for a while."""
+"""Each Partner Center call takes this long: the drain takes seconds."""
+CHECKOUT_MS = 5000
+"""The purchase's checkout takes this long: the kill lands while its answer is on its way, however long a loaded
+machine keeps the test from sending it (with LATENCY_MS alone it had half a second)."""
 ROUNDS = 4
 """Quantity changes per location subscription."""
 
@@ -69,7 +72,7 @@ def test_a_worker_killed_mid_drain_leaves_the_rest_to_the_next_one_and_buys_noth
     # Each child's change and the parent's it pushed up, the E5 chain's, and the purchase.
     assert len(to_send) == 2 * queued + len(E5_CHAIN) + 1
     sim.ok("POST", "/_sim/stats/reset")
-    sim.ok("POST", "/_sim/faults", json={"latency_ms": LATENCY_MS})
+    sim.ok("POST", "/_sim/faults", json={"latency_ms": LATENCY_MS, "route_latency_ms": {CHECKOUTS: CHECKOUT_MS}})
 
     doomed = stack.start_worker(SEATFLOW_WORKER_LEASE_SECONDS="2")
     wait_until(
@@ -77,13 +80,22 @@ def test_a_worker_killed_mid_drain_leaves_the_rest_to_the_next_one_and_buys_noth
         timeout=60,
         what="the worker has checked the purchase's cart out at Partner Center",
         logs=stack.logs,
-        every=0.02,  # the kill must land within LATENCY_MS, before the checkout's answer is back
+        every=0.02,  # the kill must land within CHECKOUT_MS, before the checkout's answer is back
     )
-    doomed.popen.send_signal(signal.SIGKILL)  # while the checkout's answer is still on its way (LATENCY_MS)
+    doomed.popen.send_signal(signal.SIGKILL)  # while the checkout's answer is still on its way (CHECKOUT_MS)
     doomed.popen.wait(timeout=10)
     left = len(changes(api, "awaiting_provisioning"))
     assert 0 < left < len(to_send), f"the kill did not land mid-drain: {left} of {len(to_send)} changes left"
     assert subscription(api, new["id"])["external_id"] is None, "the checkout's answer arrived before the kill"
+    # The killed worker's checkout goes through at Partner Center once its CHECKOUT_MS are over: the next worker
+    # comes after that (its own checkout must find the cart checked out), and its calls all take LATENCY_MS.
+    wait_until(
+        lambda: any(o["id"] not in orders_before for o in sim.ok("GET", "/_sim/state")["orders"]),
+        timeout=60,
+        what="the killed worker's checkout went through at Partner Center",
+        logs=stack.logs,
+    )
+    sim.ok("POST", "/_sim/faults", json={"route_latency_ms": {}})
 
     finisher = stack.start_worker("--drain", "--max-wait", "60")
     assert finisher.popen.wait(timeout=90) == 0, finisher.logs()
