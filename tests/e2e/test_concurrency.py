@@ -21,7 +21,7 @@ from tests.e2e.checks import (
     wait_settled,
 )
 from tests.e2e.conftest import Stack
-from tests.e2e.stack import until_stopped
+from tests.e2e.stack import until_stopped, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -50,6 +50,8 @@ def test_run_once_is_served_while_twenty_clients_read_and_write(stack: Stack) ->
     deadline = time.monotonic() + 60  # a hard bound on the clients, whatever happens
     answers: list[tuple[str, int, float]] = []
     """(method and path, status, seconds) of every client request"""
+    rounds = [0] * CLIENTS
+    """Each client's rounds so far"""
 
     def client(n: int) -> int:
         api = stack.client(f"client-{n}")
@@ -66,13 +68,21 @@ def test_run_once_is_served_while_twenty_clients_read_and_write(stack: Stack) ->
                 what = f"{response.request.method} {response.request.url.path}"
                 answers.append((what, response.status_code, response.elapsed.total_seconds()))
             writes += 1
+            rounds[n] = writes
             time.sleep(THINK_S)
         return writes
 
     with ThreadPoolExecutor(CLIENTS) as pool:
         running = [pool.submit(client, n) for n in range(CLIENTS)]
         try:
-            time.sleep(1.0)  # the clients are under way
+            # The clients are under way: each has made a change (a fixed second does not make sure of that on a
+            # loaded machine, and a client that has not started when they are stopped makes none).
+            wait_until(
+                lambda: all(rounds) or any(f.done() for f in running),  # a client that failed: its error, below
+                timeout=60,
+                what="every client made a change",
+                logs=stack.logs,
+            )
             timings = []
             for _ in range(5):
                 response = stack.api.http.post("/api/v1/worker/run-once", json={})
