@@ -16,10 +16,13 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from seatflow.demo import NEW_YORK_LOGIN, OPERATOR_LOGIN
 from tests.e2e.checks import every
 from tests.e2e.conftest import Stack
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
