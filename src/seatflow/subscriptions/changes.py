@@ -81,6 +81,9 @@ _SET_QUANTITY = (
     .values(quantity=bindparam("b_quantity"), updated_at=bindparam("b_updated_at"))
 )
 _INSERT_CHANGE = insert(_CHANGES)
+_LICENSE_CHANGE_MANAGER = orm_attributes.manager_of_class(LicenseChange)
+_NULL_CHANGE_COLUMNS = dict.fromkeys(_CHANGES.columns.keys())
+"""Every column of a license change, NULL (the table's column keys are the mapped attributes' names)."""
 CORE_WRITES = True
 """Whether ``record_change`` writes with Core statements when it can (see ``_written_with_core``); the tests turn it
 off to compare both ways' rows."""
@@ -192,23 +195,23 @@ def _written_with_core(session: Session, subscription: Subscription, values: dic
     # The flush's order: the change's INSERT, then the subscription's UPDATE.
     row = values | {"id": new_id()}
     connection.execute(_INSERT_CHANGE, row)
-    audited: list[tuple[object, dict[str, Any] | None]] = []
+    audited: list[tuple[object, str, dict[str, Any]]] = []
     quantity = subscription.quantity
     if quantity != before:
         updated_at = datetime.now(UTC)
         connection.execute(_SET_QUANTITY, {"b_id": subscription.id, "b_quantity": quantity, "b_updated_at": updated_at})
         orm_attributes.set_committed_value(subscription, "updated_at", updated_at)
-        audited.append((subscription, {"quantity": before}))
+        audited.append((subscription, "updated", {"quantity": before}))
     # Clean, as after a flush: nothing left to write, and the commit's flush has nothing to look at.
     state._commit_all(state.dict, session.identity_map)
-    change = LicenseChange(**row)
+    # The record as a flush leaves it: every column loaded (those not written are NULL, known without reading them
+    # back), persistent, clean. Made without its constructor's attribute events: they are the flush's bookkeeping.
+    change = _LICENSE_CHANGE_MANAGER.new_instance()
+    orm_attributes.instance_dict(change).update(_NULL_CHANGE_COLUMNS, **row)
     make_transient_to_detached(change)
     session.add(change)
-    audited.append((change, None))
+    audited.append((change, "created", row))
     written_without_flush(session, audited)  # the columns written, as the flush hook shows an inserted record
-    for key in _CHANGES.columns.keys() - row.keys():
-        # As after a flush: the columns not written are NULL, known without reading them back.
-        orm_attributes.set_committed_value(change, key, None)
     return change
 
 
