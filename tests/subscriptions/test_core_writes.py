@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import attributes as orm_attributes
 
 from seatflow.audit.models import AuditEntry
 from seatflow.audit.scope import ActorKind, AuditActor, AuditScope, Origin, attach
@@ -21,6 +22,7 @@ from seatflow.catalog.models import ProviderKind
 from seatflow.events.models import OutboxEvent
 from seatflow.subscriptions import changes
 from seatflow.subscriptions.changes import change_quantity, record_price_change
+from seatflow.subscriptions.errors import QuantityOutOfRange
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, Subscription
 from tests.factories import (
     FACTORY_TODAY,
@@ -236,3 +238,41 @@ def test_a_price_change_goes_through_the_flush(session: Session, vet: PineConeVe
         {"unit_price": str(old_price)},
         {"unit_price": "31.50"},
     )
+
+
+@pytest.mark.parametrize("core", [False, True], ids=["flush", "core"])
+def test_a_savepoint_rolled_back_leaves_the_records_as_before(session: Session, vet: PineConeVet, core: bool) -> None:
+    """A quote tries the change in a savepoint and rolls it back; a renewal applies a scheduled change in one and
+    rolls it back when the parent refuses the push, after the child's change was written. Either way the
+    subscriptions read their quantities from before, and the change is gone from the session, whichever way the
+    change was written."""
+    child, parent = vet.locations["Atlanta"].e3, vet.parent_e3
+    session.commit()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(changes, "CORE_WRITES", core)
+        tried = session.begin_nested()
+        change = change_quantity(
+            session,
+            subscription_id=child.id,
+            quantity=12,
+            effective="now",
+            today=FACTORY_TODAY,
+            now=noon(FACTORY_TODAY),
+            actor=OPERATOR,
+        )
+        assert (child.quantity, parent.quantity) == (12, 52)
+        tried.rollback()
+        assert (child.quantity, parent.quantity) == (10, 50)
+        assert change not in session
+
+        vet.catalog.e3.max_quantity = 51  # the parent (50) can take one more seat, not three
+        session.flush()
+        with pytest.raises(QuantityOutOfRange), session.begin_nested():
+            _change(session, child, 13)
+        assert (child.quantity, parent.quantity) == (10, 50)
+        recorded = session.scalars(
+            select(LicenseChange.quantity_after).where(LicenseChange.subscription_id == child.id)
+        )
+        assert 13 not in set(recorded)
+        assert not session.new
+        assert all(not orm_attributes.instance_state(obj).committed_state for obj in session.dirty)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.orm import LoaderCallableStatus, Session, make_transient_to_detached
+from sqlalchemy.orm import LoaderCallableStatus, Session
 from sqlalchemy.orm import attributes as orm_attributes
 
 from seatflow.audit.recorder import written_without_flush
@@ -180,11 +180,14 @@ def record_change(
 
 def _written_with_core(session: Session, subscription: Subscription, values: dict[str, Any]) -> LicenseChange | None:
     """The subscription's new quantity and its license change, written with two Core statements and audited as
-    the flush would have (``written_without_flush``): a flush of the two records cost more than everything else a
-    change does. Only when the session holds nothing else to write and the subscription's only pending change is
-    its quantity (a price change, a new subscription or anything else goes through the flush); None then. The
-    records are left in the session as the flush leaves them: the subscription's quantity committed, the change
-    persistent with every column loaded."""
+    the flush would have (``written_without_flush``): their flush cost 40 % of a change. Only when the session
+    holds nothing else to write and the subscription's only pending change is its quantity (a price change, a new
+    subscription or anything else goes through the flush); None then.
+
+    The records are registered with the session as the flush registers what it wrote (``_register_persistent``,
+    the flush's own step): the subscription clean, the change persistent with every column loaded (those not
+    written are NULL, known without reading them back), and both in the transaction's records, so that a rollback
+    (to a savepoint too) expires the subscription and drops the change as it would after a flush."""
     state = orm_attributes.instance_state(subscription)
     pending = state.committed_state
     if state.key is None or pending.keys() - {"quantity"} or session.new or session.deleted:
@@ -205,14 +208,11 @@ def _written_with_core(session: Session, subscription: Subscription, values: dic
         connection.execute(_SET_QUANTITY, {"b_id": subscription.id, "b_quantity": quantity, "b_updated_at": updated_at})
         orm_attributes.set_committed_value(subscription, "updated_at", updated_at)
         audited.append((subscription, "updated", {"quantity": before}))
-    # Clean, as after a flush: nothing left to write, and the commit's flush has nothing to look at.
-    state._commit_all(state.dict, session.identity_map)
-    # The record as a flush leaves it: every column loaded (those not written are NULL, known without reading them
-    # back), persistent, clean. Made without its constructor's attribute events: they are the flush's bookkeeping.
+    # Made without its constructor's attribute events (the flush's bookkeeping), its dict filled at once.
     change = _LICENSE_CHANGE_MANAGER.new_instance()
     orm_attributes.instance_dict(change).update(_NULL_CHANGE_COLUMNS, **row)
-    make_transient_to_detached(change)
     session.add(change)
+    session._register_persistent({state, orm_attributes.instance_state(change)})
     audited.append((change, "created", row))
     written_without_flush(session, audited)  # the columns written, as the flush hook shows an inserted record
     return change
