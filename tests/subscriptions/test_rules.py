@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seatflow.catalog.models import ReductionBehavior
@@ -20,12 +20,15 @@ from seatflow.subscriptions.rules import (
     add_months,
     check_quantity,
     check_reduction,
+    logged_seat_batches,
     next_term,
     reduction_refusal,
     refundable,
     seat_batches,
+    steps_from_window,
     strictest_refundable,
     term_for,
+    window_cutoff,
 )
 
 TERM_START = date(2026, 12, 1)
@@ -494,3 +497,99 @@ def test_a_day_is_in_the_window_exactly_when_it_is_in_the_first_window_days(
         # Within the term, a refusal always names a later day on which the reduction will be allowed.
         assert refusal.allowed_from is not None
         assert refusal.allowed_from > day
+
+
+# --- the window read (batches_of with ``on``): folding the steps before the window changes no answer ------------
+
+
+def logged(day: date, before: int, after: int, *, purchase: bool = False) -> QuantityStep:
+    return QuantityStep(effective_date=day, quantity_after=after, purchase=purchase, quantity_before=before)
+
+
+@pytest.mark.parametrize(
+    ("on", "window", "expected"),
+    [
+        (DEC[21], 7, DEC[15]),  # seats added on the 15th can be reduced until the 21st
+        (DEC[21], 1, DEC[21]),
+        (DEC[21], 0, DEC[22]),  # no window: nothing is refundable, no batch needs to be exact
+        (DEC[21], None, DEC[22]),
+    ],
+)
+def test_the_window_cutoff_is_the_oldest_day_still_refundable(on: date, window: int | None, expected: date) -> None:
+    assert window_cutoff(on, window) == expected
+    if window:
+        assert refundable([SeatBatch(1, expected)], window_days=window, on=on).total == 1
+        assert refundable([SeatBatch(1, expected - timedelta(days=1))], window_days=window, on=on).total == 0
+
+
+def test_the_read_starts_just_before_the_first_change_in_the_window() -> None:
+    history = [logged(DEC[1], 0, 10, purchase=True)] + [
+        logged(DEC[1] + timedelta(days=n), 10 + n % 2, 10 + (n + 1) % 2) for n in range(1, 60)
+    ]
+    kept = steps_from_window(history, DEC[21])
+    assert kept[0] is history[19]  # effective on the 20th, the last before the cut-off
+    assert kept[1].effective_date == DEC[21]
+    assert len(kept) == 41
+    assert steps_from_window(history, DEC[1]) == history  # the term's start is inside the window: no folding
+    assert steps_from_window(history, date(2027, 3, 1)) == ()  # nothing in the window: nothing to read
+
+
+def test_a_log_with_a_gap_is_read_from_the_change_before_the_window_not_from_the_first_ones_quantity_before() -> None:
+    """A subscription written without its change (10 -> 15 unrecorded): a full replay counts the 6 seats of the
+    next change as added on its day; starting from the first change in the window with its ``quantity_before``
+    (15) would count 1."""
+    steps = [logged(DEC[1], 0, 10, purchase=True), logged(DEC[20], 15, 16)]
+    full = logged_seat_batches(steps, term_start=DEC[1], quantity=16)
+    folded = logged_seat_batches(steps_from_window(steps, DEC[15]), term_start=DEC[1], quantity=16)
+    assert refundable(full, window_days=7, on=DEC[21]) == Refundable(6, (RefundableBatch(6, DEC[26]),))
+    assert refundable(folded, window_days=7, on=DEC[21]) == refundable(full, window_days=7, on=DEC[21])
+    naive = seat_batches(steps[1:], term_start=DEC[1], held=15)
+    assert refundable(naive, window_days=7, on=DEC[21]).total == 1
+
+
+@st.composite
+def logs(draw: st.DrawFn) -> tuple[date, list[QuantityStep], int]:
+    """A term's start and its ``create``/``quantity`` steps in recording order, with effective dates in any order
+    (back-dated changes recorded late, some before the term's start), purchases, and ``quantity_before`` that
+    follows the previous step or not (a subscription written without its change); and the quantity."""
+    term_start = draw(st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 1, 1)))
+    consistent = draw(st.booleans())
+    steps: list[QuantityStep] = []
+    quantity = draw(st.integers(min_value=0, max_value=30))
+    for _ in range(draw(st.integers(min_value=0, max_value=30))):
+        before = quantity if consistent else draw(st.integers(min_value=0, max_value=30))
+        quantity = draw(st.integers(min_value=0, max_value=30))
+        day = term_start + timedelta(days=draw(st.integers(min_value=-3, max_value=25)))
+        steps.append(logged(day, before, quantity, purchase=draw(st.integers(0, 9)) == 0))
+    if not consistent and draw(st.booleans()):
+        quantity = draw(st.integers(min_value=0, max_value=30))  # the log does not end on the quantity
+    return term_start, steps, quantity
+
+
+@given(
+    log=logs(),
+    window=st.sampled_from([None, 0, 1, 2, 3, 7, 14]),
+    offset=st.integers(min_value=-5, max_value=35),
+)
+@settings(max_examples=400)
+def test_the_steps_from_the_window_give_the_same_answers_as_the_whole_term(
+    log: tuple[date, list[QuantityStep], int], window: int | None, offset: int
+) -> None:
+    term_start, steps, quantity = log
+    on = term_start + timedelta(days=offset)
+    cutoff = window_cutoff(on, window)
+    full = logged_seat_batches(steps, term_start=term_start, quantity=quantity)
+    folded = logged_seat_batches(steps_from_window(steps, cutoff), term_start=term_start, quantity=quantity)
+
+    assert sum(b.quantity for b in folded) == sum(b.quantity for b in full) == quantity
+    assert [b for b in folded if b.added_on >= cutoff] == [b for b in full if b.added_on >= cutoff]
+    assert all(b.added_on >= term_start for b in folded)
+    for later in range(20):  # what is refundable on ``on`` and every later day
+        day = on + timedelta(days=later)
+        assert refundable(folded, window_days=window or 0, on=day) == refundable(full, window_days=window or 0, on=day)
+    for behavior in ReductionBehavior:
+        whole = rule(behavior, window_days=window, term_start=term_start, term_end=TERM_END, batches=full)
+        read = rule(behavior, window_days=window, term_start=term_start, term_end=TERM_END, batches=folded)
+        assert read.refundable(on) == whole.refundable(on)
+        for seats in range(quantity + 2):  # the refusal's message counts the seats held and those in a window
+            assert reduction_refusal(read, on, seats) == reduction_refusal(whole, on, seats)

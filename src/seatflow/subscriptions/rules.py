@@ -65,6 +65,8 @@ class QuantityStep:
     purchase: bool = False
     """A ``create``: every seat is bought anew on that date (the first purchase, or an order placed again after
     reconciliation found the subscription gone at the provider), so earlier batches are replaced."""
+    quantity_before: int | None = None
+    """The quantity the change found: the seats held before the first step read (``logged_seat_batches``)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,44 @@ def seat_batches(steps: Iterable[QuantityStep], *, term_start: date, held: int =
             batches = _take_newest(batches, total - target)
         total = target
     return tuple(batches)
+
+
+def logged_seat_batches(steps: Sequence[QuantityStep], *, term_start: date, quantity: int) -> tuple[SeatBatch, ...]:
+    """``seat_batches`` of the steps read from a subscription's log (``batches_of``): the seats held before them
+    are the first step's ``quantity_before`` (``quantity`` when there is none). The subscription's ``quantity``
+    has the last word: steps that do not end on it (a subscription written without its changes) are brought to
+    it as if by one more step, dated ``term_start``. So the batches always add up to ``quantity``."""
+    held = quantity if not steps or steps[0].quantity_before is None else steps[0].quantity_before
+    if not steps or steps[-1].quantity_after != quantity:
+        steps = [*steps, QuantityStep(term_start, quantity)]
+    return seat_batches(steps, term_start=term_start, held=held)
+
+
+def window_cutoff(on: date, window_days: int | None) -> date:
+    """The earliest day a batch can be dated and still be inside its window on ``on`` or any later day: with 7
+    days, six days before ``on``. Without a window (None or 0), the day after ``on``: no batch is inside one."""
+    return on - timedelta(days=max(window_days or 0, 0) - 1)
+
+
+def steps_from_window(steps: Sequence[QuantityStep], cutoff: date) -> Sequence[QuantityStep]:
+    """The end of a term's ``create`` and ``quantity`` steps (in recording order) that ``seat_batches`` needs for
+    the batches dated ``cutoff`` or later and for the total: from the step recorded just before the first whose
+    effective date is ``cutoff`` or later; nothing when no step is. ``batches_of`` reads the same rows in SQL.
+
+    Exact for the batches dated ``cutoff`` or later (so for ``refundable`` on any day from ``window_cutoff``'s
+    ``on``) and for the batches' total; the older seats come out as one batch dated ``term_start``. Every step
+    before that first one is dated before ``cutoff`` (as is ``term_start``, or it would be that first one), so
+    the seats they leave are all in batches dated before ``cutoff``, and replaying from the last of them with
+    ``held`` its ``quantity_before`` leaves the same total in batches dated before ``cutoff`` too. From there both
+    replays agree: an increase adds the same seats on the same day, a reduction takes the newest first, so the
+    batches dated ``cutoff`` or later (the newest) go the same way in both before the older ones, whose totals
+    are equal; a ``create`` empties both. When no step is dated ``cutoff`` or later, every batch is dated before
+    it: reading nothing, ``batches_of`` gives the subscription's quantity as one batch dated ``term_start``, the
+    total a full replay ends on too."""
+    first = next((i for i, step in enumerate(steps) if step.effective_date >= cutoff), None)
+    if first is None:
+        return ()
+    return steps[max(first - 1, 0) :]
 
 
 def _add_batch(batches: list[SeatBatch], added: SeatBatch) -> list[SeatBatch]:
