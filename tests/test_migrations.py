@@ -43,3 +43,26 @@ def test_downgrade_to_base_and_upgrade_again(empty_database_url: str) -> None:
         engine.dispose()
     migrate.upgrade(empty_database_url)
     assert migrate.current(empty_database_url) == migrate.head()
+
+
+def _license_change_indexes(url: str) -> dict[str, list[str | None]]:
+    engine = make_engine(url)
+    try:
+        return {index["name"] or "": index["column_names"] for index in inspect(engine).get_indexes("license_changes")}
+    finally:
+        engine.dispose()
+
+
+def test_c17a_adds_the_window_reads_indexes_and_takes_them_back(empty_database_url: str) -> None:
+    migrate.upgrade(empty_database_url, "c16a00000001")
+    before = _license_change_indexes(empty_database_url)
+    assert before["ix_license_changes_subscription_created"] == ["subscription_id", "created_at"]
+    assert "ix_license_changes_subscription_effective" not in before
+
+    migrate.upgrade(empty_database_url, "c17a00000001")
+    after = _license_change_indexes(empty_database_url)
+    assert after["ix_license_changes_subscription_created"] == ["subscription_id", "created_at", "id"]
+    assert after["ix_license_changes_subscription_effective"] == ["subscription_id", "effective_date"]
+
+    migrate.downgrade(empty_database_url, "c16a00000001")
+    assert _license_change_indexes(empty_database_url) == before

@@ -130,10 +130,15 @@ class LicenseChange(IdMixin, Base):
     __tablename__ = "license_changes"
     __table_args__ = (
         Index("ix_license_changes_provisioning_queue", "provisioning_status", "effective_date"),
-        Index("ix_license_changes_subscription_created", "subscription_id", "created_at"),
+        # With ``id``: a subscription's changes in recording order (created_at, id), as the seat batches read them
+        # (subscriptions.batches.batches_of), walked from a point without sorting.
+        Index("ix_license_changes_subscription_created", "subscription_id", "created_at", "id"),
         # The queue's per-subscription gates ("has a due awaiting change", "has a failed one"): without it SQLite
         # answered each from the queue index above, scanning every awaiting change once per subscription.
         Index("ix_license_changes_subscription_status", "subscription_id", "provisioning_status", "effective_date"),
+        # The seat batches' window read (subscriptions.batches.batches_of): the first change effective from the
+        # refund window's cut-off is found among the window's changes, not by walking the term's.
+        Index("ix_license_changes_subscription_effective", "subscription_id", "effective_date"),
     )
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("subscriptions.id", ondelete="RESTRICT"))
