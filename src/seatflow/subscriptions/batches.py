@@ -12,9 +12,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Date, ScalarSelect, Select, case, func, literal, or_, select, true
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from seatflow.subscriptions import repository
 from seatflow.subscriptions.models import (
@@ -30,8 +31,9 @@ from seatflow.subscriptions.rules import (
     ReductionRule,
     Refundable,
     SeatBatch,
-    seat_batches,
+    logged_seat_batches,
     strictest_refundable,
+    window_cutoff,
 )
 from seatflow.subscriptions.schemas import SubscriptionRead
 
@@ -39,23 +41,47 @@ SEAT_KINDS = (ChangeKind.CREATE, ChangeKind.QUANTITY)
 """The only changes that add or take seats."""
 
 
-def batches_of(session: Session, subscriptions: Sequence[Subscription]) -> dict[uuid.UUID, tuple[SeatBatch, ...]]:
+def batches_of(
+    session: Session, subscriptions: Sequence[Subscription], *, on: date | None = None
+) -> dict[uuid.UUID, tuple[SeatBatch, ...]]:
     """Each subscription's seat batches in its current term, in one query: its ``create`` and ``quantity``
-    changes effective from its term's start, in the order they were recorded.
+    changes effective from its term's start, in the order they were recorded, replayed by
+    ``rules.logged_seat_batches`` (the seats held when the term started are the first such change's
+    ``quantity_before``; the subscription's own quantity has the last word).
 
-    The seats held when the term started are the first such change's ``quantity_before`` (the subscription's
-    quantity when the term has none). The subscription's own quantity has the last word: a log that does not end
-    on it (a subscription written without its changes) is brought to it as if by one more change."""
+    ``on``: the earliest day the caller will ask what is refundable (``refundable``, a reduction's check). Then
+    only the batches dated from ``rules.window_cutoff(on, its window)`` are exact, and the read starts where
+    ``rules.steps_from_window`` says: at the change recorded just before the first one effective from that day,
+    or reads nothing when none is. The seats left before it come out as one batch dated the term's start, so the
+    total is the same and what is refundable on ``on`` or later is too, while the read is bounded by the
+    window's changes, not the term's. Without ``on``, every batch of the term, from all its changes."""
     if not subscriptions:
         return {}
-    rows = session.execute(
-        select(
-            LicenseChange.subscription_id,
-            LicenseChange.kind,
-            LicenseChange.quantity_before,
-            LicenseChange.quantity_after,
-            LicenseChange.effective_date,
+    query = _term_changes(subscriptions) if on is None else _window_changes(subscriptions, on)
+    steps: dict[uuid.UUID, list[QuantityStep]] = defaultdict(list)
+    for subscription_id, kind, before, after, effective_date, in_term in session.execute(query):
+        if not in_term:
+            continue
+        steps[subscription_id].append(
+            QuantityStep(effective_date, after, purchase=kind is ChangeKind.CREATE, quantity_before=before)
         )
+    return {s.id: logged_seat_batches(steps[s.id], term_start=s.term_start, quantity=s.quantity) for s in subscriptions}
+
+
+_Rows = Select[uuid.UUID, ChangeKind, int, int, date, bool]
+_COLUMNS = (
+    LicenseChange.subscription_id,
+    LicenseChange.kind,
+    LicenseChange.quantity_before,
+    LicenseChange.quantity_after,
+    LicenseChange.effective_date,
+)
+
+
+def _term_changes(subscriptions: Sequence[Subscription]) -> _Rows:
+    """Every ``create`` and ``quantity`` change of each subscription's current term, in recording order."""
+    return (
+        select(*_COLUMNS, true())
         .join(Subscription, Subscription.id == LicenseChange.subscription_id)
         .where(
             LicenseChange.subscription_id.in_([s.id for s in subscriptions]),
@@ -63,36 +89,127 @@ def batches_of(session: Session, subscriptions: Sequence[Subscription]) -> dict[
             LicenseChange.effective_date >= Subscription.term_start,
         )
         .order_by(LicenseChange.subscription_id, LicenseChange.created_at, LicenseChange.id)
-    ).all()
-    held: dict[uuid.UUID, int] = {}
-    steps: dict[uuid.UUID, list[QuantityStep]] = defaultdict(list)
-    for subscription_id, kind, before, after, effective_date in rows:
-        held.setdefault(subscription_id, before)
-        steps[subscription_id].append(QuantityStep(effective_date, after, purchase=kind is ChangeKind.CREATE))
-    result = {}
+    )
+
+
+# Aliases of the change log for the window read, made once: an alias adapts each column it is asked for, and
+# remembers it, so the read's statement costs little to build (SQLAlchemy then finds it compiled in its cache).
+_FIRST = aliased(LicenseChange, name="first_in_window")
+_BEFORE = aliased(LicenseChange, name="before_window")
+
+
+def _window_changes(subscriptions: Sequence[Subscription], on: date) -> _Rows:
+    """The end of each subscription's current term changes that ``rules.steps_from_window`` keeps for a caller
+    asking from ``on``, in recording order: from the change recorded just before ("before_window": the term's
+    seat change with the greatest (created_at, id) below the first's) the first one effective from the cut-off
+    ("first_in_window": the least (created_at, id) of those), or from that first one when none is before it.
+
+    Each step is bounded by the window's changes, not the term's: the first's ``created_at`` is a grouped
+    ``min`` over the changes effective from the cut-off (``ix_license_changes_subscription_effective``; grouped,
+    so that no planner turns it into a walk of the term in recording order that stops at the first match, which
+    would come last), its ``id`` one among those recorded at that instant; the one before it and the read walk
+    ``ix_license_changes_subscription_created`` (subscription_id, created_at, id) from there."""
+    by_cutoff: dict[date, list[uuid.UUID]] = defaultdict(list)
     for subscription in subscriptions:
-        own = steps[subscription.id]
-        if not own or own[-1].quantity_after != subscription.quantity:
-            own.append(QuantityStep(subscription.term_start, subscription.quantity))
-        result[subscription.id] = seat_batches(
-            own, term_start=subscription.term_start, held=held.get(subscription.id, subscription.quantity)
+        by_cutoff[window_cutoff(on, subscription.reduction_window_days)].append(subscription.id)
+    groups = sorted(by_cutoff.items())
+
+    def cutoff_of(subscription_id: QueryableAttribute[uuid.UUID]) -> ColumnElement[date]:
+        last: ColumnElement[date] = literal(groups[-1][0], Date)
+        if len(groups) == 1:
+            return last
+        return case(*((subscription_id.in_(ids), literal(day, Date)) for day, ids in groups[:-1]), else_=last)
+
+    firsts = (
+        select(
+            LicenseChange.subscription_id,
+            Subscription.term_start,
+            func.min(LicenseChange.created_at).label("first_at"),
         )
-    return result
+        .join(Subscription, Subscription.id == LicenseChange.subscription_id)
+        .where(
+            LicenseChange.subscription_id.in_([s.id for s in subscriptions]),
+            LicenseChange.kind.in_(SEAT_KINDS),
+            LicenseChange.effective_date >= Subscription.term_start,
+            LicenseChange.effective_date >= cutoff_of(LicenseChange.subscription_id),
+        )
+        .group_by(LicenseChange.subscription_id, Subscription.term_start)
+        .cte("firsts")
+    )
+    first_id = (
+        select(_FIRST.id)
+        .where(
+            _FIRST.subscription_id == firsts.c.subscription_id,
+            _FIRST.created_at == firsts.c.first_at,
+            _FIRST.kind.in_(SEAT_KINDS),
+            _FIRST.effective_date >= firsts.c.term_start,
+            _FIRST.effective_date >= cutoff_of(_FIRST.subscription_id),
+        )
+        .order_by(_FIRST.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    windows = select(firsts.c.subscription_id, firsts.c.term_start, firsts.c.first_at, first_id.label("first_id")).cte(
+        "windows"
+    )
+
+    def before_window(column: QueryableAttribute[Any]) -> ScalarSelect[Any]:
+        """The column of the term's seat change recorded just before the first in the window (none: NULL)."""
+        return (
+            select(column)
+            .where(
+                _BEFORE.subscription_id == windows.c.subscription_id,
+                _BEFORE.kind.in_(SEAT_KINDS),
+                _BEFORE.effective_date >= windows.c.term_start,
+                _BEFORE.created_at <= windows.c.first_at,
+                or_(_BEFORE.created_at < windows.c.first_at, _BEFORE.id < windows.c.first_id),
+            )
+            .order_by(_BEFORE.created_at.desc(), _BEFORE.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    # Materialized: each subscription's starting point is found once, before the read, whatever the planner's
+    # statistics (without, PostgreSQL once joined the starting change by subscription and tested every pair).
+    starts = (
+        select(
+            windows.c.subscription_id,
+            windows.c.term_start,
+            func.coalesce(before_window(_BEFORE.created_at), windows.c.first_at).label("start_at"),
+            func.coalesce(before_window(_BEFORE.id), windows.c.first_id).label("start_id"),
+        )
+        .cte("starts")
+        .prefix_with("MATERIALIZED")
+    )
+    # Changes dated before the term (recorded late) are read, and skipped by ``batches_of``: as a condition,
+    # PostgreSQL took ``effective_date >= term_start`` for the better index and read the whole term by it.
+    return (
+        select(*_COLUMNS, LicenseChange.effective_date >= starts.c.term_start)
+        .join(starts, starts.c.subscription_id == LicenseChange.subscription_id)
+        .where(
+            LicenseChange.subscription_id.in_([s.id for s in subscriptions]),
+            LicenseChange.kind.in_(SEAT_KINDS),
+            LicenseChange.created_at >= starts.c.start_at,
+            or_(LicenseChange.created_at > starts.c.start_at, LicenseChange.id >= starts.c.start_id),
+        )
+        .order_by(LicenseChange.subscription_id, LicenseChange.created_at, LicenseChange.id)
+    )
 
 
 def reduction_rules(
-    session: Session, subscription: Subscription, label: str, *, parent: Subscription | None = None
+    session: Session, subscription: Subscription, label: str, *, on: date, parent: Subscription | None = None
 ) -> list[ReductionRule]:
-    """The rules a reduction of ``subscription`` must satisfy, with their batches: its own and, for a linked
-    child, its parent's (the parent's batches are the parent's own changes, pushed by its children). ``parent``:
-    the linked parent, if the caller has read it already."""
+    """The rules a reduction of ``subscription`` on ``on`` must satisfy, with their batches: its own and, for a
+    linked child, its parent's (the parent's batches are the parent's own changes, pushed by its children).
+    ``parent``: the linked parent, if the caller has read it already. The batches are exact from
+    ``rules.window_cutoff(on, ...)`` (``batches_of``): ask the rules about ``on`` or later only."""
     owners = [(subscription, label)]
     if subscription.linked_subscription_id is not None:
         if parent is None or parent.id != subscription.linked_subscription_id:
             parent = repository.get(session, subscription.linked_subscription_id)
         assert parent is not None  # noqa: S101 - a foreign key guarantees it
         owners.append((parent, "Its linked parent"))
-    batches = batches_of(session, [owner for owner, _ in owners])
+    batches = batches_of(session, [owner for owner, _ in owners], on=on)
     return [rule_of(owner, name, batches[owner.id]) for owner, name in owners]
 
 
@@ -124,7 +241,7 @@ def refundable_quantities(
             (p.id, p) for p in session.execute(select(Subscription).where(Subscription.id.in_(missing))).scalars()
         )
     owners = list(known.values())
-    batches = batches_of(session, owners)
+    batches = batches_of(session, owners, on=on)
     result: dict[uuid.UUID, Refundable | None] = {}
     for subscription in subscriptions:
         if subscription.status in ENDED_STATUSES:

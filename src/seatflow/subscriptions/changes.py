@@ -380,7 +380,7 @@ def change_quantity(
             parent = lock(session, subscription.linked_subscription_id)
         # Up to the seats still inside their window (SPEC §6: each batch of seats has its own), for the child and
         # its linked parent alike.
-        rules = reduction_rules(session, subscription, f"The {product.name} subscription", parent=parent)
+        rules = reduction_rules(session, subscription, f"The {product.name} subscription", on=on, parent=parent)
         check_reduction(rules, on, subscription.quantity - quantity)
     if on > today:
         return _schedule(
