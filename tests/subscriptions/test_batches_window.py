@@ -116,7 +116,9 @@ def term_steps(session: Session, subscription: Subscription) -> list[QuantitySte
 def window_rows(session: Session, subscriptions: list[Subscription], on: date) -> dict[object, list[QuantityStep]]:
     """The rows the window read's SQL returns (the term's only), per subscription."""
     found: dict[object, list[QuantityStep]] = {s.id: [] for s in subscriptions}
-    for subscription_id, kind, before, after, effective, in_term in session.execute(_window_changes(subscriptions, on)):
+    for subscription_id, kind, before, after, effective, in_term in session.execute(
+        *_window_changes(subscriptions, on)
+    ):
         if in_term:
             found[subscription_id].append(QuantityStep(effective, after, kind is ChangeKind.CREATE, before))
     return found

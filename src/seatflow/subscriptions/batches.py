@@ -8,13 +8,26 @@ subscription's ``create`` and ``quantity`` changes of its current term (``rules.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, ScalarSelect, Select, case, func, literal, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Date,
+    ScalarSelect,
+    Select,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from seatflow.subscriptions import repository
@@ -57,9 +70,12 @@ def batches_of(
     window's changes, not the term's. Without ``on``, every batch of the term, from all its changes."""
     if not subscriptions:
         return {}
-    query = _term_changes(subscriptions) if on is None else _window_changes(subscriptions, on)
+    if on is None:
+        rows = session.execute(_term_changes(subscriptions))
+    else:
+        rows = session.execute(*_window_changes(subscriptions, on))
     steps: dict[uuid.UUID, list[QuantityStep]] = defaultdict(list)
-    for subscription_id, kind, before, after, effective_date, in_term in session.execute(query):
+    for subscription_id, kind, before, after, effective_date, in_term in rows:
         if not in_term:
             continue
         steps[subscription_id].append(
@@ -92,13 +108,25 @@ def _term_changes(subscriptions: Sequence[Subscription]) -> _Rows:
     )
 
 
-# Aliases of the change log for the window read, made once: an alias adapts each column it is asked for, and
-# remembers it, so the read's statement costs little to build (SQLAlchemy then finds it compiled in its cache).
+# Aliases of the change log for the window read.
 _FIRST = aliased(LicenseChange, name="first_in_window")
 _BEFORE = aliased(LicenseChange, name="before_window")
 
 
-def _window_changes(subscriptions: Sequence[Subscription], on: date) -> _Rows:
+def _window_changes(subscriptions: Sequence[Subscription], on: date) -> tuple[_Rows, dict[str, object]]:
+    """The statement (built once for each number of distinct cut-offs) and its parameters: the subscriptions
+    grouped by their window's cut-off on ``on``."""
+    by_cutoff: dict[date, list[uuid.UUID]] = defaultdict(list)
+    for subscription in subscriptions:
+        by_cutoff[window_cutoff(on, subscription.reduction_window_days)].append(subscription.id)
+    params: dict[str, object] = {"ids": [s.id for s in subscriptions]}
+    for n, (cutoff, ids) in enumerate(sorted(by_cutoff.items())):
+        params[f"ids_{n}"], params[f"cutoff_{n}"] = ids, cutoff
+    return _window_statement(len(by_cutoff)), params
+
+
+@functools.cache
+def _window_statement(groups: int) -> _Rows:
     """The end of each subscription's current term changes that ``rules.steps_from_window`` keeps for a caller
     asking from ``on``, in recording order: from the change recorded just before ("before_window": the term's
     seat change with the greatest (created_at, id) below the first's) the first one effective from the cut-off
@@ -109,16 +137,20 @@ def _window_changes(subscriptions: Sequence[Subscription], on: date) -> _Rows:
     so that no planner turns it into a walk of the term in recording order that stops at the first match, which
     would come last), its ``id`` one among those recorded at that instant; the one before it and the read walk
     ``ix_license_changes_subscription_created`` (subscription_id, created_at, id) from there."""
-    by_cutoff: dict[date, list[uuid.UUID]] = defaultdict(list)
-    for subscription in subscriptions:
-        by_cutoff[window_cutoff(on, subscription.reduction_window_days)].append(subscription.id)
-    groups = sorted(by_cutoff.items())
+    ids: BindParameter[list[uuid.UUID]] = bindparam("ids", expanding=True)
 
     def cutoff_of(subscription_id: QueryableAttribute[uuid.UUID]) -> ColumnElement[date]:
-        last: ColumnElement[date] = literal(groups[-1][0], Date)
-        if len(groups) == 1:
+        """The subscription's cut-off: ``cutoff_n`` for the subscriptions in ``ids_n``."""
+        last: ColumnElement[date] = bindparam(f"cutoff_{groups - 1}", type_=Date)
+        if groups == 1:
             return last
-        return case(*((subscription_id.in_(ids), literal(day, Date)) for day, ids in groups[:-1]), else_=last)
+        return case(
+            *(
+                (subscription_id.in_(bindparam(f"ids_{n}", expanding=True)), bindparam(f"cutoff_{n}", type_=Date))
+                for n in range(groups - 1)
+            ),
+            else_=last,
+        )
 
     firsts = (
         select(
@@ -128,7 +160,7 @@ def _window_changes(subscriptions: Sequence[Subscription], on: date) -> _Rows:
         )
         .join(Subscription, Subscription.id == LicenseChange.subscription_id)
         .where(
-            LicenseChange.subscription_id.in_([s.id for s in subscriptions]),
+            LicenseChange.subscription_id.in_(ids),
             LicenseChange.kind.in_(SEAT_KINDS),
             LicenseChange.effective_date >= Subscription.term_start,
             LicenseChange.effective_date >= cutoff_of(LicenseChange.subscription_id),
@@ -187,7 +219,7 @@ def _window_changes(subscriptions: Sequence[Subscription], on: date) -> _Rows:
         select(*_COLUMNS, LicenseChange.effective_date >= starts.c.term_start)
         .join(starts, starts.c.subscription_id == LicenseChange.subscription_id)
         .where(
-            LicenseChange.subscription_id.in_([s.id for s in subscriptions]),
+            LicenseChange.subscription_id.in_(ids),
             LicenseChange.kind.in_(SEAT_KINDS),
             LicenseChange.created_at >= starts.c.start_at,
             or_(LicenseChange.created_at > starts.c.start_at, LicenseChange.id >= starts.c.start_id),
