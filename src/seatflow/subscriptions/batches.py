@@ -66,8 +66,10 @@ def batches_of(
     only the batches dated from ``rules.window_cutoff(on, its window)`` are exact, and the read starts where
     ``rules.steps_from_window`` says: at the change recorded just before the first one effective from that day,
     or reads nothing when none is. The seats left before it come out as one batch dated the term's start, so the
-    total is the same and what is refundable on ``on`` or later is too, while the read is bounded by the
-    window's changes, not the term's. Without ``on``, every batch of the term, from all its changes."""
+    total is the same and what is refundable on ``on`` or later is too (the argument is ``steps_from_window``'s),
+    while the read is bounded by the changes recorded since the window's first one, not the term's (a change
+    recorded late with an earlier date is among them when it was recorded after that first one, and counts as in
+    the whole term's read). Without ``on``, every batch of the term, from all its changes."""
     if not subscriptions:
         return {}
     if on is None:
