@@ -24,7 +24,7 @@ from seatflow.config import Settings
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
 from seatflow.web.app import create_app
-from seatflow.web.deps import get_read_session, get_read_unit, get_session
+from seatflow.web.deps import get_autocommit_connect, get_read_session, get_session
 
 pytest_plugins = ["tests.simulator_fixtures"]
 
@@ -107,14 +107,16 @@ def app_client(engine: Engine, session: Session, settings: Settings) -> Iterator
             raise
 
     @contextmanager
-    def _read_unit() -> Iterator[Session]:
+    def _connect() -> Iterator[Connection]:
+        # The credentials check's connection: the test's, after what it set up is committed into the outer
+        # transaction.
         session.commit()
         session.expire_all()
-        yield session
+        yield session.connection()
 
     app.dependency_overrides[get_session] = _session
     app.dependency_overrides[get_read_session] = _session
-    app.dependency_overrides[get_read_unit] = lambda: _read_unit
+    app.dependency_overrides[get_autocommit_connect] = lambda: _connect
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

@@ -8,6 +8,8 @@ requests landing on either process, the CLI in its own process.
 - Operators' and contacts' logins and logouts are in the audit log as theirs.
 - Revoking a contact through the API ends its portal session at once; restoring lets it log in again with the
   password it had. Disabling an operator with the CLI ends its console session.
+- An API key revoked with the CLI is refused by both processes from the next request on, after both had served it
+  (the check reads the key's row for each request; nothing is cached).
 """
 
 from __future__ import annotations
@@ -126,6 +128,27 @@ def test_disabling_an_operator_with_the_cli_ends_its_console_session(stack: Stac
         stack.launcher.run("operators", "disable", night[0])
         assert http.get("/console/").status_code in (302, 303, 307)
         assert _log_in(http, "console", *night).status_code == 401
+
+
+def test_an_api_key_revoked_with_the_cli_is_refused_at_once_by_both_processes(stack: Stack) -> None:
+    created = stack.launcher.run("apikey", "create", "leaver")
+    key = created.strip().splitlines()[-1]  # ``create`` prints the key alone on its last line
+    with _browser(stack) as http:
+        http.headers["Authorization"] = f"Bearer {key}"
+        # Both processes have served the key (new connections land on either): twelve answers in a row.
+        for _ in range(12):
+            assert http.get("/api/v1/products").status_code == 200
+        changed = http.post("/api/v1/provider-accounts", json={"name": "Leaver's", "kind": "manual"})
+        assert changed.status_code == 201
+        stack.launcher.run("apikey", "revoke", "leaver")
+        for _ in range(12):
+            refused = http.get("/api/v1/products")
+            assert refused.status_code == 401
+            assert refused.json()["code"] == "unauthorized"
+        assert http.post("/api/v1/provider-accounts", json={"name": "Too late", "kind": "manual"}).status_code == 401
+    (entry,) = every(stack.api, "/api/v1/audit-log", action="provider_account.created", actor="leaver")
+    assert entry["actor_kind"] == "api_key"
+    assert [a["name"] for a in every(stack.api, "/api/v1/provider-accounts")].count("Too late") == 0
 
 
 def test_an_api_key_asking_the_worker_to_run_is_in_the_audit_log(stack: Stack) -> None:

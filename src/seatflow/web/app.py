@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.read_session_factory = make_sessionmaker(read_only(engine))
+    app.state.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     app.state.clock = clock
     registry = ProviderRegistry(order_poll_seconds=settings.worker_order_poll_seconds)
     app.state.provider_registry = registry
