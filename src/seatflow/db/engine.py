@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 READ_ONLY = "seatflow_read_only"
 """Execution option of an engine whose transactions only read (see ``read_only``)."""
@@ -62,14 +63,51 @@ def make_engine(
         )
         _configure_sqlite(engine, memory=memory, busy_seconds=busy_timeout_seconds)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=busy_timeout_seconds,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled connection idle in the pool longer than this is pinged before it is handed out (see
+``_ping_when_idle``)."""
+_IDLE_SINCE = "seatflow_idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling (SQLAlchemy's ``pool_pre_ping``), for connections that sat in the pool:
+    one checked out again within ``PING_AFTER_IDLE_SECONDS`` of its return is handed out without a ping. Under load
+    that is nearly every checkout, and the ping was a round trip to the server before every request's first
+    statement (and the API-key check's); a connection that was just used is alive unless the server went away
+    in that second. If it did, the statement fails, SQLAlchemy invalidates the pool, and the request is answered
+    ``503 database_unavailable`` (``web.capacity``); the next checkout connects afresh.
+
+    A fresh connection is not pinged (it has just connected); a ping that finds the connection dead makes the
+    pool replace it (``DisconnectionError``), as ``pool_pre_ping`` does."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # ``info`` belongs to the DBAPI connection: a reconnected record starts without the mark (fresh).
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise DisconnectionError(f"the pooled connection was lost: {error}") from error
+            raise
 
 
 class WriteGate:

@@ -4,6 +4,7 @@ One process serves at most ``max_concurrent_requests`` requests at once; a reque
 at most ``request_queue_seconds`` and is then refused with ``503 server_busy``. A request that got a place but
 cannot get a database connection or SQLite's write lock in time (another process holds it) is refused the same
 way (``503 database_busy``): load is never answered with a 500, and a client is never left waiting without bound.
+A request whose database connection is lost under it (the server restarted) gets ``503 database_unavailable``.
 A request the server cancels when it stops (its graceful time over) and that has no answer yet gets
 ``503 shutting_down``, not uvicorn's 500.
 """
@@ -137,6 +138,16 @@ def install(app: FastAPI, *, limit: int, wait_seconds: float) -> None:
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> Response:
+        if exc.connection_invalidated:
+            # The server went away (restarted, or the connection was cut) under a request's connection: the pool
+            # has been invalidated and the next request connects afresh.
+            log.warning("http.shed path=%s reason=connection_lost", request.url.path)
+            return busy_response(
+                request.url.path,
+                code="database_unavailable",
+                retry_after=retry_after,
+                detail="The connection to the database was lost: retry shortly.",
+            )
         if not is_lock_timeout(exc):
             raise exc
         log.warning("http.shed path=%s reason=lock_timeout", request.url.path)
