@@ -44,7 +44,8 @@ and on SQLite (where all the work is in this process) CPU a change. The floor re
 The statements seatflow issues for one change (seen with a ``before_cursor_execute`` listener; the floor issues
 the same, in the same order, on both databases):
 
-    BEGIN IMMEDIATE  (SQLite. PostgreSQL: the pool's pre-ping ";" at checkout, then psycopg's implicit BEGIN)
+    BEGIN IMMEDIATE  (SQLite. PostgreSQL: psycopg's implicit BEGIN, after the pool's ping ";" at checkout if the
+                      connection sat idle over a second: never in this bench's loop)
     SELECT subscriptions WHERE id = :child                        (FOR UPDATE on PostgreSQL; the route's lock)
     not a linked child (links are one level, a child has none):
         SELECT subscriptions.id WHERE linked_subscription_id = :child AND status IN (pending, active, suspended)
@@ -66,11 +67,11 @@ the same, in the same order, on both databases):
     COMMIT
 
 That is 8 statements a standalone change (9 a reduction) and 13 a linked child's (14 a reduction) between
-BEGIN and COMMIT (before 60b5a47: 10, 11, 18 and 20). What the floor leaves out: the pre-ping (the pool's, not
-the work's), the columns of the subscription it does not use (seatflow's ORM reads all 32), the NULL columns of its
-INSERTs (literal constants instead of parameters where the value never varies), computing the seat batches (it
-checks that every batch is inside the reduction window, which this workload's are) and a second JSON of the answer
-(the event's JSON is the answer's).
+BEGIN and COMMIT (before 60b5a47: 10, 11, 18 and 20). What the floor leaves out: the idle connection's ping (the
+pool's, not the work's), the columns of the subscription it does not use (seatflow's ORM reads all 32), the NULL
+columns of its INSERTs (literal constants instead of parameters where the value never varies), computing the seat
+batches (it checks that every batch is inside the reduction window, which this workload's are) and a second JSON of
+the answer (the event's JSON is the answer's).
 
 The list is kept in step with seatflow's by hand, so the bench checks it (exit 1, "FLOOR CHECK FAILED: <kind>:
 seatflow issues N statements a change, the floor M"): each timed change's statements are counted on both sides,
@@ -505,8 +506,8 @@ def counted(statement: str) -> bool:
 
 class SeatflowStatements:
     """The statements seatflow issues for each change, seen by a ``before_cursor_execute`` listener on the engine
-    (the pool's pre-ping on PostgreSQL is not a cursor execute and is not seen). A change is recorded on one thread,
-    so the statements a thread issues inside ``change(n)`` are change n's."""
+    (the pool's ping of an idle connection on PostgreSQL is not a cursor execute and is not seen). A change is
+    recorded on one thread, so the statements a thread issues inside ``change(n)`` are change n's."""
 
     def __init__(self, engine: Engine) -> None:
         self.issued: dict[int, list[str]] = {}
