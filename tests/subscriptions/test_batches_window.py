@@ -31,7 +31,6 @@ from seatflow.subscriptions.rules import (
     SeatBatch,
     logged_seat_batches,
     refundable,
-    steps_from_window,
     window_cutoff,
 )
 from tests.factories import (
@@ -45,6 +44,7 @@ from tests.factories import (
     noon,
 )
 from tests.subscriptions.helpers import fresh, pine_cone_vet
+from tests.subscriptions.window_reference import steps_from_window, term_batches
 
 DAY_0 = FACTORY_TODAY  # 2026-12-01
 
@@ -128,7 +128,7 @@ def assert_same_answers(session: Session, subscriptions: list[Subscription], on:
     """The window read against the whole term's: the rows ``steps_from_window`` keeps, exactly; the same batches
     from the cut-off, the same total, the same refundable on ``on`` and the days after; and the same
     ``refundable_quantities``."""
-    whole = batches_of(session, subscriptions)
+    whole = term_batches(session, subscriptions)
     read = batches_of(session, subscriptions, on=on)
     rows = window_rows(session, subscriptions, on)
     for s in subscriptions:
@@ -340,7 +340,7 @@ def test_a_linked_parents_long_term_gives_its_children_the_same_answers(session:
 
     on = day(62)
     everyone = [parent, *children]
-    whole = batches_of(session, everyone)
+    whole = term_batches(session, everyone)
     by_window = refundable_quantities(session, everyone, on=on)
     assert by_window[parent.id] == refundable(whole[parent.id], window_days=7, on=on)
     atlanta_now = by_window[atlanta.id]

@@ -25,11 +25,11 @@ from seatflow.subscriptions.rules import (
     reduction_refusal,
     refundable,
     seat_batches,
-    steps_from_window,
     strictest_refundable,
     term_for,
     window_cutoff,
 )
+from tests.subscriptions.window_reference import steps_from_window
 
 TERM_START = date(2026, 12, 1)
 TERM_END = date(2027, 11, 30)
@@ -499,7 +499,7 @@ def test_a_day_is_in_the_window_exactly_when_it_is_in_the_first_window_days(
         assert refusal.allowed_from > day
 
 
-# --- the window read (batches_of with ``on``): folding the steps before the window changes no answer ------------
+# --- the window read (batches_of): folding the steps before the window changes no answer ----------------------
 
 
 def logged(day: date, before: int, after: int, *, purchase: bool = False) -> QuantityStep:

@@ -26,7 +26,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    true,
 )
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
@@ -55,27 +54,42 @@ SEAT_KINDS = (ChangeKind.CREATE, ChangeKind.QUANTITY)
 
 
 def batches_of(
-    session: Session, subscriptions: Sequence[Subscription], *, on: date | None = None
+    session: Session, subscriptions: Sequence[Subscription], *, on: date
 ) -> dict[uuid.UUID, tuple[SeatBatch, ...]]:
-    """Each subscription's seat batches in its current term, in one query: its ``create`` and ``quantity``
-    changes effective from its term's start, in the order they were recorded, replayed by
-    ``rules.logged_seat_batches`` (the seats held when the term started are the first such change's
-    ``quantity_before``; the subscription's own quantity has the last word).
+    """Each subscription's seat batches in its current term as a caller asking from ``on`` needs them, in one
+    query: ``on`` is the earliest day the caller will ask what is refundable (``refundable``, a reduction's check).
+    The batches dated from ``rules.window_cutoff(on, its window)`` are exact, and so is their total; the seats left
+    before that day come out as one batch dated the term's start. So what is refundable on ``on`` or later is the
+    whole term's, while the read is bounded by the changes recorded since the window's first one, not the term's.
 
-    ``on``: the earliest day the caller will ask what is refundable (``refundable``, a reduction's check). Then
-    only the batches dated from ``rules.window_cutoff(on, its window)`` are exact, and the read starts where
-    ``rules.steps_from_window`` says: at the change recorded just before the first one effective from that day,
-    or reads nothing when none is. The seats left before it come out as one batch dated the term's start, so the
-    total is the same and what is refundable on ``on`` or later is too (the argument is ``steps_from_window``'s),
-    while the read is bounded by the changes recorded since the window's first one, not the term's (a change
-    recorded late with an earlier date is among them when it was recorded after that first one, and counts as in
-    the whole term's read). Without ``on``, every batch of the term, from all its changes."""
+    The read: the subscription's ``create`` and ``quantity`` changes effective from its term's start, in the order
+    they were recorded, from the one recorded just before the first effective from the cut-off (or from that first
+    one when none is before it), replayed by ``rules.logged_seat_batches`` (the seats held before them are the first
+    one's ``quantity_before``; the subscription's own quantity has the last word); nothing is read when no change is
+    effective from the cut-off. A change recorded late with an earlier date is among them when it was recorded
+    after that first one, and counts as in the whole term's replay.
+
+    Why the batches from the cut-off and the total are the whole term's: every change recorded before that first one
+    is dated before the cut-off (as is the term's start, or it would be that first one), so the seats they leave are
+    all in batches dated before it, and replaying from the last of them with its ``quantity_before`` leaves the same
+    total in batches dated before the cut-off too. From there both replays agree: an increase adds the same seats on
+    the same day, a reduction takes the newest first, so the batches dated from the cut-off (the newest) go the same
+    way in both before the older ones, whose totals are equal; a ``create`` empties both. When no change is effective
+    from the cut-off, every batch is dated before it: reading nothing gives the subscription's quantity as one batch
+    dated the term's start, the total a full replay ends on too. The tests check the read against a replay of the
+    whole term (``tests/subscriptions/window_reference.py``)."""
     if not subscriptions:
         return {}
-    if on is None:
-        rows = session.execute(_term_changes(subscriptions))
-    else:
-        rows = session.execute(*_window_changes(subscriptions, on))
+    return _replayed(subscriptions, session.execute(*_window_changes(subscriptions, on)))
+
+
+_RowValues = Iterable[tuple[uuid.UUID, ChangeKind, int, int, date, bool]]
+"""A seat-batch read's rows: (subscription, kind, quantity before, quantity after, effective date, in the term)."""
+
+
+def _replayed(subscriptions: Sequence[Subscription], rows: _RowValues) -> dict[uuid.UUID, tuple[SeatBatch, ...]]:
+    """Each subscription's batches from its seat changes' rows, in recording order (the rows not of its current
+    term are skipped)."""
     steps: dict[uuid.UUID, list[QuantityStep]] = defaultdict(list)
     for subscription_id, kind, before, after, effective_date, in_term in rows:
         if not in_term:
@@ -94,20 +108,7 @@ _COLUMNS = (
     LicenseChange.quantity_after,
     LicenseChange.effective_date,
 )
-
-
-def _term_changes(subscriptions: Sequence[Subscription]) -> _Rows:
-    """Every ``create`` and ``quantity`` change of each subscription's current term, in recording order."""
-    return (
-        select(*_COLUMNS, true())
-        .join(Subscription, Subscription.id == LicenseChange.subscription_id)
-        .where(
-            LicenseChange.subscription_id.in_([s.id for s in subscriptions]),
-            LicenseChange.kind.in_(SEAT_KINDS),
-            LicenseChange.effective_date >= Subscription.term_start,
-        )
-        .order_by(LicenseChange.subscription_id, LicenseChange.created_at, LicenseChange.id)
-    )
+"""A seat-batch read's columns, but the last (whether the change is of the term)."""
 
 
 # Aliases of the change log for the window read.
@@ -129,9 +130,9 @@ def _window_changes(subscriptions: Sequence[Subscription], on: date) -> tuple[_R
 
 @functools.cache
 def _window_statement(groups: int) -> _Rows:
-    """The end of each subscription's current term changes that ``rules.steps_from_window`` keeps for a caller
-    asking from ``on``, in recording order: from the change recorded just before ("before_window": the term's
-    seat change with the greatest (created_at, id) below the first's) the first one effective from the cut-off
+    """The end of each subscription's current term changes that ``batches_of`` reads for a caller asking from
+    ``on``, in recording order: from the change recorded just before ("before_window": the term's seat change
+    with the greatest (created_at, id) below the first's) the first one effective from the cut-off
     ("first_in_window": the least (created_at, id) of those), or from that first one when none is before it.
 
     Each step is bounded by the window's changes, not the term's: the first's ``created_at`` is a grouped

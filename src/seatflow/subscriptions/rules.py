@@ -144,27 +144,6 @@ def window_cutoff(on: date, window_days: int | None) -> date:
     return on - timedelta(days=max(window_days or 0, 0) - 1)
 
 
-def steps_from_window(steps: Sequence[QuantityStep], cutoff: date) -> Sequence[QuantityStep]:
-    """The end of a term's ``create`` and ``quantity`` steps (in recording order) that ``seat_batches`` needs for
-    the batches dated ``cutoff`` or later and for the total: from the step recorded just before the first whose
-    effective date is ``cutoff`` or later; nothing when no step is. ``batches_of`` reads the same rows in SQL.
-
-    Exact for the batches dated ``cutoff`` or later (so for ``refundable`` on any day from ``window_cutoff``'s
-    ``on``) and for the batches' total; the older seats come out as one batch dated ``term_start``. Every step
-    before that first one is dated before ``cutoff`` (as is ``term_start``, or it would be that first one), so
-    the seats they leave are all in batches dated before ``cutoff``, and replaying from the last of them with
-    ``held`` its ``quantity_before`` leaves the same total in batches dated before ``cutoff`` too. From there both
-    replays agree: an increase adds the same seats on the same day, a reduction takes the newest first, so the
-    batches dated ``cutoff`` or later (the newest) go the same way in both before the older ones, whose totals
-    are equal; a ``create`` empties both. When no step is dated ``cutoff`` or later, every batch is dated before
-    it: reading nothing, ``batches_of`` gives the subscription's quantity as one batch dated ``term_start``, the
-    total a full replay ends on too."""
-    first = next((i for i, step in enumerate(steps) if step.effective_date >= cutoff), None)
-    if first is None:
-        return ()
-    return steps[max(first - 1, 0) :]
-
-
 def _add_batch(batches: list[SeatBatch], added: SeatBatch) -> list[SeatBatch]:
     """Kept in date order, one batch a day."""
     same = next((b for b in batches if b.added_on == added.added_on), None)
