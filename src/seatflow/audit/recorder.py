@@ -191,6 +191,24 @@ def _every_value(state: InstanceState[Any], mapper: Mapper[Any]) -> Values:
     return {key: shown(key, state.dict[key]) for key in _columns(mapper) if key in state.dict}
 
 
+_NO_BEFORE: Any = object()
+"""The old value of a column set without having been read first."""
+
+
+def _put_update(before: Values, after: Values, key: str, old: Any, new: Any) -> None:
+    """The rule for one column of an updated record (one of ``_columns``: ``IGNORED_COLUMNS`` are left out), which
+    the flush hook (``_changed``) and ``written_without_flush`` both apply: its values as the log shows them
+    (``shown``) go into the record's ``before`` and ``after``, unless both show the same. A value set without having
+    been read first (``old`` is ``_NO_BEFORE``) has no "before": its "after" only."""
+    shown_new = shown(key, new)
+    if old is _NO_BEFORE:
+        after[key] = shown_new
+        return
+    shown_old = shown(key, old)
+    if shown_old != shown_new:
+        before[key], after[key] = shown_old, shown_new
+
+
 def _changed(state: InstanceState[Any], mapper: Mapper[Any]) -> tuple[Values, Values]:
     before: Values = {}
     after: Values = {}
@@ -203,13 +221,9 @@ def _changed(state: InstanceState[Any], mapper: Mapper[Any]) -> tuple[Values, Va
         history = state.attrs[key].history
         if not history.added and not history.deleted:
             continue
-        new = shown(key, history.added[0]) if history.added else None
-        if history.deleted:
-            old = shown(key, history.deleted[0])
-            if old == new:
-                continue
-            before[key] = old
-        after[key] = new  # a value set without having been read first has no "before": it is left out
+        new = history.added[0] if history.added else None
+        old = history.deleted[0] if history.deleted else _NO_BEFORE
+        _put_update(before, after, key, old, new)
     return before, after
 
 
@@ -453,12 +467,9 @@ def written_without_flush(session: Session, records: Iterable[tuple[object, str,
         state = orm_attributes.instance_state(obj)
         was: Values = {}
         now: Values = {}
-        for key, old in values.items():
-            if key in IGNORED_COLUMNS:
-                continue
-            new, old = shown(key, state.dict[key]), shown(key, old)
-            if old != new:
-                was[key], now[key] = old, new
+        for key in _columns(mapper):  # the hook's columns, in its order
+            if key in values:
+                _put_update(was, now, key, values[key], state.dict[key])
         if now:
             found.append((rank, _Change(kind, _target_id(mapper, obj), verb, was, now)))
     found.sort(key=lambda ranked: ranked[0])
