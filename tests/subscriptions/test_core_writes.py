@@ -1,8 +1,9 @@
 """``record_change`` writes a quantity change with Core statements (``_written_with_core``) where a flush would have
 written it: everything a user or a reader of the database can see must be what the flush wrote. Each scenario
-runs twice on the same data, rolled back in between: through the flush (``CORE_WRITES`` off), then through the
-Core statements; the license changes, the subscriptions, the audit rows and the outbox events must be the same,
-with the new records' ids and the wall-clock columns set aside."""
+runs twice on the same data, rolled back in between: through the flush (``_written_with_core`` patched to answer
+None, the path it takes when it cannot write with Core), then through the Core statements; the license changes,
+the subscriptions, the audit rows and the outbox events must be the same, with the new records' ids and the
+wall-clock columns set aside."""
 
 from __future__ import annotations
 
@@ -92,6 +93,11 @@ def _transcript(session: Session, before: set[uuid.UUID], subscriptions: list[uu
     return {"changes": rows, "quantities": quantities, "audit": audit, "events": events}
 
 
+def _flush_only(*args: Any, **kwargs: Any) -> None:
+    """``_written_with_core`` answering that it cannot write with Core: ``record_change`` goes through the flush."""
+    return None
+
+
 def _both_ways(session: Session, scenario: Scenario, subscriptions: list[uuid.UUID], *, scoped: bool = True) -> None:
     session.commit()
     before = set(session.scalars(select(LicenseChange.id)))
@@ -110,8 +116,7 @@ def _both_ways(session: Session, scenario: Scenario, subscriptions: list[uuid.UU
         if scoped:
             attach(session, SCOPE)
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(changes, "CORE_WRITES", core)
-            patch.setattr(changes, "_written_with_core", counting)
+            patch.setattr(changes, "_written_with_core", counting if core else _flush_only)
             scenario(session)
         seen.append(_transcript(session, before, subscriptions))
         savepoint.rollback()
@@ -242,7 +247,8 @@ def test_a_savepoint_rolled_back_leaves_the_records_as_before(session: Session, 
     child, parent = vet.locations["Atlanta"].e3, vet.parent_e3
     session.commit()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(changes, "CORE_WRITES", core)
+        if not core:
+            patch.setattr(changes, "_written_with_core", _flush_only)
         tried = session.begin_nested()
         change = _change(session, child, 12)
         assert (child.quantity, parent.quantity) == (12, 52)

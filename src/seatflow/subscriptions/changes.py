@@ -84,9 +84,6 @@ _INSERT_CHANGE = insert(_CHANGES)
 _LICENSE_CHANGE_MANAGER = orm_attributes.manager_of_class(LicenseChange)
 _NULL_CHANGE_COLUMNS = dict.fromkeys(_CHANGES.columns.keys())
 """Every column of a license change, NULL (the table's column keys are the mapped attributes' names)."""
-CORE_WRITES = True
-"""Whether ``record_change`` writes with Core statements when it can (see ``_written_with_core``); the tests turn it
-off to compare both ways' rows."""
 
 
 def product_bounds(session: Session, product_id: uuid.UUID) -> ProductBounds:
@@ -169,7 +166,7 @@ def record_change(
         "attempts": 0,
         "created_at": recorded_at,
     }
-    change = _written_with_core(session, subscription, values) if CORE_WRITES else None
+    change = _written_with_core(session, subscription, values)
     if change is None:
         change = LicenseChange(**values)
         session.add(change)
