@@ -53,7 +53,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Delete, Table, Update, and_, event, insert, select, tuple_, update
+from sqlalchemy import Connection, Delete, Table, Update, and_, event, insert, select, tuple_, update
 from sqlalchemy.orm import InstanceState, Mapper, ORMExecuteState, Session, UOWTransaction, object_mapper
 from sqlalchemy.orm import attributes as orm_attributes
 
@@ -397,7 +397,17 @@ def _merged(prior: _Written, change: _Change, action: str | None) -> _Written:
 _INSERT = insert(cast(Table, AuditEntry.__table__))
 
 
-def _write(session: Session, scope: AuditScope, actor: AuditActor, changes: list[_Change], action: str | None) -> None:
+def _write(
+    session: Session,
+    scope: AuditScope,
+    actor: AuditActor,
+    changes: list[_Change],
+    action: str | None,
+    connection: Connection | None = None,
+) -> None:
+    """``connection``: the session's, when the caller has it already."""
+    if connection is None:
+        connection = session.connection()
     written = _written(session)
     table = cast(Table, AuditEntry.__table__)
     rows: list[Values] = []
@@ -412,7 +422,7 @@ def _write(session: Session, scope: AuditScope, actor: AuditActor, changes: list
             continue
         entry = _merged(prior, change, action)
         written[key] = entry
-        done = session.connection().execute(
+        done = connection.execute(
             update(table)
             .where(table.c.id == entry.entry_id)
             .values(action=entry.action[:100], before=entry.before, after=entry.after)
@@ -421,7 +431,7 @@ def _write(session: Session, scope: AuditScope, actor: AuditActor, changes: list
             merged = _Change(change.kind, change.target_id, entry.verb, entry.before, entry.after)
             rows.append(_row(scope, actor, entry.entry_id, entry.action, merged))
     if rows:
-        session.connection().execute(_INSERT, rows)
+        connection.execute(_INSERT, rows)
 
 
 def record(
@@ -443,13 +453,15 @@ def record(
     _write(session, scope, scope.who, [change], action)
 
 
-def written_without_flush(session: Session, records: Iterable[tuple[object, str, Values]]) -> None:
+def written_without_flush(
+    session: Session, records: Iterable[tuple[object, str, Values]], *, connection: Connection | None = None
+) -> None:
     """The rows the flush hook would have written for records a service wrote with Core statements on the ORM's
     behalf, in the session's transaction (the quantity path writes a subscription's new quantity and its license
     change so: their flush cost 40 % of a change). Each ``(record, verb, values)``: ``created`` with the columns
     written (the hook shows an inserted record's columns set, in mapping order), or ``updated`` with the changed
     columns' values before (their values after are read from the record). Ordered and merged as the hook orders
-    and merges a flush's rows; nothing without a scope."""
+    and merges a flush's rows; nothing without a scope. ``connection``: the session's, when the caller has it."""
     scope = scope_of(session)
     if scope is None:
         return
@@ -474,7 +486,7 @@ def written_without_flush(session: Session, records: Iterable[tuple[object, str,
             found.append((rank, _Change(kind, _target_id(mapper, obj), verb, was, now)))
     found.sort(key=lambda ranked: ranked[0])
     if found:
-        _write(session, scope, scope.who, [change for _, change in found], None)
+        _write(session, scope, scope.who, [change for _, change in found], None, connection)
 
 
 # --- the hooks ----------------------------------------------------------------------------------------------

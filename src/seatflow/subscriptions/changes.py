@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import LoaderCallableStatus, Session
 from sqlalchemy.orm import attributes as orm_attributes
 
@@ -166,7 +166,7 @@ def record_change(
         "attempts": 0,
         "created_at": recorded_at,
     }
-    change = _written_with_core(session, subscription, values)
+    change = _written_with_core(session, connection, subscription, values)
     if change is None:
         change = LicenseChange(**values)
         session.add(change)
@@ -175,7 +175,9 @@ def record_change(
     return change
 
 
-def _written_with_core(session: Session, subscription: Subscription, values: dict[str, Any]) -> LicenseChange | None:
+def _written_with_core(
+    session: Session, connection: Connection, subscription: Subscription, values: dict[str, Any]
+) -> LicenseChange | None:
     """The subscription's new quantity and its license change, written with two Core statements and audited as
     the flush would have (``written_without_flush``): their flush cost 40 % of a change. Only when the session
     holds nothing else to write and the subscription's only pending change is its quantity (a price change, a new
@@ -194,7 +196,6 @@ def _written_with_core(session: Session, subscription: Subscription, values: dic
     before = pending.get("quantity", subscription.quantity)
     if before is LoaderCallableStatus.NO_VALUE:
         return None  # set without having been read: the flush writes it (and the log has no "before")
-    connection = session.connection()
     # The flush's order: the change's INSERT, then the subscription's UPDATE.
     row = values | {"id": new_id()}
     connection.execute(_INSERT_CHANGE, row)
@@ -211,7 +212,8 @@ def _written_with_core(session: Session, subscription: Subscription, values: dic
     session.add(change)
     session._register_persistent({state, orm_attributes.instance_state(change)})
     audited.append((change, "created", row))
-    written_without_flush(session, audited)  # the columns written, as the flush hook shows an inserted record
+    # The columns written, as the flush hook shows an inserted record.
+    written_without_flush(session, audited, connection=connection)
     return change
 
 
