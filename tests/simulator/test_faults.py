@@ -123,6 +123,32 @@ def test_a_route_of_its_own_latency_is_delayed_by_that_and_the_others_are_not(pc
     assert pc.post("/_sim/faults", json={"route_latency_ms": [route]}).status_code == 400
 
 
+def test_a_route_latency_for_a_route_that_does_not_exist_is_refused(pc: httpx.Client) -> None:
+    """A typo would otherwise delay nothing, silently: it is a 400 naming the route, and nothing is applied."""
+    before = pc.get("/_sim/faults").json()
+    typo = "GET /v1/customer/{id}/subscriptions"
+    refused = pc.post(
+        "/_sim/faults",
+        json={"latency_ms": 50, "route_latency_ms": {"GET /v1/customers/{id}/subscriptions": 300, typo: 300}},
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "error": f"route_latency_ms names unknown routes: {typo} (a route is named as /_sim/stats names it: "
+        '"GET /v1/customers/{id}/subscriptions")'
+    }
+    assert pc.get("/_sim/faults").json() == before
+    assert pc.post("/_sim/faults", json={"route_latency_ms": {"/v1/customers/{id}": 1}}).status_code == 400
+
+    pc.get(f"/v1/customers/{CUSTOMER}/subscriptions")
+    pc.get("/v1/no-such-path")
+    counted = pc.get("/_sim/stats").json()["requests"]
+    assert "GET (unknown path)" in counted
+    every_counted = dict.fromkeys(counted, 0)  # every name /_sim/stats gives a route can be named
+    changed = pc.post("/_sim/faults", json={"route_latency_ms": every_counted})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["route_latency_ms"] == every_counted
+
+
 def test_a_seed_makes_the_faults_reproducible(pc: httpx.Client) -> None:
     def statuses() -> list[int]:
         set_faults(pc, error_rate=0.5, seed=42)

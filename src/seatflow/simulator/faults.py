@@ -3,6 +3,7 @@ subscription changes) and the largest page ``GET /v1/customers`` answers."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -33,15 +34,23 @@ class FaultSettings:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def merged(self, changes: Any) -> FaultSettings:
+    def merged(self, changes: Any, *, routes: Collection[str] | None = None) -> FaultSettings:
         """These settings with ``changes`` (a JSON object of some of the fields) applied; ``ControlError`` on an
-        unknown field or a value out of range, leaving nothing half-applied."""
+        unknown field, a value out of range or (``routes``: the names a route can have) a route ``route_latency_ms``
+        names that is not one of ``routes``, leaving nothing half-applied."""
         if not isinstance(changes, dict):
             raise ControlError("faults must be a JSON object")
         unknown = sorted(set(changes) - set(asdict(self)))
         if unknown:
             raise ControlError(f"unknown fault settings: {', '.join(unknown)}")
         values = {name: _check(name, value) for name, value in changes.items()}
+        if routes is not None and "route_latency_ms" in values:
+            unknown = sorted(set(values["route_latency_ms"]) - set(routes))
+            if unknown:
+                raise ControlError(
+                    f"route_latency_ms names unknown routes: {', '.join(unknown)} (a route is named as /_sim/stats"
+                    ' names it: "GET /v1/customers/{id}/subscriptions")'
+                )
         return replace(self, **values)
 
 

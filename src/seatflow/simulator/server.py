@@ -154,6 +154,15 @@ API_ROUTES = [
 ]
 
 
+UNKNOWN_PATH = "(unknown path)"
+"""The route a ``/v1`` request that matches none is counted under, after its method."""
+ROUTE_NAMES = frozenset(
+    {f"{route.method} {route.template}" for route in API_ROUTES}
+    | {f"{method} {UNKNOWN_PATH}" for method in ("GET", "POST", "PATCH", "PUT", "DELETE")}
+)
+"""Every name a ``/v1`` request's route can have in ``/_sim/stats``, which ``route_latency_ms`` may name."""
+
+
 def _reset(state: SimulatorState, request: Request) -> Reply:
     state.reset(request.json() or None)
     return Reply(200, {"reset": True}, {})
@@ -209,6 +218,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], state: SimulatorState) -> None:
         self.state = state
+        state.traffic.routes = ROUTE_NAMES  # a route_latency_ms of a route that does not exist is refused
         self.open_connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _RequestHandler)
@@ -320,7 +330,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """A Partner Center request with faults; None means: answer nothing (a lost response)."""
         state = self.server.state
         matched = _match(API_ROUTES, request.method, request.path)
-        route = f"{request.method} {matched[0].template if matched else '(unknown path)'}"
+        route = f"{request.method} {matched[0].template if matched else UNKNOWN_PATH}"
         state.traffic.record_request(route)
         draw = state.traffic.draw_faults(request.method, route)
         if draw.latency_s > 0:

@@ -32,6 +32,9 @@ class Traffic:
     def __init__(self, lock: threading.RLock) -> None:
         self._lock = lock
         self.faults = FaultSettings()
+        self.routes: frozenset[str] | None = None
+        """The names a ``/v1`` route can have, as ``stats`` counts them: ``route_latency_ms`` may name only these
+        (the server sets them; None: any name)."""
         self._random = random.Random()
         self._replies: dict[ReplayKey, Reply] = {}
         self._requests: Counter[str] = Counter()
@@ -50,7 +53,7 @@ class Traffic:
     def update_faults(self, changes: Any) -> FaultSettings:
         """Merge fault settings; a new ``seed`` restarts the random stream the faults are drawn from."""
         with self._lock:
-            self.faults = self.faults.merged(changes)
+            self.faults = self.faults.merged(changes, routes=self.routes)
             if isinstance(changes, dict) and "seed" in changes:
                 self._random.seed(self.faults.seed)
             return self.faults
