@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import runs_tested_source
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -30,7 +32,7 @@ def test_demo_serves_everything_and_provisions_pine_cone_vet(tmp_path: Path) -> 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=env,
+        env=runs_tested_source(env),
         cwd=tmp_path,
     )
     try:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import runs_tested_source
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -22,7 +24,7 @@ def _runner(tmp_path: Path, env: dict[str, str]) -> Run:
     def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "seatflow", *map(str, args)],
-            env=env,
+            env=runs_tested_source(env),
             cwd=tmp_path,  # no stray .env file is read
             capture_output=True,
             text=True,

@@ -27,6 +27,7 @@ from seatflow.db.engine import make_engine
 from tests.costs.helpers import line, recon_csv
 from tests.e2e.stack import free_port
 from tests.factories import FACTORY_TODAY, load_demo_catalog, noon
+from tests.processes import runs_tested_source
 from tests.simulator.helpers import CUSTOMER
 from tests.simulator.nce import M365_E3, buy, cart_line, change, set_clock
 
@@ -43,7 +44,7 @@ def simulator_process(tmp_path: Path) -> Iterator[str]:
             [sys.executable, "-m", "seatflow", "simulator", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
+            env=runs_tested_source(env),
             cwd=tmp_path,
         )
     url = f"http://127.0.0.1:{port}"
@@ -85,7 +86,7 @@ def seatflow(tmp_path: Path, url: str, *args: str | Path) -> subprocess.Complete
     env |= {"SEATFLOW_DATABASE_URL": url, "SEATFLOW_TEST_CLOCK": "1"}
     return subprocess.run(
         [sys.executable, "-m", "seatflow", *map(str, args)],
-        env=env,
+        env=runs_tested_source(env),
         cwd=tmp_path,
         capture_output=True,
         text=True,

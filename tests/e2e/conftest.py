@@ -30,6 +30,7 @@ from seatflow.simulator.state import demo_seed
 from tests.e2e.checks import Demo, wait_settled
 from tests.e2e.stack import FAST_WORKER, Client, Clients, Launcher, Process, Traffic, free_port, wait_until
 from tests.factories import FACTORY_TODAY, noon
+from tests.processes import runs_tested_source
 
 START = noon(FACTORY_TODAY)
 UNDER_FAKETIME = "faketime" in os.environ.get("LD_PRELOAD", "")
@@ -78,7 +79,7 @@ class Template:
 
 
 def _environment(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATFLOW_")}
+    env = runs_tested_source({k: v for k, v in os.environ.items() if not k.startswith("SEATFLOW_")})
     env.update(FAST_WORKER, SEATFLOW_DATABASE_URL=database_url, SEATFLOW_TEST_CLOCK="1")
     return env
 

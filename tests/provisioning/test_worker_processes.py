@@ -48,6 +48,7 @@ from tests.factories import (
     load_demo_catalog,
     noon,
 )
+from tests.processes import runs_tested_source
 
 AWAITING, PROVISIONED, FAILED = (
     ProvisioningStatus.AWAITING,
@@ -100,7 +101,7 @@ class Workers:
 
     def __init__(self, tmp_path: Path, database_url: str) -> None:
         self.tmp_path = tmp_path
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("SEATFLOW_")}
+        self.env = runs_tested_source({k: v for k, v in os.environ.items() if not k.startswith("SEATFLOW_")})
         self.env.update(FAST_WORKER, SEATFLOW_DATABASE_URL=database_url)
         self.started: list[WorkerProcess] = []
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from seatflow.simulator import SimulatorServer
 from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, Subscription
+from tests.processes import runs_tested_source
 
 TENANT = "pine-cone-vet-tenant"
 
@@ -130,7 +131,7 @@ def run_seatflow(database_url: str, cwd: Path, *args: str) -> subprocess.Complet
     env["SEATFLOW_DATABASE_URL"] = database_url
     return subprocess.run(
         [sys.executable, "-m", "seatflow", *args],
-        env=env,
+        env=runs_tested_source(env),
         cwd=cwd,  # no stray .env file is read
         capture_output=True,
         text=True,

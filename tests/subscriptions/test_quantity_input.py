@@ -27,6 +27,7 @@ from tests.factories import (
     load_demo_catalog,
     noon,
 )
+from tests.processes import runs_tested_source
 from tests.provisioning.conftest import ManualClock
 from tests.subscriptions.helpers import PineConeVet, fresh, pine_cone_vet
 
@@ -155,7 +156,7 @@ def cli_subscription(tmp_path: Path) -> tuple[str, str]:
 
 
 def _seatflow(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"SEATFLOW_DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+    env = runs_tested_source({"SEATFLOW_DATABASE_URL": url, "PATH": "/usr/bin:/bin"})
     return subprocess.run(
         [sys.executable, "-m", "seatflow", *args],
         env=env,
