@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import expect
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -29,6 +30,17 @@ from seatflow.web.deps import get_autocommit_connect, get_read_session, get_sess
 pytest_plugins = ["tests.simulator_fixtures"]
 
 TEST_DATABASE_URL = os.environ.get("SEATFLOW_TEST_DATABASE_URL")
+
+
+BROWSER_EXPECT_MS = 30_000
+"""How long a browser test's ``expect(...)`` waits for what it asserts (Playwright's default, 5 s, is short for a
+loaded 2-core CI machine); the e2e lane's pages wait as long (tests/e2e/test_portal_change.py)."""
+
+
+@pytest.fixture(autouse=True)
+def browser_expect_timeout() -> None:
+    """Every test starts with ``expect`` waiting ``BROWSER_EXPECT_MS``, whatever a test before it set."""
+    expect.set_options(timeout=BROWSER_EXPECT_MS)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
