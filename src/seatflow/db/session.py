@@ -17,7 +17,20 @@ def unit_of_work(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     session = session_factory()
     try:
         yield session
-        session.commit()
+    except BaseException:
+        end(session, commit=False)
+        raise
+    end(session, commit=True)
+
+
+def end(session: Session, *, commit: bool) -> None:
+    """Ends a unit of work's session: commits it (rolled back if the commit fails) or rolls it back; closes it
+    either way."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise

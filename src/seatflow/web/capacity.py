@@ -126,34 +126,25 @@ def install(app: FastAPI, *, limit: int, wait_seconds: float) -> None:
     retry_after = max(1, math.ceil(wait_seconds))
     app.add_middleware(CapacityLimit, limit=limit, wait_seconds=wait_seconds)
 
+    def shed(request: Request, reason: str, code: str, detail: str) -> Response:
+        log.warning("http.shed path=%s reason=%s", request.url.path, reason)
+        return busy_response(request.url.path, code=code, retry_after=retry_after, detail=detail)
+
     @app.exception_handler(PoolTimeout)
     async def _pool_timeout(request: Request, exc: PoolTimeout) -> Response:
-        log.warning("http.shed path=%s reason=pool_timeout", request.url.path)
-        return busy_response(
-            request.url.path,
-            code="database_busy",
-            retry_after=retry_after,
-            detail="No database connection was free in time: retry shortly.",
-        )
+        return shed(request, "pool_timeout", "database_busy", "No database connection was free in time: retry shortly.")
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> Response:
         if exc.connection_invalidated:
             # The server went away (restarted, or the connection was cut) under a request's connection: the pool
             # has been invalidated and the next request connects afresh.
-            log.warning("http.shed path=%s reason=connection_lost", request.url.path)
-            return busy_response(
-                request.url.path,
-                code="database_unavailable",
-                retry_after=retry_after,
-                detail="The connection to the database was lost: retry shortly.",
+            return shed(
+                request,
+                "connection_lost",
+                "database_unavailable",
+                "The connection to the database was lost: retry shortly.",
             )
         if not is_lock_timeout(exc):
             raise exc
-        log.warning("http.shed path=%s reason=lock_timeout", request.url.path)
-        return busy_response(
-            request.url.path,
-            code="database_busy",
-            retry_after=retry_after,
-            detail="The database is busy with other writes: retry shortly.",
-        )
+        return shed(request, "lock_timeout", "database_busy", "The database is busy with other writes: retry shortly.")

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated
 
 import anyio
@@ -34,6 +35,7 @@ from seatflow.audit.scope import ActorKind, AuditActor, AuditScope, Origin, atta
 from seatflow.auth.service import Caller, authenticate
 from seatflow.clock import Clock
 from seatflow.config import Settings
+from seatflow.db.session import end
 from seatflow.subscriptions.models import ChangeOrigin
 from seatflow.subscriptions.schemas import Actor
 
@@ -98,27 +100,10 @@ async def _unit_of_work(session: Session) -> AsyncIterator[None]:
         yield
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_rolled_back, session, limiter=anyio.CapacityLimiter(1))
+            await anyio.to_thread.run_sync(partial(end, session, commit=False), limiter=anyio.CapacityLimiter(1))
         raise
     with anyio.CancelScope(shield=True):
-        await anyio.to_thread.run_sync(_committed, session, limiter=anyio.CapacityLimiter(1))
-
-
-def _committed(session: Session) -> None:
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-def _rolled_back(session: Session) -> None:
-    try:
-        session.rollback()
-    finally:
-        session.close()
+        await anyio.to_thread.run_sync(partial(end, session, commit=True), limiter=anyio.CapacityLimiter(1))
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
