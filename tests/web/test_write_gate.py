@@ -203,3 +203,21 @@ def test_the_workers_bookkeeping_goes_ahead_of_the_writers_waiting(tmp_path: Pat
     for t in [thread, *threads]:
         t.join(10)
     assert order == ["worker 1", "worker 2", "request 1", "request 2", "request 3"]
+
+
+def test_a_connection_used_in_autocommit_goes_back_to_the_pool_with_sqlalchemy_deciding_where_transactions_begin(
+    tmp_path: Path,
+) -> None:
+    """The API-key check reads in AUTOCOMMIT; SQLAlchemy's reset of that option hands pysqlite its own implicit
+    BEGIN back (``isolation_level = ""``). The pool's connections must keep it off, as ``make_engine`` sets them up,
+    so that the write gate's BEGIN IMMEDIATE (and SAVEPOINTs) are the only transaction control."""
+    engine = _engine(tmp_path)
+    with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM arrivals")).scalar_one() == 0
+    with engine.connect() as conn:
+        assert conn.connection.dbapi_connection.isolation_level is None  # type: ignore[union-attr]
+        conn.execute(text("INSERT INTO arrivals VALUES (1)"))
+        conn.commit()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM arrivals")).scalar_one() == 1
+    engine.dispose()

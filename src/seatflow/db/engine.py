@@ -252,6 +252,10 @@ def _configure_sqlite(engine: Engine, *, memory: bool, busy_seconds: float) -> N
         _release(record.info)
 
     @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
         # A connection back in the pool holds no transaction, whatever became of it.
         _release(record.info)
+        # And pysqlite begins none on its own: SQLAlchemy's end of an AUTOCOMMIT use (the API-key check) resets
+        # the connection's isolation_level to "", pysqlite's own implicit BEGIN before DML (this runs after it).
+        if dbapi_connection is not None:
+            dbapi_connection.isolation_level = None
