@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, Engine, event, func, select
 
 from seatflow.auth.service import create_api_key
 from seatflow.catalog.models import ProviderAccount
@@ -16,12 +16,19 @@ from seatflow.db.session import make_sessionmaker, unit_of_work
 from seatflow.web.app import create_app
 
 
-def test_a_commit_that_fails_is_reported_and_keeps_nothing(tmp_path: Path) -> None:
+def _database_with_a_key(tmp_path: Path) -> tuple[str, Engine, str]:
+    """A migrated SQLite file of the test's own (the request's transaction really commits), its engine, and an
+    API key committed in it."""
     url = f"sqlite:///{tmp_path / 'commit.db'}"
     migrate.upgrade(url)
     engine = make_engine(url)
     with unit_of_work(make_sessionmaker(engine)) as session:
         _, key = create_api_key(session, name="tests")
+    return url, engine, key
+
+
+def test_a_commit_that_fails_is_reported_and_keeps_nothing(tmp_path: Path) -> None:
+    url, engine, key = _database_with_a_key(tmp_path)
     failing = {"on": False}
 
     @event.listens_for(engine, "commit")
@@ -47,11 +54,7 @@ def test_a_commit_that_fails_is_reported_and_keeps_nothing(tmp_path: Path) -> No
 def test_a_request_that_fails_after_writing_keeps_nothing_and_frees_its_connection(tmp_path: Path) -> None:
     """The request's session ends in the thread pool (``get_session``): on failure it is rolled back and its
     connection returned, so the SQLite write lock (and this process's write gate) is free for the next request."""
-    url = f"sqlite:///{tmp_path / 'failing.db'}"
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    with unit_of_work(make_sessionmaker(engine)) as session:
-        _, key = create_api_key(session, name="tests")
+    url, engine, key = _database_with_a_key(tmp_path)
     failing = {"on": False}
 
     @event.listens_for(engine, "before_cursor_execute")
