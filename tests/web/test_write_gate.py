@@ -5,6 +5,10 @@ one in. Real threads on a real SQLite file: what the gate is for cannot be shown
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,8 +19,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from seatflow.db.engine import WriteGate, make_engine, read_only, write_first, write_gate
+from seatflow.db.engine import WRITE_LOCK_SUFFIX, WriteGate, make_engine, read_only, write_first, write_gate
 from seatflow.web.capacity import is_lock_timeout
+from tests.processes import runs_tested_source
 
 
 def _engine(tmp_path: Path, busy_seconds: float = 30) -> Engine:
@@ -220,4 +225,125 @@ def test_a_connection_used_in_autocommit_goes_back_to_the_pool_with_sqlalchemy_d
         conn.commit()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM arrivals")).scalar_one() == 1
+    engine.dispose()
+
+
+# --- between processes: the lock file beside the database -------------------------------------------------
+
+
+def _lock_file(tmp_path: Path) -> int:
+    """An open file description of the database's lock file of its own: its flock conflicts with the engine's as
+    another process's would."""
+    return os.open(f"{tmp_path / 'gate.db'}{WRITE_LOCK_SUFFIX}", os.O_RDWR | os.O_CREAT)
+
+
+def test_a_writer_waits_while_another_process_holds_the_lock_file_and_writes_once_it_is_let_go(
+    tmp_path: Path,
+) -> None:
+    engine = _engine(tmp_path)
+    other = _lock_file(tmp_path)
+    fcntl.flock(other, fcntl.LOCK_EX)  # another process's writer, between its BEGIN IMMEDIATE and its COMMIT
+    wrote = threading.Event()
+
+    def writer() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO arrivals VALUES (1)"))
+        wrote.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    # The writer holds this process's gate and waits for the file: SQLite's own lock is free all along, so
+    # without the file lock it would have written at once.
+    _wait_until(lambda: _held(engine))
+    assert not wrote.wait(0.5)
+    with read_only(engine).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM arrivals")).scalar_one() == 0
+    fcntl.flock(other, fcntl.LOCK_UN)
+    assert wrote.wait(10)
+    thread.join(10)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM arrivals")).scalars().all() == [1]
+    # And the writer let the file go when it committed.
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(other)
+    engine.dispose()
+
+
+def test_a_writer_that_gave_up_on_the_lock_file_leaves_it_free_for_the_other_processes(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, busy_seconds=0.3)
+    other = _lock_file(tmp_path)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    with pytest.raises(OperationalError) as refused, engine.begin() as conn:
+        conn.execute(text("INSERT INTO arrivals VALUES (1)"))
+    assert is_lock_timeout(refused.value), str(refused.value)  # the API's 503 database_busy
+    assert not _held(engine)
+    fcntl.flock(other, fcntl.LOCK_UN)
+    # The engine's keeper was still waiting for the file when the writer gave up; it gets it now and, with no
+    # writer waiting any more, lets it go: the other process can take it again.
+    _wait_until(lambda: _try_lock(other))
+
+    # Again, and this time the next writer of this process asks while the keeper still waits: it is served.
+    with pytest.raises(OperationalError), engine.begin() as conn:
+        conn.execute(text("INSERT INTO arrivals VALUES (2)"))
+    _gate(engine).timeout = 30
+    thread = threading.Thread(target=_insert, args=(engine, 3))
+    thread.start()
+    _wait_until(lambda: _held(engine))
+    fcntl.flock(other, fcntl.LOCK_UN)
+    thread.join(10)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM arrivals")).scalars().all() == [3]
+    _wait_until(lambda: _try_lock(other))  # let go at its COMMIT
+    os.close(other)
+    engine.dispose()
+
+
+def _insert(engine: Engine, n: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO arrivals VALUES (:n)"), {"n": n})
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+_OTHER_PROCESS = """
+import sys
+from sqlalchemy import text
+from seatflow.db.engine import make_engine
+
+engine = make_engine(sys.argv[1], busy_timeout_seconds=2)
+for n in range(int(sys.argv[2]), int(sys.argv[2]) + int(sys.argv[3])):
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO arrivals VALUES (:n)"), {"n": n})
+"""
+
+
+def test_two_seatflow_processes_writing_at_once_both_get_through_and_lose_nothing(tmp_path: Path) -> None:
+    """Two processes of 300 writes each, with a busy timeout of 2 s: taking turns on the lock file, neither waits
+    out the timeout, nothing hangs, and every write is there. (That the turns are quicker than SQLite's polling is
+    a speed figure: ``bench/api_load.py --workers 2``.)"""
+    _engine(tmp_path).dispose()
+    url = f"sqlite:///{tmp_path / 'gate.db'}"
+    env = runs_tested_source(os.environ)
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OTHER_PROCESS, url, str(start), "300"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for start in (0, 1000)
+    ]
+    for writer in writers:
+        _, errors = writer.communicate(timeout=120)
+        assert writer.returncode == 0, errors
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        written = conn.execute(text("SELECT n FROM arrivals ORDER BY n")).scalars().all()
+    assert written == [*range(300), *range(1000, 1300)]
     engine.dispose()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -10,6 +11,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there the processes wait on SQLite's own lock
+    fcntl = None  # type: ignore[assignment]
 
 READ_ONLY = "seatflow_read_only"
 """Execution option of an engine whose transactions only read (see ``read_only``)."""
@@ -110,20 +116,114 @@ def _ping_when_idle(engine: Engine) -> None:
             raise
 
 
+WRITE_LOCK_SUFFIX = "-writelock"
+"""The file beside a SQLite database whose lock the writers of every seatflow process take in turn (``FileLock``)."""
+
+
+class FileLock:
+    """An exclusive ``flock`` on a file, shared by the seatflow processes writing to one SQLite database, taken with
+    a timeout.
+
+    Between processes, SQLite's own wait for its write lock (busy_timeout) polls, sleeping 1, 2, 5 … up to 100 ms
+    between tries: with two ``serve`` processes, a writer of one process could sleep 100 ms while the other took the
+    lock again and again. A writer blocked in ``flock`` is woken by the kernel when the lock is let go, so the
+    processes take turns instead. The kernel's wait has no timeout, so the wait is done by a keeper thread and the
+    writer waits on the keeper with one: a writer that gives up leaves the keeper waiting, and the lock the keeper
+    then gets goes to the next writer of this process, or is let go at once if there is none.
+
+    One lock a gate (a ``WriteGate``, so one writer of this process at a time asks for it); the lock belongs to the
+    open file, which a process made by ``fork`` would share, so a forked process opens the file afresh."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = -1
+        self._pid = 0
+        self._cond = threading.Condition()
+        self._pending = False
+        """The keeper is asking the kernel for the lock (or has it, for a writer that has not taken it over yet).
+        Meanwhile nobody else asks on the same file: the kernel would grant the keeper's request at once to the
+        open file that already holds the lock, and the keeper would let it go under its holder."""
+        self._wanted = False
+        """A writer of this process waits for the keeper's lock."""
+        self._granted = False
+        """The keeper took the lock for the writer waiting."""
+        self._keeper: threading.Thread | None = None
+        """Started when a writer first waits; it ends after ``KEEPER_IDLE_SECONDS`` without one, so that an engine
+        dropped (many in the tests) takes its lock file and thread with it."""
+        self._closer: weakref.finalize[Any, Any] | None = None
+
+    KEEPER_IDLE_SECONDS = 5.0
+
+    def _file(self) -> int:
+        if self._pid != os.getpid():
+            if self._closer is not None:  # the file this process was forked with: its lock is the parent's
+                self._closer()
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._closer = weakref.finalize(self, os.close, self._fd)
+            self._pid = os.getpid()
+            self._keeper = None
+            self._pending = self._wanted = self._granted = False
+        return self._fd
+
+    def acquire(self, timeout: float) -> bool:
+        """Takes the lock, waiting at most ``timeout`` seconds; False if it could not."""
+        assert fcntl is not None  # noqa: S101 - only made where fcntl exists
+        with self._cond:
+            fd = self._file()
+            if not self._pending:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    self._pending = True
+            self._wanted = True
+            if self._keeper is None:
+                self._keeper = threading.Thread(target=self._keep, args=(fd,), name="seatflow-writelock", daemon=True)
+                self._keeper.start()
+            self._cond.notify_all()
+            if self._cond.wait_for(lambda: self._granted, timeout):
+                self._pending = self._wanted = self._granted = False
+                return True
+            self._wanted = False  # the keeper lets the lock go when it gets it, unless a writer asks again by then
+            return False
+
+    def release(self) -> None:
+        assert fcntl is not None  # noqa: S101 - only made where fcntl exists
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _keep(self, fd: int) -> None:
+        assert fcntl is not None  # noqa: S101 - only made where fcntl exists
+        while True:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._pending and not self._granted, self.KEEPER_IDLE_SECONDS):
+                    self._keeper = None
+                    return
+            fcntl.flock(fd, fcntl.LOCK_EX)  # the kernel wakes this thread when the lock is let go
+            with self._cond:
+                if self._wanted:
+                    self._granted = True
+                    self._cond.notify_all()
+                else:
+                    fcntl.flock(fd, fcntl.LOCK_UN)  # the writer gave up, and no other asked since
+                    self._pending = False
+
+
 class WriteGate:
-    """This process's writers to one SQLite file, served in the order they asked.
+    """The writers to one SQLite file, served in the order they asked: those of this process first come first
+    served, and the processes in turn (``FileLock``).
 
     SQLite's own wait for the write lock (busy_timeout) polls with sleeps of up to 100 ms: a writer that has
     waited may lose the lock again and again to writers that just arrived, so under load a few requests (or the
     worker's run) wait seconds while the median waits milliseconds. The writers of one process queue here first,
-    first come first served, so at most one of them waits on SQLite's lock at a time (behind another process's
-    writer, if any). A writer that has waited ``timeout`` seconds gives up with SQLite's own "database is locked",
-    which the API answers with 503 ``database_busy``.
+    first come first served, so at most one of them waits for the lock at a time; that one then takes the file lock
+    shared with the other seatflow processes on the same file, if any, before BEGIN IMMEDIATE. A writer that has
+    waited ``timeout`` seconds in all gives up with SQLite's own "database is locked", which the API answers with
+    503 ``database_busy``.
 
     A transaction of an engine with the ``WRITE_FIRST`` option (``write_first(engine)``: the provisioning worker's
     bookkeeping) is served before the ordinary writers waiting, after the others of its kind."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, *, lock_path: str | None = None) -> None:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._queue: deque[tuple[threading.Event, bool]] = deque()
@@ -131,8 +231,20 @@ class WriteGate:
         self._first = 0
         """How many of the queue's head are WRITE_FIRST writers."""
         self._held = False
+        self._file = FileLock(lock_path) if lock_path is not None and fcntl is not None else None
+        self._file_held = False
 
     def acquire(self, *, first: bool = False) -> None:
+        deadline = time.monotonic() + self.timeout
+        self._acquire_here(first=first)
+        if self._file is None:
+            return
+        if not self._file.acquire(max(0.0, deadline - time.monotonic())):
+            self.release()
+            raise _locked()
+        self._file_held = True
+
+    def _acquire_here(self, *, first: bool) -> None:
         with self._lock:
             if not self._held:
                 self._held = True
@@ -151,10 +263,15 @@ class WriteGate:
             self._queue.remove((turn, first))
             if first:
                 self._first -= 1
-        raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+        raise _locked()
 
     def release(self) -> None:
-        """Hands the gate to the next writer waiting, if any; it stays held meanwhile."""
+        """Lets the other processes' writers in, then hands the gate to the next writer of this process waiting, if
+        any; it stays held meanwhile."""
+        if self._file_held:
+            assert self._file is not None  # noqa: S101 - only held where there is one
+            self._file_held = False
+            self._file.release()
         with self._lock:
             if not self._queue:
                 self._held = False
@@ -176,6 +293,10 @@ class WriteGate:
             return self._held
 
 
+def _locked() -> OperationalError:
+    return OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+
+
 _GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
 
 
@@ -190,7 +311,12 @@ _GATED = "seatflow_write_gate"
 
 def _configure_sqlite(engine: Engine, *, memory: bool, busy_seconds: float) -> None:
     busy_ms = int(busy_seconds * 1000)
-    gate = None if memory else WriteGate(busy_seconds)
+    database = engine.url.database
+    gate = (
+        None
+        if memory or not database
+        else WriteGate(busy_seconds, lock_path=os.path.abspath(database) + WRITE_LOCK_SUFFIX)
+    )
     if gate is not None:
         _GATES[engine] = gate
 
