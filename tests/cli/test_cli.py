@@ -24,6 +24,7 @@ from seatflow.catalog.schemas import ProductRead
 from seatflow.config import Settings
 from seatflow.db import migrate
 from seatflow.db.engine import make_engine
+from seatflow.simulator.state import demo_seed
 from seatflow.web.app import create_app
 from tests.cli.conftest import Run
 
@@ -309,3 +310,13 @@ def test_export_json_imports_back_unchanged(demo: None, run: Run, migrated: str,
     assert counts(result.stdout, "products") == (0, 0, 10)
     assert counts(result.stdout, "bundles") == (0, 0, 1)
     assert stored_products(migrated) == before
+
+
+def test_a_simulator_seed_file_naming_a_route_that_does_not_exist_is_refused(run: Run, tmp_path: Path) -> None:
+    seed = {**demo_seed(), "faults": {"route_latency_ms": {"GET /v1/customers/{id}/subscription": 300}}}
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(seed), encoding="utf-8")
+
+    message = refused(run("simulator", "--state", path, "--port", "0"), 5, "invalid_simulator_seed")
+
+    assert "route_latency_ms names unknown routes: GET /v1/customers/{id}/subscription" in message

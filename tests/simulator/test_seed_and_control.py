@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -127,3 +128,18 @@ def test_the_simulator_command_has_help() -> None:
     assert "--port" in result.output
     assert "--state" in result.output
     assert "Partner Center simulator" in result.output
+
+
+def test_a_seed_naming_a_route_that_does_not_exist_makes_no_server() -> None:
+    """As on /_sim/faults: a ``route_latency_ms`` of a route the simulator does not have is a typo that would slow
+    nothing (the command's refusal of such a seed file is in tests/cli/test_cli.py)."""
+    seed = {**demo_seed(), "faults": {"route_latency_ms": {"GET /v1/customers/{id}/subscription": 300}}}
+    with pytest.raises(ControlError, match=re.escape("unknown routes: GET /v1/customers/{id}/subscription (")):
+        SimulatorServer(SimulatorState.from_seed(seed))
+    good = {**seed, "faults": {"route_latency_ms": {"GET /v1/customers/{id}/subscriptions": 300}}}
+    server = SimulatorServer(SimulatorState.from_seed(good)).start()
+    try:
+        faults = httpx.get(f"{server.url}/_sim/faults").json()
+        assert faults["route_latency_ms"] == {"GET /v1/customers/{id}/subscriptions": 300}
+    finally:
+        server.stop()

@@ -22,6 +22,7 @@ def simulator(
 ) -> None:
     """Serve the Partner Center simulator: Partner Center's paths under /v1, control paths under /_sim. Ctrl-C stops."""
     from seatflow.simulator import SimulatorServer, SimulatorState
+    from seatflow.simulator.faults import ControlError
 
     try:
         sim_state = SimulatorState.load(state) if state is not None else SimulatorState.demo()
@@ -29,6 +30,8 @@ def simulator(
         raise ValidationFailed(f"Cannot load the simulator seed {state}: {exc}", code="invalid_simulator_seed") from exc
     try:
         server = SimulatorServer(sim_state, host=host, port=port)
+    except ControlError as exc:
+        raise ValidationFailed(f"Cannot load the simulator seed {state}: {exc}", code="invalid_simulator_seed") from exc
     except OSError as exc:
         raise InvalidState(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}", code="address_unavailable"
