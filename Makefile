@@ -75,6 +75,7 @@ bench: install ## Run the benchmarks on SQLite and PostgreSQL (figures go to doc
 	$(BIN)/python bench/recording.py
 	$(BIN)/python bench/recording.py --postgres postgresql+psycopg://postgres@$(PG_HOST):$(PG_PORT)/seatflow_bench_recording
 	$(BIN)/python bench/reduction_history.py
+	$(BIN)/python bench/sqlite_writers.py
 	$(BIN)/python bench/billing_run.py --dry-run-too
 	$(BIN)/python bench/billing_run.py --dry-run-too --postgres
 	$(BIN)/python bench/price_sheet.py
