@@ -84,6 +84,7 @@ bench: install ## Run the benchmarks on SQLite and PostgreSQL (figures go to doc
 	$(BIN)/python bench/margin_report.py --postgres
 	$(BIN)/python bench/api_load.py --steady-rate 200
 	$(BIN)/python bench/api_load.py --steady-rate 200 --postgres
+	$(BIN)/python bench/api_statements.py --postgres
 	$(BIN)/python bench/api_load.py --workers 2
 	$(BIN)/python bench/api_load.py --workers 2 --postgres
 
