@@ -326,7 +326,7 @@ for n in range(int(sys.argv[2]), int(sys.argv[2]) + int(sys.argv[3])):
 def test_two_seatflow_processes_writing_at_once_both_get_through_and_lose_nothing(tmp_path: Path) -> None:
     """Two processes of 300 writes each, with a busy timeout of 2 s: taking turns on the lock file, neither waits
     out the timeout, nothing hangs, and every write is there. (That the turns are quicker than SQLite's polling is
-    a speed figure: ``bench/api_load.py --workers 2``.)"""
+    a speed figure: ``bench/sqlite_writers.py``, ``bench/api_load.py --workers 2``.)"""
     _engine(tmp_path).dispose()
     url = f"sqlite:///{tmp_path / 'gate.db'}"
     env = runs_tested_source(os.environ)
