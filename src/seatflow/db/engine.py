@@ -14,7 +14,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 
 try:
     import fcntl
-except ImportError:  # not on Windows: there the processes wait on SQLite's own lock
+except ImportError:  # Windows has no fcntl: there the processes wait for SQLite's own lock
     fcntl = None  # type: ignore[assignment]
 
 READ_ONLY = "seatflow_read_only"
