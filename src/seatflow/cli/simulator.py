@@ -27,11 +27,11 @@ def simulator(
     try:
         sim_state = SimulatorState.load(state) if state is not None else SimulatorState.demo()
     except (OSError, ValueError) as exc:
-        raise ValidationFailed(f"Cannot load the simulator seed {state}: {exc}", code="invalid_simulator_seed") from exc
+        raise _bad_seed(state, exc) from exc
     try:
         server = SimulatorServer(sim_state, host=host, port=port)
-    except ControlError as exc:
-        raise ValidationFailed(f"Cannot load the simulator seed {state}: {exc}", code="invalid_simulator_seed") from exc
+    except ControlError as exc:  # the seed names a route the server does not have
+        raise _bad_seed(state, exc) from exc
     except OSError as exc:
         raise InvalidState(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}", code="address_unavailable"
@@ -43,3 +43,7 @@ def simulator(
         server.serve_forever()
     except KeyboardInterrupt:
         console.print("stopped")
+
+
+def _bad_seed(path: Path | None, error: Exception) -> ValidationFailed:
+    return ValidationFailed(f"Cannot load the simulator seed {path}: {error}", code="invalid_simulator_seed")

@@ -45,13 +45,18 @@ class FaultSettings:
             raise ControlError(f"unknown fault settings: {', '.join(unknown)}")
         values = {name: _check(name, value) for name, value in changes.items()}
         if routes is not None and "route_latency_ms" in values:
-            unknown = sorted(set(values["route_latency_ms"]) - set(routes))
-            if unknown:
-                raise ControlError(
-                    f"route_latency_ms names unknown routes: {', '.join(unknown)} (a route is named as /_sim/stats"
-                    ' names it: "GET /v1/customers/{id}/subscriptions")'
-                )
+            check_routes(values["route_latency_ms"], routes)
         return replace(self, **values)
+
+
+def check_routes(route_latency_ms: Collection[str], routes: Collection[str]) -> None:
+    """``ControlError`` when ``route_latency_ms`` names a route that is not one of ``routes``."""
+    unknown = sorted(set(route_latency_ms) - set(routes))
+    if unknown:
+        raise ControlError(
+            f"route_latency_ms names unknown routes: {', '.join(unknown)} (a route is named as /_sim/stats"
+            ' names it: "GET /v1/customers/{id}/subscriptions")'
+        )
 
 
 _RATES = {"error_rate", "throttle_rate", "lost_response_rate", "accepted_rate"}

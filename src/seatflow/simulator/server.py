@@ -218,10 +218,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], state: SimulatorState) -> None:
         self.state = state
-        # A route_latency_ms of a route that does not exist is refused: from now on on /_sim/faults and in seeds
-        # posted to /_sim/reset, and here in the seed the state was made from (seatflow simulator --state FILE).
-        state.traffic.faults.merged({"route_latency_ms": state.traffic.faults.route_latency_ms}, routes=ROUTE_NAMES)
-        state.traffic.routes = ROUTE_NAMES
+        state.traffic.limit_routes(ROUTE_NAMES)  # a route_latency_ms of a route that does not exist is refused
         self.open_connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _RequestHandler)

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from seatflow.simulator.faults import FaultDraw, FaultSettings
+from seatflow.simulator.faults import FaultDraw, FaultSettings, check_routes
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
 ReplayKey = tuple[str, str, str]
@@ -49,6 +49,13 @@ class Traffic:
             self._random.seed()
             self._replies.clear()
             self.reset_stats()
+
+    def limit_routes(self, routes: frozenset[str]) -> None:
+        """From now on ``route_latency_ms`` may name only ``routes`` (the server's); ``ControlError`` when the
+        settings already name another (those of a seed file, loaded before the server existed)."""
+        with self._lock:
+            check_routes(self.faults.route_latency_ms, routes)
+            self.routes = routes
 
     def update_faults(self, changes: Any) -> FaultSettings:
         """Merge fault settings; a new ``seed`` restarts the random stream the faults are drawn from."""
