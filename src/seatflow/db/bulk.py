@@ -13,6 +13,8 @@ from sqlalchemy import Connection, Dialect, Insert, Table, Update, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from seatflow.db.engine import settle
+
 
 def execute_many(session: Session, stmt: Insert | Update, rows: Sequence[Mapping[str, Any]]) -> None:
     """Execute ``stmt`` once per row of ``rows`` (dicts with the same keys: column keys for an insert, bind
@@ -109,6 +111,7 @@ _UNSET = object()
 
 def _copy(conn: Connection, dialect: Dialect, statement: str, rows: Iterable[Sequence[Any]]) -> int:
     count = 0
+    settle(conn)  # COPY cannot run in pipeline mode: the deferred writes before it are collected first
     driver = conn.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]

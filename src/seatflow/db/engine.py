@@ -1,16 +1,18 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 import time
 import weakref
 from collections import deque
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.sql.base import Executable
 
 try:
     import fcntl
@@ -37,6 +39,21 @@ def write_first(engine: Engine) -> Engine:
     provisioning worker's claims and outcomes, which hold the lock for milliseconds, must not queue behind every
     request of the moment. No effect on PostgreSQL, where writers of different rows do not wait for each other."""
     return engine.execution_options(**{WRITE_FIRST: True})
+
+
+_S = TypeVar("_S", bound=Executable)
+
+DEFERRED = "seatflow_deferred"
+"""Execution option of a write whose answer nobody reads (see ``deferred``)."""
+
+
+def deferred(statement: _S) -> _S:
+    """The statement, marked as a write whose answer nobody reads: an INSERT or an UPDATE with no RETURNING,
+    whose row count is not looked at. On PostgreSQL such a write is sent at once but its answer is collected
+    with the transaction's next statement or at its commit, in one round trip (``_defer_writes``); an error in it
+    surfaces there, and fails the transaction as it would have. No effect on SQLite (in-process: no round
+    trip to save) or outside a transaction."""
+    return statement.execution_options(**{DEFERRED: True})
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -77,7 +94,92 @@ def make_engine(
         pool_timeout=busy_timeout_seconds,
     )
     _ping_when_idle(engine)
+    _defer_writes(engine)
     return engine
+
+
+_PIPELINE = "seatflow_pipeline"
+"""Key, in a DBAPI connection's ``info``, of the psycopg pipeline its deferred writes were sent in."""
+
+
+def _defer_writes(engine: Engine) -> None:
+    """Writes marked ``deferred`` are sent in psycopg's pipeline mode: the first one of a run puts the connection
+    into it, and the statements go out without waiting for their answers. The next statement that is not
+    deferred (a read, a flush's UPDATE whose row count the ORM checks, a SAVEPOINT) goes out after them, and its
+    answer and theirs come back in one round trip, after which the connection leaves pipeline mode; a commit
+    collects them first. A request's change writes four rows (the change, the quantity, its audit entry, its
+    event): they cost one round trip instead of four (``bench/api_statements.py``).
+
+    Order is kept (PostgreSQL runs a pipeline's statements in the order sent), and so is failure: an error in a
+    deferred write aborts what follows it, and is raised by the statement or commit that collects it, so the
+    transaction fails as it would have, one statement later. Code that uses the DBAPI connection directly calls
+    ``settle`` first (``db.bulk``'s COPY cannot run in pipeline mode)."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, _cursor: Any, _statement: Any, _params: Any, context: Any, _many: bool) -> None:
+        if context is None or not context.execution_options.get(DEFERRED):
+            if context is not None and context._is_server_side:  # a named cursor: psycopg has none in pipeline mode
+                _leave_pipeline(conn.connection.info)
+            return
+        info = conn.connection.info
+        driver = conn.connection.driver_connection
+        if _PIPELINE in info or driver.autocommit:
+            return  # already in pipeline mode; or no transaction to collect the answer in
+        pipeline = driver.pipeline()
+        pipeline.__enter__()
+        info[_PIPELINE] = pipeline
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Any, _cursor: Any, _statement: Any, _params: Any, context: Any, _many: bool) -> None:
+        if context is not None and context.execution_options.get(DEFERRED):
+            return
+        # Inside SQLAlchemy's execute: an error here is wrapped and handled as this statement's.
+        _leave_pipeline(conn.connection.info)
+
+    @event.listens_for(engine, "commit")
+    def _commit(conn: Any) -> None:
+        # Outside SQLAlchemy's handling of the commit: the error is wrapped here as the commit's would be.
+        if conn.invalidated:
+            return  # the commit raises that
+        dialect = engine.dialect
+        try:
+            _leave_pipeline(conn.connection.info)
+        except dialect.loaded_dbapi.Error as error:
+            lost = dialect.is_disconnect(error, conn.connection.dbapi_connection, None)
+            wrapped = DBAPIError.instance(
+                "COMMIT", None, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+            )
+            if lost:  # as SQLAlchemy does for a statement's: the connection is dropped, the pool starts afresh
+                conn.invalidate(wrapped)
+            raise wrapped from error
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(conn: Any) -> None:
+        if not conn.invalidated:  # a lost connection has nothing to collect (and asking for it raises)
+            _leave_pipeline(conn.connection.info, quietly=True)
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        _leave_pipeline(record.info, quietly=True)  # a connection given back without commit or rollback
+
+
+def settle(connection: Any) -> None:
+    """Collect the answers of the deferred writes sent on this SQLAlchemy ``Connection`` (raising the first
+    error among them): call before using its DBAPI connection directly. Nothing to do on SQLite."""
+    _leave_pipeline(connection.connection.info)
+
+
+def _leave_pipeline(info: dict[Any, Any], *, quietly: bool = False) -> None:
+    pipeline = info.pop(_PIPELINE, None)
+    if pipeline is None:
+        return
+    if not quietly:
+        pipeline.__exit__(None, None, None)  # one round trip: the queued statements' answers, then a Sync
+        return
+    # A rollback follows: the writes are undone, and an error among them was raised already or is moot; the
+    # rollback (or the pool's reset) reports a broken connection.
+    with contextlib.suppress(Exception):
+        pipeline.__exit__(None, None, None)
 
 
 PING_AFTER_IDLE_SECONDS = 1.0
