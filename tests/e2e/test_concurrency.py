@@ -17,6 +17,7 @@ from tests.e2e.checks import (
     LOCATIONS,
     assert_invariants,
     at_simulator,
+    every,
     quantity,
     wait_settled,
 )
@@ -167,6 +168,14 @@ def test_twenty_concurrent_changes_on_one_parents_children_lose_nothing(stack: S
         if c["origin"] == "linked_child"
     }
     assert pushed == delta_of
+    # Each change's audit entry and its event were written with it (on PostgreSQL, in one pipelined round trip
+    # with the change and the quantity: ``db.engine.deferred``).
+    changes = set(delta_of) | {c["id"] for c in parent_log if c["origin"] == "linked_child"}
+    audited = {e["entity_id"] for e in every(stack.api, "/api/v1/audit-log", entity="license_change")}
+    announced = {e["subject_id"] for e in every(stack.api, "/api/v1/events", type="license_change.recorded")}
+    assert len(changes) == 2 * CLIENTS
+    assert changes <= audited, f"changes without their audit entry: {changes - audited}"
+    assert changes <= announced, f"changes without their event: {changes - announced}"
 
     wait_settled(stack.api, timeout=60, logs=stack.logs)
     held, ours = at_simulator(stack.api, stack.sim, parent)["quantity"], quantity(stack.api, parent)

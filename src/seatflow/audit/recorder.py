@@ -59,6 +59,7 @@ from sqlalchemy.orm import attributes as orm_attributes
 
 from seatflow.audit.models import AuditEntry
 from seatflow.audit.scope import SYSTEM, AuditActor, AuditScope, Origin, scope_of
+from seatflow.db.engine import deferred
 from seatflow.ids import new_id
 
 NOT_AUDITED = frozenset(
@@ -394,7 +395,8 @@ def _merged(prior: _Written, change: _Change, action: str | None) -> _Written:
     return _Written(prior.entry_id, action, named, verb, before, after)
 
 
-_INSERT = insert(cast(Table, AuditEntry.__table__))
+_INSERT = deferred(insert(cast(Table, AuditEntry.__table__)))
+"""Nothing of its answer is read: collected with the transaction's next statement on PostgreSQL."""
 
 
 def _write(

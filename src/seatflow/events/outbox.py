@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from seatflow.db.bulk import insert_rows
+from seatflow.db.engine import deferred
 from seatflow.errors import ValidationFailed
 from seatflow.events.models import OutboxEvent
 from seatflow.events.types import EVENT_TYPES
@@ -105,7 +106,8 @@ def _row(event: NewEvent, now: datetime) -> dict[str, Any]:
     }
 
 
-_INSERT = insert(cast(Table, OutboxEvent.__table__))
+_INSERT = deferred(insert(cast(Table, OutboxEvent.__table__)))
+"""Nothing of its answer is read: collected with the transaction's next statement on PostgreSQL."""
 
 
 def emit(

@@ -53,14 +53,12 @@ def linked_children(session: Session, subscription_id: uuid.UUID) -> Sequence[Su
     return session.execute(stmt.order_by(Subscription.id)).scalars().all()
 
 
-_LINKED_CHILD_IDS = (
-    select(Subscription.id)
-    .where(
-        Subscription.linked_subscription_id == bindparam("subscription_id"),
-        Subscription.status.in_(NOT_CANCELLED),
-    )
-    .order_by(Subscription.id)
+LINKED_CHILDREN = select(Subscription.id).where(
+    Subscription.linked_subscription_id == bindparam("subscription_id"),
+    Subscription.status.in_(NOT_CANCELLED),
 )
+"""The linked children of the subscription ``:subscription_id`` that are not cancelled."""
+_LINKED_CHILD_IDS = LINKED_CHILDREN.order_by(Subscription.id)
 
 
 def linked_child_ids(session: Session, subscription_id: uuid.UUID) -> Sequence[uuid.UUID]:
