@@ -24,7 +24,14 @@ from seatflow.events.models import OutboxEvent
 from seatflow.subscriptions import changes
 from seatflow.subscriptions.changes import change_quantity, record_price_change
 from seatflow.subscriptions.errors import QuantityOutOfRange
-from seatflow.subscriptions.models import LicenseChange, ProvisioningStatus, Subscription
+from seatflow.subscriptions.models import (
+    BillingStatus,
+    ChangeKind,
+    ChangeOrigin,
+    LicenseChange,
+    ProvisioningStatus,
+    Subscription,
+)
 from tests.factories import (
     FACTORY_TODAY,
     OPERATOR,
@@ -267,3 +274,34 @@ def test_a_savepoint_rolled_back_leaves_the_records_as_before(session: Session, 
         assert 13 not in set(recorded)
         assert not session.new
         assert all(not orm_attributes.instance_state(obj).committed_state for obj in session.dirty)
+
+
+def test_a_change_is_stamped_after_one_of_its_subscription_added_but_not_yet_flushed(session: Session) -> None:
+    """The change log orders by stamp, and the worker sends the last step's quantity: a change must be stamped
+    after every change of its subscription, those the session holds unflushed too (``change_facts`` flushes
+    them before it reads the latest stamp, as ``record_change`` does)."""
+    account = create_provider_account(session, kind=ProviderKind.MANUAL)
+    contract = create_contract(session, customer=create_customer(session))
+    subscription = create_subscription(
+        session, contract=contract, product=create_product(session, account=account), quantity=5
+    )
+    session.flush()
+    later = noon(FACTORY_TODAY).replace(hour=13)  # an hour after the change below reads the clock
+    pending = LicenseChange(
+        subscription_id=subscription.id,
+        kind=ChangeKind.QUANTITY,
+        quantity_before=4,
+        quantity_after=5,
+        price_before=subscription.unit_price,
+        price_after=subscription.unit_price,
+        effective_date=FACTORY_TODAY,
+        origin=ChangeOrigin.API,
+        requested_by="an earlier step of this transaction",
+        provisioning_status=ProvisioningStatus.NOT_APPLICABLE,
+        billing_status=BillingStatus.OPEN,
+        attempts=0,
+        created_at=later,
+    )
+    session.add(pending)
+    change = _change(session, subscription, 8, locked=subscription)  # locked: no read that would autoflush
+    assert change.created_at > later

@@ -122,6 +122,8 @@ def change_facts(session: Session, subscription: Subscription) -> ChangeFacts:
     """Read after locking the subscription (``lock``), so the latest stamp and the linked children are as
     committed by the writers it waited for; a Core read on the session's connection (see ``product_bounds``).
     Four reads in one: a round trip each on PostgreSQL."""
+    if any(isinstance(pending, LicenseChange) for pending in session.new):
+        session.flush()  # as in record_change: a change added but not flushed must count for the latest stamp
     row = (
         session.connection()
         .execute(
