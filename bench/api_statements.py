@@ -13,8 +13,9 @@ client. Each request kind is sent three times untimed (so the caches are warm), 
 (``POST /api/v1/subscriptions/{id}/quantity``) on a standalone subscription and on a linked child, and the three
 reads of api_load's mix. Prints, for each, the number of statements (what the driver is asked to execute, BEGIN
 IMMEDIATE included on SQLite) and of SQLAlchemy's transaction events, shown in brackets: ``(begin)``,
-``(commit)``, ``(rollback)``; on PostgreSQL a begin is sent with the next statement, and a commit or rollback is a
-round trip unless the connection is in autocommit (the API-key check's) or has no transaction. On PostgreSQL it
+``(commit)``, ``(rollback)``; on PostgreSQL psycopg sends BEGIN as a round trip of its own before the transaction's
+first statement, and a commit or rollback is one unless the connection is in autocommit (the API-key check's) or
+has no transaction. On PostgreSQL it
 also prints the request's round trips, counted, not inferred: the data segments the server sent on the pool's
 connections (``TCP_INFO``'s ``tcpi_data_segs_in``, read on a duplicate of each connection's socket). The server
 answers once for each message that asks it to (a query, a Sync, a flush request), so one answer is one time the
