@@ -155,7 +155,10 @@ def test_a_connection_lost_before_the_commit_collects_the_writes_is_reported_los
             session.execute(_ADD, {"id": 1, "note": "never stored"})
             pid = session.connection().connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
             with notes.connect() as admin:
-                admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                # With a timeout it returns once the server process has ended, not when it was only signalled:
+                # otherwise, on a loaded machine, the commit could still reach it and succeed.
+                ended = admin.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid}).scalar_one()
+            assert ended
 
     with pytest.raises(OperationalError) as lost:
         cut_then_commit()
