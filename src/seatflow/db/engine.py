@@ -121,8 +121,8 @@ def _defer_writes(engine: Engine) -> None:
             if context is not None and context._is_server_side:  # a named cursor: psycopg has none in pipeline mode
                 _leave_pipeline(conn.connection.info)
             return
-        info = conn.connection.info
-        driver = conn.connection.driver_connection
+        proxied = conn.connection
+        info, driver = proxied.info, proxied.driver_connection
         if _PIPELINE in info or driver.autocommit:
             return  # already in pipeline mode; or no transaction to collect the answer in
         pipeline = driver.pipeline()
